@@ -1,0 +1,424 @@
+//! The embedded engine: a Kinesis Data Streams service in the caller's process.
+//!
+//! [`Engine::open`] opens (or creates) a data directory, recovers every stream's log (see
+//! [`crate::store`]) and serves the [`Kinesis`](crate::api::Kinesis) trait. An `Engine` is a
+//! cheap handle: clone it freely; the last clone dropped (or [`Engine::close`]) stops the
+//! writers after committing what they hold.
+//!
+//! Model: a stream has shards; a shard owns a contiguous range of the 128-bit hash key space
+//! and is named `shardId-` and 12 digits. A stream of N shards splits the space evenly.
+//! Records carry sequence numbers that decode to their shard and position (see
+//! [`crate::api::seq`]). Shard iterators and pagination tokens are authenticated tokens that
+//! expire (see `token`).
+
+mod clock;
+mod ops;
+mod token;
+mod validate;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+
+use crate::api::{EncryptionType, Error, StreamMode, StreamStatus};
+use crate::store::{Catalog, FsyncPolicy, LogConfig, ShardRow, StoreError, StreamLog};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of an [`Engine`]. Every field has a default ([`EngineConfig::default`]);
+/// [`Engine::open`] checks them and names the first bad one.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// When appended records are synced to disk. Default: [`FsyncPolicy::Always`]
+    /// (group commit; acknowledged records survive power loss).
+    pub fsync: FsyncPolicy,
+    /// A segment file is sealed once it reaches this size. Default 64 MiB; at least 4 KiB.
+    pub segment_bytes: u64,
+    /// Region used in ARNs and messages. Default `us-east-1`.
+    pub region: String,
+    /// 12-digit account id used in ARNs and messages. Default `000000000000`.
+    pub account_id: String,
+    /// Most open shards across all streams (AWS's account shard quota). Default 500.
+    pub shard_limit: u32,
+    /// Shards of a new ON_DEMAND stream. Default 4, as AWS.
+    pub on_demand_shards: u32,
+    /// How long shard iterators stay valid. Default 5 minutes, as AWS.
+    pub iterator_ttl: Duration,
+    /// How long ListShards and ListStreams tokens stay valid. Default 300 s, as AWS.
+    pub next_token_ttl: Duration,
+    /// How often retention runs in the background. Default 60 s. Set `Duration::ZERO` to
+    /// run it only through [`Engine::enforce_retention`].
+    pub retention_interval: Duration,
+    /// The time source. Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            fsync: FsyncPolicy::Always,
+            segment_bytes: 64 * 1024 * 1024,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            shard_limit: 500,
+            on_demand_shards: 4,
+            iterator_ttl: Duration::from_secs(300),
+            next_token_ttl: Duration::from_secs(300),
+            retention_interval: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Why an engine could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A configuration field is invalid.
+    #[error("invalid engine configuration: {parameter}: {reason}")]
+    Config {
+        /// The field.
+        parameter: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store could not be opened or recovered.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineConfig {
+    fn check(&self) -> Result<(), OpenError> {
+        let bad = |parameter, reason: &str| {
+            Err(OpenError::Config {
+                parameter,
+                reason: reason.to_string(),
+            })
+        };
+        if self.segment_bytes < 4096 {
+            return bad("segment_bytes", "must be at least 4096");
+        }
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return bad("account_id", "must be 12 digits");
+        }
+        if self.region.is_empty() || self.region.contains(':') {
+            return bad("region", "must be non-empty and contain no ':'");
+        }
+        if self.on_demand_shards == 0 {
+            return bad("on_demand_shards", "must be at least 1");
+        }
+        if self.iterator_ttl.is_zero() {
+            return bad("iterator_ttl", "must be positive");
+        }
+        if self.next_token_ttl.is_zero() {
+            return bad("next_token_ttl", "must be positive");
+        }
+        if let FsyncPolicy::Interval(d) = self.fsync
+            && d.is_zero()
+        {
+            return bad("fsync", "interval must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// Shards of a stream: every shard by index, and the open ones by hash key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ShardSet {
+    /// Every shard, indexed by shard index (indexes are dense from 0).
+    pub all: Vec<ShardRow>,
+    /// Open shards as (start, end, index), sorted by start.
+    pub open: Vec<(u128, u128, u64)>,
+}
+
+impl ShardSet {
+    fn new(all: Vec<ShardRow>) -> ShardSet {
+        let mut open: Vec<(u128, u128, u64)> = all
+            .iter()
+            .filter(|s| s.closed_ms.is_none())
+            .map(|s| (s.start_hash, s.end_hash, s.shard_index))
+            .collect();
+        open.sort_unstable();
+        ShardSet { all, open }
+    }
+
+    /// The open shard owning `hash`.
+    pub fn route(&self, hash: u128) -> Option<u64> {
+        let i = self.open.partition_point(|s| s.0 <= hash);
+        let (start, end, index) = *self.open.get(i.checked_sub(1)?)?;
+        (start <= hash && hash <= end).then_some(index)
+    }
+}
+
+/// Mutable metadata of a stream.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamMeta {
+    pub status: StreamStatus,
+    pub mode: StreamMode,
+    pub retention_hours: u32,
+    pub encryption: EncryptionType,
+    pub key_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A stream: identity, metadata, shards and log.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub name: String,
+    pub arn: String,
+    pub epoch: u64,
+    pub meta: RwLock<StreamMeta>,
+    pub shards: RwLock<Arc<ShardSet>>,
+    pub log: StreamLog,
+}
+
+pub(crate) fn shard_id(index: u64) -> String {
+    format!("shardId-{index:012}")
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    pub by_name: BTreeMap<String, Arc<Stream>>,
+    pub by_epoch: HashMap<u64, Arc<Stream>>,
+}
+
+pub(crate) struct Inner {
+    pub config: EngineConfig,
+    pub root: PathBuf,
+    pub catalog: Mutex<Catalog>,
+    pub streams: RwLock<Registry>,
+    pub key: Vec<u8>,
+    _lock: File,
+    retention_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    retention_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+/// The embedded Kinesis engine. Cheap to clone; every clone serves the same streams.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens the engine on `dir` (created if missing), recovering every stream.
+    ///
+    /// Fails if `config` is invalid, if another engine has `dir` open, or if the store is
+    /// corrupt beyond a torn tail (see [`crate::store`]). Recovery reads every segment, so
+    /// it takes time proportional to the data retained.
+    pub async fn open(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Engine, OpenError> {
+        config.check()?;
+        let root = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(root.join("streams"))
+            .map_err(|e| StoreError::io("create data directory", &root, e))?;
+        let lock_path = root.join("LOCK");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io("open lock file", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(root).into()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::io("lock data directory", &lock_path, e).into());
+            }
+        }
+        let mut catalog = Catalog::open(&root.join("catalog.sqlite")).map_err(StoreError::from)?;
+        let key = catalog
+            .iterator_key(rand::random::<[u8; 32]>())
+            .map_err(StoreError::from)?;
+        let mut registry = Registry::default();
+        let clock = Arc::clone(&config.clock);
+        let log_config = LogConfig {
+            fsync: config.fsync,
+            segment_bytes: config.segment_bytes,
+        };
+        let mut known_dirs = Vec::new();
+        for (row, shards, tags) in catalog.load().map_err(StoreError::from)? {
+            let dir = root.join("streams").join(row.epoch.to_string());
+            if row.status == StreamStatus::Deleting.as_str() {
+                // A deletion that a crash interrupted: finish it.
+                remove_dir(&dir)?;
+                catalog.delete_stream(row.epoch).map_err(StoreError::from)?;
+                continue;
+            }
+            known_dirs.push(row.epoch.to_string());
+            let c = Arc::clone(&clock);
+            let log = StreamLog::open(&dir, log_config.clone(), Arc::new(move || c.now_ms()))?;
+            let stream = Arc::new(Stream {
+                arn: stream_arn(&config, &row.name),
+                name: row.name.clone(),
+                epoch: row.epoch,
+                meta: RwLock::new(StreamMeta {
+                    status: StreamStatus::parse(&row.status).unwrap_or(StreamStatus::Active),
+                    mode: StreamMode::parse(&row.mode).unwrap_or(StreamMode::Provisioned),
+                    retention_hours: row.retention_hours,
+                    encryption: EncryptionType::parse(&row.encryption_type)
+                        .unwrap_or(EncryptionType::None),
+                    key_id: row.key_id.clone(),
+                    tags: tags.into_iter().collect(),
+                }),
+                shards: RwLock::new(Arc::new(ShardSet::new(shards))),
+                log,
+            });
+            registry.by_epoch.insert(row.epoch, Arc::clone(&stream));
+            registry.by_name.insert(row.name, stream);
+        }
+        // Directories without a catalog row belong to a creation that did not commit.
+        let streams_dir = root.join("streams");
+        for entry in std::fs::read_dir(&streams_dir).map_err(|e| StoreError::io("list", &streams_dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io("list", &streams_dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !known_dirs.contains(&name) {
+                tracing::warn!(dir = %entry.path().display(), "removing stream directory without catalog entry");
+                remove_dir(&entry.path())?;
+            }
+        }
+        tracing::info!(dir = %root.display(), streams = registry.by_name.len(), "engine opened");
+        let inner = Arc::new(Inner {
+            config,
+            root,
+            catalog: Mutex::new(catalog),
+            streams: RwLock::new(registry),
+            key,
+            _lock: lock,
+            retention_stop: Mutex::new(None),
+            retention_thread: Mutex::new(None),
+        });
+        if !inner.config.retention_interval.is_zero() {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let weak = Arc::downgrade(&inner);
+            let every = inner.config.retention_interval;
+            let handle = std::thread::Builder::new()
+                .name("rill-retention".into())
+                .spawn(move || {
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                        let Some(inner) = weak.upgrade() else { return };
+                        let engine = Engine { inner };
+                        if let Err(e) = futures::executor::block_on(engine.enforce_retention()) {
+                            tracing::error!(error = %e, "retention failed");
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::io("spawn retention thread", &inner.root, e))?;
+            *inner.retention_stop.lock() = Some(tx);
+            *inner.retention_thread.lock() = Some(handle);
+        }
+        Ok(Engine { inner })
+    }
+
+    /// The directory the engine stores its data in.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Deletes, in every stream, the segments whose records are all older than the stream's
+    /// retention period. Runs in the background every `retention_interval`; call it to run
+    /// it now. Returns the number of segments deleted.
+    pub async fn enforce_retention(&self) -> Result<usize, Error> {
+        let streams: Vec<Arc<Stream>> = self.inner.streams.read().by_name.values().cloned().collect();
+        let now = self.inner.config.clock.now_ms();
+        let mut deleted = 0;
+        for s in streams {
+            let hours = s.meta.read().retention_hours;
+            let cutoff = now - i64::from(hours) * 3_600_000;
+            match s.log.enforce_retention(cutoff).await {
+                Ok(n) => deleted += n,
+                Err(StoreError::Closed) => {} // deleted meanwhile
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Write counters of a stream's log: (commits, records, bytes, syncs).
+    pub fn log_stats(&self, stream: &str) -> Option<(u64, u64, u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let reg = self.inner.streams.read();
+        let s = reg.by_name.get(stream)?;
+        let st = s.log.stats();
+        Some((
+            st.commits.load(Relaxed),
+            st.records.load(Relaxed),
+            st.bytes.load(Relaxed),
+            st.syncs.load(Relaxed),
+        ))
+    }
+
+    /// Commits and syncs everything written, stops the writers and the retention thread.
+    /// Calls made after `close` fail. Dropping the last clone does the same.
+    pub async fn close(&self) -> Result<(), Error> {
+        if let Some(tx) = self.inner.retention_stop.lock().take() {
+            let _ = tx.send(());
+        }
+        let handle = self.inner.retention_thread.lock().take();
+        let streams: Vec<Arc<Stream>> = self.inner.streams.read().by_name.values().cloned().collect();
+        let join = move || {
+            if let Some(h) = handle {
+                let _ = h.join();
+            }
+            for s in streams {
+                s.log.close();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => rt
+                .spawn_blocking(join)
+                .await
+                .map_err(|e| Error::internal("close failed", e))?,
+            Err(_) => join(),
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(tx) = self.retention_stop.lock().take() {
+            let _ = tx.send(());
+        }
+        // The retention thread holds only a weak reference; it may be the one dropping us.
+        if let Some(h) = self.retention_thread.lock().take()
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+pub(crate) fn stream_arn(config: &EngineConfig, name: &str) -> String {
+    format!(
+        "arn:aws:kinesis:{}:{}:stream/{}",
+        config.region, config.account_id, name
+    )
+}
+
+pub(crate) fn remove_dir(dir: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io("remove stream directory", dir, e)),
+    }
+    if let Some(parent) = dir.parent() {
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io("fsync directory", parent, e))?;
+    }
+    Ok(())
+}
+
+

@@ -1,0 +1,1205 @@
+//! The Kinesis operations of the embedded engine.
+
+use super::token::{Kind, Token};
+use super::validate;
+use super::{Engine, ShardSet, Stream, StreamMeta, shard_id, stream_arn};
+use crate::api::*;
+use crate::store::{AppendRecord, ShardRow, StoreError, StreamLog, StreamRow};
+use async_trait::async_trait;
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Largest record payload (1 MiB).
+pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// Largest PutRecords request: data and partition keys (5 MiB).
+pub(crate) const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
+/// Largest GetRecords response: data and partition keys (10 MiB).
+pub(crate) const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+/// Shortest and longest retention, in hours.
+pub(crate) const MIN_RETENTION_HOURS: i32 = 24;
+pub(crate) const MAX_RETENTION_HOURS: i32 = 8760;
+/// Most tags a stream can carry.
+pub(crate) const MAX_TAGS: usize = 50;
+
+const TAG_CHARS_MESSAGE: &str = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.";
+
+impl Engine {
+    fn account(&self) -> &str {
+        &self.inner.config.account_id
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.config.clock.now_ms()
+    }
+
+    fn not_found(&self, name: &str) -> Error {
+        Error::ResourceNotFound(format!(
+            "Stream {name} under account {} not found.",
+            self.account()
+        ))
+    }
+
+    /// Validates the StreamName / StreamARN pair of a request.
+    fn check_target(v: &mut ValidationErrors, name: Option<&str>, arn: Option<&str>) {
+        match (name, arn) {
+            (None, None) => v.null("streamName"),
+            (n, a) => {
+                if let Some(n) = n {
+                    validate::name(v, "streamName", n);
+                }
+                if let Some(a) = a {
+                    validate::stream_arn(v, "streamARN", a);
+                }
+            }
+        }
+    }
+
+    /// Finds the stream a request names by StreamName or StreamARN.
+    fn stream(&self, name: Option<&str>, arn: Option<&str>) -> Result<Arc<Stream>, Error> {
+        let by_arn = match arn {
+            Some(a) => {
+                let (region, account, n) = validate::parse_stream_arn(a).ok_or_else(|| {
+                    Error::InvalidArgument(format!("StreamARN {a} is not a valid stream ARN."))
+                })?;
+                if region != self.inner.config.region || account != self.account() {
+                    return Err(Error::ResourceNotFound(format!(
+                        "Stream {n} under account {account} not found."
+                    )));
+                }
+                Some(n)
+            }
+            None => None,
+        };
+        let target = match (name, by_arn) {
+            (Some(n), Some(a)) if n != a => {
+                return Err(Error::InvalidArgument(format!(
+                    "StreamName {n} and StreamARN {} refer to different streams.",
+                    arn.unwrap_or_default()
+                )));
+            }
+            (Some(n), _) => n,
+            (None, Some(a)) => a,
+            (None, None) => {
+                return Err(Error::Validation(
+                    "1 validation error detected: Value null at 'streamName' failed to satisfy constraint: Member must not be null".into(),
+                ));
+            }
+        };
+        self.inner
+            .streams
+            .read()
+            .by_name
+            .get(target)
+            .cloned()
+            .ok_or_else(|| self.not_found(target))
+    }
+
+    fn open_shard_count(&self) -> u64 {
+        self.inner
+            .streams
+            .read()
+            .by_name
+            .values()
+            .map(|s| s.shards.read().open.len() as u64)
+            .sum()
+    }
+
+    fn describe_shard(stream: &Stream, s: &ShardRow) -> Shard {
+        let seq = |position| {
+            SequenceNumber {
+                generation: s.generation,
+                position,
+                shard_index: s.shard_index,
+                stream_epoch: stream.epoch,
+            }
+            .to_string()
+        };
+        Shard {
+            shard_id: shard_id(s.shard_index),
+            parent_shard_id: s.parent.map(shard_id),
+            adjacent_parent_shard_id: s.adjacent_parent.map(shard_id),
+            hash_key_range: types::HashKeyRange {
+                starting_hash_key: s.start_hash.to_string(),
+                ending_hash_key: s.end_hash.to_string(),
+            },
+            sequence_number_range: SequenceNumberRange {
+                // The first sequence number a shard could hold; AWS's is also below the first record's.
+                starting_sequence_number: seq(0),
+                ending_sequence_number: s
+                    .ending_position
+                    .map(|p| seq(p.saturating_sub(1))),
+            },
+        }
+    }
+
+    /// Shards not yet expired: open ones, and closed ones still within retention.
+    fn live_shards(&self, stream: &Stream) -> Vec<ShardRow> {
+        let retention_ms = i64::from(stream.meta.read().retention_hours) * 3_600_000;
+        let cutoff = self.now() - retention_ms;
+        stream
+            .shards
+            .read()
+            .all
+            .iter()
+            .filter(|s| s.closed_ms.is_none_or(|c| c >= cutoff))
+            .cloned()
+            .collect()
+    }
+
+    /// Parses a shard id as AWS does: the digits after the first `-` (or the whole string).
+    fn parse_shard_id(id: &str) -> Option<u64> {
+        let digits = id.split_once('-').map_or(id, |(_, d)| d);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<u64>().ok().filter(|&i| i <= i32::MAX as u64)
+    }
+
+    fn iterator(&self, stream: &Stream, shard: u64, position: u64) -> String {
+        Token {
+            kind: Kind::Iterator,
+            issued_ms: self.now(),
+            epoch: stream.epoch,
+            a: shard,
+            b: position,
+            name: stream.name.clone(),
+        }
+        .encode(&self.inner.key)
+    }
+
+    fn validate_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+        for (k, v) in tags {
+            if !validate::tag_chars_ok(k) || !validate::tag_chars_ok(v) {
+                let _ = stream;
+                return Err(Error::InvalidArgument(TAG_CHARS_MESSAGE.into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_tag_map(v: &mut ValidationErrors, tags: &std::collections::HashMap<String, String>) {
+        if tags.is_empty() {
+            v.constraint("{}", "tags", "Member must have length greater than or equal to 1");
+        }
+        if tags.len() > MAX_TAGS {
+            v.hidden("tags", &format!("Member must have length less than or equal to {MAX_TAGS}"));
+        }
+        if tags.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
+            v.hidden("tags", "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
+        }
+        if tags.values().any(|x| x.chars().count() > 256) {
+            v.hidden("tags", "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]");
+        }
+    }
+
+    async fn change_retention(&self, input: RetentionPeriodInput, increase: bool) -> Result<(), Error> {
+        let mut v = ValidationErrors::new();
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        validate::range(&mut v, "retentionPeriodHours", Some(input.retention_period_hours), 1, i32::MAX);
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let hours = input.retention_period_hours;
+        if hours < MIN_RETENTION_HOURS {
+            return Err(Error::InvalidArgument(format!(
+                "Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too short."
+            )));
+        }
+        if hours > MAX_RETENTION_HOURS {
+            return Err(Error::InvalidArgument(format!(
+                "Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. Requested retention period ({hours} hours) is too long."
+            )));
+        }
+        let hours = hours as u32;
+        {
+            let meta = stream.meta.read();
+            Self::require_writable(self, &stream, &meta)?;
+            let cur = meta.retention_hours;
+            if increase && hours < cur {
+                return Err(Error::InvalidArgument(format!(
+                    "Requested retention period ({hours} hours) for stream {} can not be shorter than existing retention period ({cur} hours). Use DecreaseRetentionPeriod API.",
+                    stream.name
+                )));
+            }
+            if !increase && hours > cur {
+                return Err(Error::InvalidArgument(format!(
+                    "Requested retention period ({hours} hours) for stream {} can not be longer than existing retention period ({cur} hours). Use IncreaseRetentionPeriod API.",
+                    stream.name
+                )));
+            }
+        }
+        self.inner
+            .catalog
+            .lock()
+            .set_retention(stream.epoch, hours)
+            .map_err(StoreError::from)?;
+        stream.meta.write().retention_hours = hours;
+        if !increase {
+            let cutoff = self.now() - i64::from(hours) * 3_600_000;
+            stream.log.enforce_retention(cutoff).await?;
+        }
+        Ok(())
+    }
+
+    fn require_writable(&self, stream: &Stream, meta: &StreamMeta) -> Result<(), Error> {
+        match meta.status {
+            StreamStatus::Active | StreamStatus::Updating => Ok(()),
+            other => Err(Error::ResourceInUse(format!(
+                "Stream {} under account {} not ACTIVE, instead in state {other}",
+                stream.name,
+                self.account()
+            ))),
+        }
+    }
+
+    /// Validates PutRecords/PutRecord entries and routes them to shards.
+    fn route_records(
+        &self,
+        stream: &Stream,
+        shards: &ShardSet,
+        entries: Vec<(String, bytes::Bytes, Option<String>)>,
+    ) -> Result<Vec<AppendRecord>, Error> {
+        let mut out = Vec::with_capacity(entries.len());
+        for (partition_key, data, ehk) in entries {
+            let hash = match ehk {
+                Some(e) => match e.parse::<HashKey>() {
+                    Ok(h) => h,
+                    Err(_) => {
+                        return Err(Error::InvalidArgument(format!(
+                            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {e}"
+                        )));
+                    }
+                },
+                None => HashKey::from_partition_key(&partition_key),
+            };
+            let shard = shards.route(hash.0).ok_or_else(|| Error::Internal {
+                message: format!("no open shard of stream {} owns hash key {hash}", stream.name),
+                source: None,
+            })?;
+            out.push(AppendRecord {
+                shard: u32::try_from(shard).unwrap_or(u32::MAX),
+                partition_key,
+                data,
+            });
+        }
+        Ok(out)
+    }
+
+    fn sequence_number(stream: &Stream, shards: &ShardSet, shard: u64, position: u64) -> String {
+        let generation = shards.all.get(shard as usize).map_or(0, |s| s.generation);
+        SequenceNumber {
+            generation,
+            position,
+            shard_index: shard,
+            stream_epoch: stream.epoch,
+        }
+        .to_string()
+    }
+
+    async fn append(stream: &StreamLog, records: Vec<AppendRecord>) -> Result<crate::store::AppendResult, Error> {
+        match stream.append(records).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(StoreError::Closed)) | Err(_) => Err(Error::ResourceNotFound(
+                "The stream was deleted while the write was in progress.".into(),
+            )),
+            Ok(Err(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl Kinesis for Engine {
+    async fn create_stream(&self, input: CreateStreamInput) -> Result<()> {
+        let mode = input
+            .stream_mode_details
+            .map_or(StreamMode::Provisioned, |m| m.stream_mode);
+        let mut v = ValidationErrors::new();
+        if mode == StreamMode::Provisioned && input.shard_count.is_none() {
+            v.null("shardCount");
+        }
+        validate::range(&mut v, "shardCount", input.shard_count, 1, i32::MAX);
+        validate::name(&mut v, "streamName", &input.stream_name);
+        if let Some(tags) = &input.tags {
+            Self::check_tag_map(&mut v, tags);
+        }
+        v.finish()?;
+        let tags: BTreeMap<String, String> = input.tags.unwrap_or_default().into_iter().collect();
+        self.validate_tags(&input.stream_name, &tags)?;
+        let count = match mode {
+            StreamMode::Provisioned => input.shard_count.unwrap_or(1).max(1) as u32,
+            StreamMode::OnDemand => self.inner.config.on_demand_shards,
+        };
+        let name = input.stream_name;
+        // One creation at a time, so the limit check and the insert see the same state.
+        let mut catalog = self.inner.catalog.lock();
+        if self.inner.streams.read().by_name.contains_key(&name) {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {name} under account {} already exists.",
+                self.account()
+            )));
+        }
+        let open = self.open_shard_count();
+        let limit = u64::from(self.inner.config.shard_limit);
+        if open + u64::from(count) > limit {
+            return Err(Error::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {count}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+                self.account(),
+                self.inner.config.region
+            )));
+        }
+        let now = self.now();
+        let epoch = catalog
+            .unique_epoch(u64::try_from(now).unwrap_or(0))
+            .map_err(StoreError::from)?;
+        if epoch > seq::MAX_STREAM_EPOCH {
+            return Err(Error::Internal {
+                message: "clock is beyond the year 2286".into(),
+                source: None,
+            });
+        }
+        let shards: Vec<ShardRow> = crate::api::HashKeyRange::split_evenly(count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| ShardRow {
+                shard_index: i as u64,
+                parent: None,
+                adjacent_parent: None,
+                start_hash: r.start.0,
+                end_hash: r.end.0,
+                generation: 0,
+                created_ms: now,
+                closed_ms: None,
+                ending_position: None,
+            })
+            .collect();
+        let row = StreamRow {
+            name: name.clone(),
+            epoch,
+            status: StreamStatus::Active.as_str().into(),
+            mode: mode.as_str().into(),
+            retention_hours: 24,
+            generation: 0,
+            next_shard_index: u64::from(count),
+            encryption_type: EncryptionType::None.as_str().into(),
+            key_id: None,
+        };
+        let tag_rows: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        catalog
+            .create_stream(&row, &shards, &tag_rows)
+            .map_err(StoreError::from)?;
+        let dir = self.inner.root.join("streams").join(epoch.to_string());
+        let clock = Arc::clone(&self.inner.config.clock);
+        let log = match StreamLog::open(
+            &dir,
+            crate::store::LogConfig {
+                fsync: self.inner.config.fsync,
+                segment_bytes: self.inner.config.segment_bytes,
+            },
+            Arc::new(move || clock.now_ms()),
+        ) {
+            Ok(log) => log,
+            Err(e) => {
+                let _ = catalog.delete_stream(epoch);
+                return Err(e.into());
+            }
+        };
+        let stream = Arc::new(Stream {
+            arn: stream_arn(&self.inner.config, &name),
+            name: name.clone(),
+            epoch,
+            meta: RwLock::new(StreamMeta {
+                status: StreamStatus::Active,
+                mode,
+                retention_hours: 24,
+                encryption: EncryptionType::None,
+                key_id: None,
+                tags,
+            }),
+            shards: RwLock::new(Arc::new(ShardSet::new(shards))),
+            log,
+        });
+        let mut reg = self.inner.streams.write();
+        reg.by_epoch.insert(epoch, Arc::clone(&stream));
+        reg.by_name.insert(name.clone(), stream);
+        tracing::info!(stream = %name, shards = count, "stream created");
+        Ok(())
+    }
+
+    async fn delete_stream(&self, input: DeleteStreamInput) -> Result<()> {
+        let mut v = ValidationErrors::new();
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        {
+            let mut catalog = self.inner.catalog.lock();
+            catalog
+                .set_status(stream.epoch, StreamStatus::Deleting.as_str())
+                .map_err(StoreError::from)?;
+            stream.meta.write().status = StreamStatus::Deleting;
+            let mut reg = self.inner.streams.write();
+            reg.by_name.remove(&stream.name);
+            reg.by_epoch.remove(&stream.epoch);
+        }
+        let dir = self.inner.root.join("streams").join(stream.epoch.to_string());
+        let s = Arc::clone(&stream);
+        let cleanup = move || -> Result<(), StoreError> {
+            s.log.close();
+            super::remove_dir(&dir)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => rt
+                .spawn_blocking(cleanup)
+                .await
+                .map_err(|e| Error::internal("delete failed", e))??,
+            Err(_) => cleanup()?,
+        }
+        self.inner
+            .catalog
+            .lock()
+            .delete_stream(stream.epoch)
+            .map_err(StoreError::from)?;
+        tracing::info!(stream = %stream.name, "stream deleted");
+        Ok(())
+    }
+
+    async fn describe_stream(&self, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
+        let mut v = ValidationErrors::new();
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        validate::range(&mut v, "limit", input.limit, 1, 10000);
+        if let Some(s) = &input.exclusive_start_shard_id {
+            validate::name(&mut v, "exclusiveStartShardId", s);
+        }
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let limit = input.limit.unwrap_or(100).clamp(1, 100) as usize;
+        let after = input
+            .exclusive_start_shard_id
+            .as_deref()
+            .and_then(Self::parse_shard_id);
+        let live: Vec<ShardRow> = self
+            .live_shards(&stream)
+            .into_iter()
+            .filter(|s| after.is_none_or(|a| s.shard_index > a))
+            .collect();
+        let has_more = live.len() > limit;
+        let shards = live
+            .iter()
+            .take(limit)
+            .map(|s| Self::describe_shard(&stream, s))
+            .collect();
+        let meta = stream.meta.read().clone();
+        Ok(DescribeStreamOutput {
+            stream_description: StreamDescription {
+                stream_name: stream.name.clone(),
+                stream_arn: stream.arn.clone(),
+                stream_status: Some(meta.status),
+                stream_mode_details: Some(StreamModeDetails { stream_mode: meta.mode }),
+                shards,
+                has_more_shards: has_more,
+                retention_period_hours: meta.retention_hours as i32,
+                stream_creation_timestamp: Timestamp(stream.epoch as i64),
+                enhanced_monitoring: vec![EnhancedMetrics::default()],
+                encryption_type: Some(meta.encryption),
+                key_id: meta.key_id,
+            },
+        })
+    }
+
+    async fn describe_stream_summary(
+        &self,
+        input: DescribeStreamSummaryInput,
+    ) -> Result<DescribeStreamSummaryOutput> {
+        let mut v = ValidationErrors::new();
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let meta = stream.meta.read().clone();
+        let open = stream.shards.read().open.len() as i32;
+        Ok(DescribeStreamSummaryOutput {
+            stream_description_summary: StreamDescriptionSummary {
+                stream_name: stream.name.clone(),
+                stream_arn: stream.arn.clone(),
+                stream_status: Some(meta.status),
+                stream_mode_details: Some(StreamModeDetails { stream_mode: meta.mode }),
+                retention_period_hours: meta.retention_hours as i32,
+                stream_creation_timestamp: Timestamp(stream.epoch as i64),
+                enhanced_monitoring: vec![EnhancedMetrics::default()],
+                encryption_type: Some(meta.encryption),
+                key_id: meta.key_id,
+                open_shard_count: open,
+                consumer_count: Some(0),
+            },
+        })
+    }
+
+    async fn list_streams(&self, input: ListStreamsInput) -> Result<ListStreamsOutput> {
+        let mut v = ValidationErrors::new();
+        validate::range(&mut v, "limit", input.limit, 1, 10000);
+        if let Some(s) = &input.exclusive_start_stream_name {
+            validate::name(&mut v, "exclusiveStartStreamName", s);
+        }
+        if let Some(t) = &input.next_token {
+            validate::length(&mut v, "nextToken", t, 1, 1_048_576);
+        }
+        v.finish()?;
+        let limit = input.limit.unwrap_or(100).clamp(1, 100) as usize;
+        let after: Option<String> = match &input.next_token {
+            Some(t) => {
+                let tok = Token::decode(t, &self.inner.key, Kind::ListStreams)
+                    .ok_or_else(|| Error::InvalidArgument("Invalid NextToken.".into()))?;
+                self.check_token_age(tok.issued_ms)?;
+                Some(tok.name)
+            }
+            None => input.exclusive_start_stream_name.clone(),
+        };
+        let reg = self.inner.streams.read();
+        let mut page: Vec<Arc<Stream>> = Vec::with_capacity(limit);
+        let mut more = false;
+        for (name, s) in &reg.by_name {
+            if after.as_ref().is_some_and(|a| name <= a) {
+                continue;
+            }
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            page.push(Arc::clone(s));
+        }
+        drop(reg);
+        let next_token = match (more, page.last()) {
+            (true, Some(last)) => Some(
+                Token {
+                    kind: Kind::ListStreams,
+                    issued_ms: self.now(),
+                    epoch: 0,
+                    a: 0,
+                    b: 0,
+                    name: last.name.clone(),
+                }
+                .encode(&self.inner.key),
+            ),
+            _ => None,
+        };
+        let stream_summaries = page
+            .iter()
+            .map(|s| {
+                let meta = s.meta.read();
+                StreamSummary {
+                    stream_name: s.name.clone(),
+                    stream_arn: s.arn.clone(),
+                    stream_status: Some(meta.status),
+                    stream_mode_details: Some(StreamModeDetails { stream_mode: meta.mode }),
+                    stream_creation_timestamp: Some(Timestamp(s.epoch as i64)),
+                }
+            })
+            .collect();
+        Ok(ListStreamsOutput {
+            stream_names: page.iter().map(|s| s.name.clone()).collect(),
+            has_more_streams: more,
+            next_token,
+            stream_summaries,
+        })
+    }
+
+    async fn list_shards(&self, input: ListShardsInput) -> Result<ListShardsOutput> {
+        let mut v = ValidationErrors::new();
+        validate::range(&mut v, "maxResults", input.max_results, 1, 10000);
+        if let Some(s) = &input.exclusive_start_shard_id {
+            validate::name(&mut v, "exclusiveStartShardId", s);
+        }
+        if let Some(s) = &input.stream_name {
+            validate::name(&mut v, "streamName", s);
+        }
+        if let Some(a) = &input.stream_arn {
+            validate::stream_arn(&mut v, "streamARN", a);
+        }
+        if let Some(t) = &input.next_token {
+            validate::length(&mut v, "nextToken", t, 1, 1_048_576);
+        }
+        v.finish()?;
+        let limit = input.max_results.unwrap_or(1000).clamp(1, 1000) as usize;
+        let (stream, after, filter) = if let Some(t) = &input.next_token {
+            for (given, what) in [
+                (input.stream_name.is_some(), "StreamName"),
+                (input.stream_arn.is_some(), "StreamARN"),
+                (input.exclusive_start_shard_id.is_some(), "ExclusiveStartShardId"),
+                (input.shard_filter.is_some(), "ShardFilter"),
+                (input.stream_creation_timestamp.is_some(), "StreamCreationTimestamp"),
+            ] {
+                if given {
+                    return Err(Error::InvalidArgument(format!(
+                        "NextToken and {what} cannot be provided together."
+                    )));
+                }
+            }
+            let tok = Token::decode(t, &self.inner.key, Kind::ListShards)
+                .ok_or_else(|| Error::InvalidArgument("Invalid NextToken.".into()))?;
+            self.check_token_age(tok.issued_ms)?;
+            let stream = self
+                .inner
+                .streams
+                .read()
+                .by_epoch
+                .get(&tok.epoch)
+                .cloned()
+                .ok_or_else(|| self.not_found(&tok.name))?;
+            // The filter of the first page is carried in `b`: type + 1 (0 = none).
+            (stream, Some(tok.a), tok.b)
+        } else {
+            if input.stream_name.is_none() && input.stream_arn.is_none() {
+                return Err(Error::InvalidArgument(
+                    "Either NextToken or StreamName should be provided.".into(),
+                ));
+            }
+            let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+            if let Some(ts) = input.stream_creation_timestamp
+                && ts.as_millis() != stream.epoch as i64
+            {
+                return Err(self.not_found(&stream.name));
+            }
+            let mut after = input
+                .exclusive_start_shard_id
+                .as_deref()
+                .and_then(Self::parse_shard_id);
+            let mut code = 0u64;
+            if let Some(f) = &input.shard_filter {
+                match f.filter_type {
+                    ShardFilterType::AfterShardId => {
+                        let id = f.shard_id.as_deref().ok_or_else(|| {
+                            Error::InvalidArgument(
+                                "ShardId must be specified for ShardFilter of type AFTER_SHARD_ID.".into(),
+                            )
+                        })?;
+                        after = Self::parse_shard_id(id).or(after);
+                    }
+                    ShardFilterType::AtTimestamp | ShardFilterType::FromTimestamp => {
+                        if f.timestamp.is_none() {
+                            return Err(Error::InvalidArgument(format!(
+                                "Timestamp must be specified for ShardFilter of type {}.",
+                                f.filter_type
+                            )));
+                        }
+                    }
+                    _ => {}
+                }
+                code = filter_code(f);
+            }
+            (stream, after, code)
+        };
+        let live = self.live_shards(&stream);
+        let all = stream.shards.read().all.clone();
+        let keep = |s: &ShardRow| -> bool { shard_matches(filter, s, &all, &live) };
+        let mut page = Vec::with_capacity(limit.min(live.len()));
+        let mut more = false;
+        for s in live.iter().filter(|s| after.is_none_or(|a| s.shard_index > a)).filter(|s| keep(s)) {
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            page.push(s.clone());
+        }
+        let next_token = match (more, page.last()) {
+            (true, Some(last)) => Some(
+                Token {
+                    kind: Kind::ListShards,
+                    issued_ms: self.now(),
+                    epoch: stream.epoch,
+                    a: last.shard_index,
+                    b: filter,
+                    name: stream.name.clone(),
+                }
+                .encode(&self.inner.key),
+            ),
+            _ => None,
+        };
+        Ok(ListShardsOutput {
+            shards: page.iter().map(|s| Self::describe_shard(&stream, s)).collect(),
+            next_token,
+        })
+    }
+
+    async fn put_record(&self, input: PutRecordInput) -> Result<PutRecordOutput> {
+        let mut v = ValidationErrors::new();
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        validate::length(&mut v, "partitionKey", &input.partition_key, 1, 256);
+        if input.data.len() > MAX_RECORD_BYTES {
+            v.constraint(
+                format_args!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", input.data.len()),
+                "data",
+                &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
+            );
+        }
+        if let Some(e) = &input.explicit_hash_key
+            && !HashKey::matches_pattern(e)
+        {
+            v.constraint(e, "explicitHashKey", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
+        }
+        if let Some(s) = &input.sequence_number_for_ordering
+            && !SequenceNumber::matches_pattern(s)
+        {
+            v.constraint(
+                s,
+                "sequenceNumberForOrdering",
+                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+            );
+        }
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.require_writable(&stream, &stream.meta.read())?;
+        if let Some(s) = &input.sequence_number_for_ordering
+            && let Ok(parsed) = s.parse::<SequenceNumber>()
+            && parsed.stream_epoch != stream.epoch
+        {
+            return Err(Error::InvalidArgument(format!(
+                "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {} under account {} is invalid.",
+                stream.name,
+                self.account()
+            )));
+        }
+        let shards = Arc::clone(&stream.shards.read());
+        let records = self.route_records(
+            &stream,
+            &shards,
+            vec![(input.partition_key, input.data, input.explicit_hash_key)],
+        )?;
+        let shard = u64::from(records[0].shard);
+        let result = Self::append(&stream.log, records).await?;
+        let position = result.positions.first().copied().unwrap_or_default();
+        Ok(PutRecordOutput {
+            shard_id: shard_id(shard),
+            sequence_number: Self::sequence_number(&stream, &shards, shard, position),
+            encryption_type: Some(stream.meta.read().encryption),
+        })
+    }
+
+    async fn put_records(&self, input: PutRecordsInput) -> Result<PutRecordsOutput> {
+        let mut v = ValidationErrors::new();
+        if input.records.is_empty() {
+            v.constraint("[]", "records", "Member must have length greater than or equal to 1");
+        }
+        if input.records.len() > 500 {
+            v.hidden("records", "Member must have length less than or equal to 500");
+        }
+        let mut total = 0usize;
+        for (i, r) in input.records.iter().enumerate() {
+            let n = i + 1;
+            if r.partition_key.is_empty() || r.partition_key.len() > 256 {
+                validate::length(&mut v, &format!("records.{n}.member.partitionKey"), &r.partition_key, 1, 256);
+            }
+            if r.data.len() > MAX_RECORD_BYTES {
+                v.constraint(
+                    format_args!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", r.data.len()),
+                    &format!("records.{n}.member.data"),
+                    &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
+                );
+            }
+            if let Some(e) = &r.explicit_hash_key
+                && !HashKey::matches_pattern(e)
+            {
+                v.constraint(
+                    e,
+                    &format!("records.{n}.member.explicitHashKey"),
+                    "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+                );
+            }
+            total += r.data.len() + r.partition_key.len();
+        }
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        if total > MAX_PUT_RECORDS_BYTES {
+            return Err(Error::InvalidArgument("Records size exceeds 5 MB limit".into()));
+        }
+        self.require_writable(&stream, &stream.meta.read())?;
+        let shards = Arc::clone(&stream.shards.read());
+        let entries = input
+            .records
+            .into_iter()
+            .map(|r| (r.partition_key, r.data, r.explicit_hash_key))
+            .collect();
+        let records = self.route_records(&stream, &shards, entries)?;
+        let shard_of: Vec<u64> = records.iter().map(|r| u64::from(r.shard)).collect();
+        let n = records.len();
+        let encryption = Some(stream.meta.read().encryption);
+        match Self::append(&stream.log, records).await {
+            Ok(result) => {
+                let mut ids: BTreeMap<u64, String> = BTreeMap::new();
+                let records = shard_of
+                    .iter()
+                    .zip(&result.positions)
+                    .map(|(&shard, &pos)| PutRecordsResultEntry {
+                        sequence_number: Some(Self::sequence_number(&stream, &shards, shard, pos)),
+                        shard_id: Some(ids.entry(shard).or_insert_with(|| shard_id(shard)).clone()),
+                        error_code: None,
+                        error_message: None,
+                    })
+                    .collect();
+                Ok(PutRecordsOutput {
+                    failed_record_count: 0,
+                    records,
+                    encryption_type: encryption,
+                })
+            }
+            Err(e @ Error::Internal { .. }) => {
+                // Nothing of the request was stored: every entry fails, and says so.
+                tracing::error!(error = %e, stream = %stream.name, "PutRecords failed");
+                Ok(PutRecordsOutput {
+                    failed_record_count: n as i32,
+                    records: (0..n)
+                        .map(|_| PutRecordsResultEntry {
+                            error_code: Some("InternalFailure".into()),
+                            error_message: Some("Internal Service Failure".into()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    encryption_type: encryption,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_shard_iterator(
+        &self,
+        input: GetShardIteratorInput,
+    ) -> Result<GetShardIteratorOutput> {
+        let mut v = ValidationErrors::new();
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        validate::name(&mut v, "shardId", &input.shard_id);
+        if input.shard_iterator_type.is_none() {
+            v.null("shardIteratorType");
+        }
+        if let Some(s) = &input.starting_sequence_number
+            && !SequenceNumber::matches_pattern(s)
+        {
+            v.constraint(
+                s,
+                "startingSequenceNumber",
+                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+            );
+        }
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let account = self.account();
+        let index = Self::parse_shard_id(&input.shard_id).ok_or_else(|| {
+            Error::ResourceNotFound(format!(
+                "Could not find shard {} in stream {} under account {account}.",
+                input.shard_id, stream.name
+            ))
+        })?;
+        let shards = Arc::clone(&stream.shards.read());
+        let Some(shard) = shards.all.get(index as usize) else {
+            return Err(Error::ResourceNotFound(format!(
+                "Shard {} in stream {} under account {account} does not exist",
+                shard_id(index),
+                stream.name
+            )));
+        };
+        let kind = input.shard_iterator_type.unwrap_or(ShardIteratorType::Latest);
+        let must = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber.";
+        let state = stream.log.shard_state(index as u32);
+        let end = shard.ending_position.unwrap_or(state.next_position);
+        let position = match kind {
+            ShardIteratorType::TrimHorizon | ShardIteratorType::Latest => {
+                if input.starting_sequence_number.is_some() {
+                    return Err(Error::InvalidArgument(format!(
+                        "{must} Request specified {kind} and also a StartingSequenceNumber."
+                    )));
+                }
+                if kind == ShardIteratorType::TrimHorizon { state.trim_position } else { end }
+            }
+            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
+                let Some(text) = &input.starting_sequence_number else {
+                    return Err(Error::InvalidArgument(format!(
+                        "{must} Request specified {kind} and no StartingSequenceNumber."
+                    )));
+                };
+                let invalid = || {
+                    Error::InvalidArgument(format!(
+                        "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {account} is invalid.",
+                        shard_id(index),
+                        stream.name
+                    ))
+                };
+                let seq: SequenceNumber = text.parse().map_err(|_| invalid())?;
+                if seq.shard_index != index {
+                    return Err(Error::InvalidArgument(format!(
+                        "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                        shard_id(seq.shard_index),
+                        shard_id(index)
+                    )));
+                }
+                if seq.stream_epoch != stream.epoch || seq.generation != shard.generation {
+                    return Err(Error::InvalidArgument(format!(
+                        "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {account} is invalid because it did not come from this stream.",
+                        shard_id(index),
+                        stream.name
+                    )));
+                }
+                let p = if kind == ShardIteratorType::AtSequenceNumber {
+                    seq.position
+                } else {
+                    seq.position.saturating_add(1)
+                };
+                if p > end {
+                    return Err(invalid());
+                }
+                p
+            }
+            ShardIteratorType::AtTimestamp => {
+                let Some(ts) = input.timestamp else {
+                    return Err(Error::InvalidArgument(
+                        "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.".into(),
+                    ));
+                };
+                let now = self.now();
+                if ts.as_millis() > now {
+                    return Err(Error::InvalidArgument(format!(
+                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {}, currentTimestampInMillis: {now}",
+                        ts.as_millis()
+                    )));
+                }
+                stream.log.position_at_time(index as u32, ts.as_millis()).min(end)
+            }
+        };
+        Ok(GetShardIteratorOutput {
+            shard_iterator: Some(self.iterator(&stream, index, position)),
+        })
+    }
+
+    async fn get_records(&self, input: GetRecordsInput) -> Result<GetRecordsOutput> {
+        let mut v = ValidationErrors::new();
+        validate::range(&mut v, "limit", input.limit, 1, 10000);
+        validate::length(&mut v, "shardIterator", &input.shard_iterator, 1, 512);
+        v.finish()?;
+        let tok = Token::decode(&input.shard_iterator, &self.inner.key, Kind::Iterator)
+            .ok_or_else(|| Error::InvalidArgument("Invalid ShardIterator.".into()))?;
+        let now = self.now();
+        let ttl = i64::try_from(self.inner.config.iterator_ttl.as_millis()).unwrap_or(i64::MAX);
+        if now - tok.issued_ms > ttl {
+            return Err(Error::ExpiredIterator(format!(
+                "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl} milliseconds.",
+                super::clock::java_date(tok.issued_ms),
+                super::clock::java_date(now)
+            )));
+        }
+        let gone = || {
+            Error::ResourceNotFound(format!(
+                "Shard {} in stream {} under account {} does not exist",
+                shard_id(tok.a),
+                tok.name,
+                self.account()
+            ))
+        };
+        let stream = self.inner.streams.read().by_epoch.get(&tok.epoch).cloned().ok_or_else(gone)?;
+        if let Some(a) = &input.stream_arn
+            && *a != stream.arn
+        {
+            return Err(Error::InvalidArgument(format!(
+                "StreamARN {a} does not match the stream of the shard iterator."
+            )));
+        }
+        let shards = Arc::clone(&stream.shards.read());
+        let shard = shards.all.get(tok.a as usize).ok_or_else(gone)?;
+        let limit = input.limit.unwrap_or(10000) as usize;
+        let end = shard.ending_position;
+        let max = end.map_or(limit, |e| limit.min(e.saturating_sub(tok.b) as usize));
+        let (stored, next) = stream
+            .log
+            .read(tok.a as u32, tok.b, max, MAX_GET_RECORDS_BYTES)
+            .map_err(Error::from)?;
+        let state = stream.log.shard_state(tok.a as u32);
+        let millis_behind = if next >= state.next_position {
+            0
+        } else {
+            stream
+                .log
+                .arrival_of(tok.a as u32, next)
+                .map_or(0, |a| (now - a).max(0))
+        };
+        let encryption = stream.meta.read().encryption;
+        let records = stored
+            .into_iter()
+            .map(|r| Record {
+                sequence_number: SequenceNumber {
+                    generation: shard.generation,
+                    position: r.position,
+                    shard_index: tok.a,
+                    stream_epoch: stream.epoch,
+                }
+                .to_string(),
+                approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
+                data: r.data,
+                partition_key: r.partition_key,
+                encryption_type: Some(encryption),
+            })
+            .collect();
+        let at_end = end.is_some_and(|e| next >= e);
+        let (next_shard_iterator, child_shards) = if at_end {
+            let children = shards
+                .all
+                .iter()
+                .filter(|c| c.parent == Some(tok.a) || c.adjacent_parent == Some(tok.a))
+                .map(|c| ChildShard {
+                    shard_id: shard_id(c.shard_index),
+                    parent_shards: c.parent.iter().chain(c.adjacent_parent.iter()).map(|p| shard_id(*p)).collect(),
+                    hash_key_range: types::HashKeyRange {
+                        starting_hash_key: c.start_hash.to_string(),
+                        ending_hash_key: c.end_hash.to_string(),
+                    },
+                })
+                .collect();
+            (None, Some(children))
+        } else {
+            (Some(self.iterator(&stream, tok.a, next)), None)
+        };
+        Ok(GetRecordsOutput {
+            records,
+            next_shard_iterator,
+            millis_behind_latest: Some(millis_behind),
+            child_shards,
+        })
+    }
+
+    async fn add_tags_to_stream(&self, input: AddTagsToStreamInput) -> Result<()> {
+        let mut v = ValidationErrors::new();
+        Self::check_tag_map(&mut v, &input.tags);
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let tags: BTreeMap<String, String> = input.tags.into_iter().collect();
+        self.validate_tags(&stream.name, &tags)?;
+        let mut catalog = self.inner.catalog.lock();
+        let mut meta = stream.meta.write();
+        let new_keys = tags.keys().filter(|k| !meta.tags.contains_key(*k)).count();
+        if meta.tags.len() + new_keys > MAX_TAGS {
+            return Err(Error::InvalidArgument(format!(
+                "Failed to add tags to stream {} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",
+                stream.name,
+                self.account()
+            )));
+        }
+        let rows: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        catalog.put_tags(stream.epoch, &rows).map_err(StoreError::from)?;
+        meta.tags.extend(tags);
+        Ok(())
+    }
+
+    async fn list_tags_for_stream(
+        &self,
+        input: ListTagsForStreamInput,
+    ) -> Result<ListTagsForStreamOutput> {
+        let mut v = ValidationErrors::new();
+        validate::range(&mut v, "limit", input.limit, 1, 50);
+        if let Some(k) = &input.exclusive_start_tag_key {
+            validate::length(&mut v, "exclusiveStartTagKey", k, 1, 128);
+        }
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let limit = input.limit.unwrap_or(50) as usize;
+        let meta = stream.meta.read();
+        let mut tags: Vec<Tag> = Vec::new();
+        let mut more = false;
+        for (k, val) in &meta.tags {
+            if input.exclusive_start_tag_key.as_ref().is_some_and(|s| k <= s) {
+                continue;
+            }
+            if tags.len() == limit {
+                more = true;
+                break;
+            }
+            tags.push(Tag {
+                key: k.clone(),
+                value: Some(val.clone()),
+            });
+        }
+        Ok(ListTagsForStreamOutput {
+            tags,
+            has_more_tags: more,
+        })
+    }
+
+    async fn remove_tags_from_stream(&self, input: RemoveTagsFromStreamInput) -> Result<()> {
+        let mut v = ValidationErrors::new();
+        if input.tag_keys.is_empty() {
+            v.constraint("[]", "tagKeys", "Member must have length greater than or equal to 1");
+        }
+        if input.tag_keys.len() > MAX_TAGS {
+            v.hidden("tagKeys", &format!("Member must have length less than or equal to {MAX_TAGS}"));
+        }
+        if input.tag_keys.iter().any(|k| k.is_empty() || k.chars().count() > 128) {
+            v.hidden("tagKeys", "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
+        }
+        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        if input.tag_keys.iter().any(|k| !validate::tag_chars_ok(k)) {
+            return Err(Error::InvalidArgument(TAG_CHARS_MESSAGE.into()));
+        }
+        let mut catalog = self.inner.catalog.lock();
+        let mut meta = stream.meta.write();
+        catalog
+            .remove_tags(stream.epoch, &input.tag_keys)
+            .map_err(StoreError::from)?;
+        for k in &input.tag_keys {
+            meta.tags.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn increase_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
+        self.change_retention(input, true).await
+    }
+
+    async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
+        self.change_retention(input, false).await
+    }
+}
+
+impl Engine {
+    fn check_token_age(&self, issued_ms: i64) -> Result<(), Error> {
+        let ttl = i64::try_from(self.inner.config.next_token_ttl.as_millis()).unwrap_or(i64::MAX);
+        if self.now() - issued_ms > ttl {
+            return Err(Error::ExpiredNextToken(
+                "The NextToken has expired. Tokens are valid for 300 seconds; start the listing again.".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Packs a shard filter into a token field: type (1..=6) in the low byte, timestamp above.
+fn filter_code(f: &ShardFilter) -> u64 {
+    let t: u64 = match f.filter_type {
+        ShardFilterType::AfterShardId => 1,
+        ShardFilterType::AtTrimHorizon => 2,
+        ShardFilterType::FromTrimHorizon => 3,
+        ShardFilterType::AtLatest => 4,
+        ShardFilterType::AtTimestamp => 5,
+        ShardFilterType::FromTimestamp => 6,
+    };
+    let ts = f.timestamp.map_or(0, |t| t.as_millis().max(0) as u64);
+    (ts << 8) | t
+}
+
+/// Whether a live shard passes a packed filter.
+fn shard_matches(code: u64, s: &ShardRow, all: &[ShardRow], live: &[ShardRow]) -> bool {
+    let ts = (code >> 8) as i64;
+    let open_at = |t: i64| s.created_ms <= t && s.closed_ms.is_none_or(|c| c > t);
+    match code & 0xff {
+        // AT_TRIM_HORIZON: shards whose parents are no longer retained.
+        2 => [s.parent, s.adjacent_parent]
+            .iter()
+            .flatten()
+            .all(|p| !live.iter().any(|l| l.shard_index == *p) && (*p as usize) < all.len()),
+        // AT_LATEST: open shards.
+        4 => s.closed_ms.is_none(),
+        // AT_TIMESTAMP: shards open at the time (or the first ones, for a time before them all).
+        5 => open_at(ts) || (s.parent.is_none() && s.created_ms > ts),
+        // FROM_TIMESTAMP: shards open at or after the time.
+        6 => s.closed_ms.is_none_or(|c| c > ts),
+        // none, AFTER_SHARD_ID (applied as `after`), FROM_TRIM_HORIZON: every live shard.
+        _ => true,
+    }
+}

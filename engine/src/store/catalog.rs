@@ -1,0 +1,360 @@
+//! The catalog: stream, shard and tag metadata in SQLite (WAL, `synchronous=FULL`), changed
+//! only in transactions, so a crash leaves either the old or the new state.
+//!
+//! Tables (schema version 1, kept in `PRAGMA user_version`):
+//!
+//! * `meta(key PRIMARY KEY, value BLOB)`: `iterator_key` (32 random bytes that authenticate
+//!   shard iterators and pagination tokens, so they survive restarts).
+//! * `streams(name PRIMARY KEY, epoch UNIQUE, status, mode, retention_hours, created_ms,
+//!   generation, next_shard_index, encryption_type, key_id)`: `epoch` is the stream's creation
+//!   time in ms, made unique, and names its directory and appears in its sequence numbers.
+//! * `shards(epoch, shard_index, parent, adjacent_parent, start_hash, end_hash, generation,
+//!   created_ms, closed_ms, ending_position)`: hash keys are decimal text.
+//! * `tags(epoch, key, value)`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+/// A stream as the catalog stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRow {
+    /// Stream name.
+    pub name: String,
+    /// Creation time in ms, unique across streams of this engine.
+    pub epoch: u64,
+    /// CREATING, ACTIVE, UPDATING or DELETING.
+    pub status: String,
+    /// PROVISIONED or ON_DEMAND.
+    pub mode: String,
+    /// Retention period in hours.
+    pub retention_hours: u32,
+    /// Resharding generation (shards created by the next reshard get `generation + 1`).
+    pub generation: u32,
+    /// Index the next new shard gets.
+    pub next_shard_index: u64,
+    /// NONE or KMS.
+    pub encryption_type: String,
+    /// KMS key id, when encrypted.
+    pub key_id: Option<String>,
+}
+
+/// A shard as the catalog stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRow {
+    /// The number in `shardId-<index>`.
+    pub shard_index: u64,
+    /// Parent shard index.
+    pub parent: Option<u64>,
+    /// Adjacent parent shard index (merges).
+    pub adjacent_parent: Option<u64>,
+    /// First hash key (decimal).
+    pub start_hash: u128,
+    /// Last hash key (decimal).
+    pub end_hash: u128,
+    /// Generation the shard was created in.
+    pub generation: u32,
+    /// When it was created (ms).
+    pub created_ms: i64,
+    /// When it was closed (ms).
+    pub closed_ms: Option<i64>,
+    /// Position after its last record, once closed.
+    pub ending_position: Option<u64>,
+}
+
+/// The catalog connection.
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS streams (
+  name TEXT PRIMARY KEY, epoch INTEGER NOT NULL UNIQUE, status TEXT NOT NULL, mode TEXT NOT NULL,
+  retention_hours INTEGER NOT NULL, generation INTEGER NOT NULL, next_shard_index INTEGER NOT NULL,
+  encryption_type TEXT NOT NULL, key_id TEXT);
+CREATE TABLE IF NOT EXISTS shards (
+  epoch INTEGER NOT NULL, shard_index INTEGER NOT NULL, parent INTEGER, adjacent_parent INTEGER,
+  start_hash TEXT NOT NULL, end_hash TEXT NOT NULL, generation INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL, closed_ms INTEGER, ending_position INTEGER,
+  PRIMARY KEY (epoch, shard_index));
+CREATE TABLE IF NOT EXISTS tags (
+  epoch INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (epoch, key));
+";
+
+fn parse_u128(s: String) -> rusqlite::Result<u128> {
+    s.parse::<u128>().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Catalog {
+    /// Opens or creates the catalog at `path`.
+    pub fn open(path: &Path) -> rusqlite::Result<Catalog> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", 1)?;
+        Ok(Catalog { conn })
+    }
+
+    /// The iterator key, created on first use.
+    pub fn iterator_key(&mut self, fresh: [u8; 32]) -> rusqlite::Result<Vec<u8>> {
+        let tx = self.conn.transaction()?;
+        let existing: Option<Vec<u8>> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'iterator_key'", [], |r| r.get(0))
+            .optional()?;
+        let key = match existing {
+            Some(k) => k,
+            None => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('iterator_key', ?1)",
+                    params![fresh.to_vec()],
+                )?;
+                fresh.to_vec()
+            }
+        };
+        tx.commit()?;
+        Ok(key)
+    }
+
+    /// Every stream with its shards and tags.
+    #[allow(clippy::type_complexity)]
+    pub fn load(&self) -> rusqlite::Result<Vec<(StreamRow, Vec<ShardRow>, Vec<(String, String)>)>> {
+        let mut out = Vec::new();
+        let mut st = self.conn.prepare(
+            "SELECT name, epoch, status, mode, retention_hours, generation, next_shard_index,
+                    encryption_type, key_id FROM streams ORDER BY name",
+        )?;
+        let streams = st
+            .query_map([], |r| {
+                Ok(StreamRow {
+                    name: r.get(0)?,
+                    epoch: r.get::<_, i64>(1)? as u64,
+                    status: r.get(2)?,
+                    mode: r.get(3)?,
+                    retention_hours: r.get(4)?,
+                    generation: r.get(5)?,
+                    next_shard_index: r.get::<_, i64>(6)? as u64,
+                    encryption_type: r.get(7)?,
+                    key_id: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for s in streams {
+            let shards = self.shards(s.epoch)?;
+            let tags = self.tags(s.epoch)?;
+            out.push((s, shards, tags));
+        }
+        Ok(out)
+    }
+
+    fn shards(&self, epoch: u64) -> rusqlite::Result<Vec<ShardRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT shard_index, parent, adjacent_parent, start_hash, end_hash, generation,
+                    created_ms, closed_ms, ending_position
+             FROM shards WHERE epoch = ?1 ORDER BY shard_index",
+        )?;
+        st.query_map(params![i64_of(epoch)], |r| {
+            Ok(ShardRow {
+                shard_index: r.get::<_, i64>(0)? as u64,
+                parent: r.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                adjacent_parent: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                start_hash: parse_u128(r.get(3)?)?,
+                end_hash: parse_u128(r.get(4)?)?,
+                generation: r.get(5)?,
+                created_ms: r.get(6)?,
+                closed_ms: r.get(7)?,
+                ending_position: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+            })
+        })?
+        .collect()
+    }
+
+    fn tags(&self, epoch: u64) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT key, value FROM tags WHERE epoch = ?1 ORDER BY key")?;
+        st.query_map(params![i64_of(epoch)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+
+    /// The smallest epoch at least `wanted` that no stream uses.
+    pub fn unique_epoch(&self, wanted: u64) -> rusqlite::Result<u64> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(epoch) FROM streams", [], |r| r.get(0))?;
+        Ok(match max {
+            Some(m) if m as u64 >= wanted => m as u64 + 1,
+            _ => wanted,
+        })
+    }
+
+    /// Inserts a stream with its shards and tags in one transaction.
+    pub fn create_stream(
+        &mut self,
+        s: &StreamRow,
+        shards: &[ShardRow],
+        tags: &[(String, String)],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO streams (name, epoch, status, mode, retention_hours, generation,
+               next_shard_index, encryption_type, key_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+            params![
+                s.name,
+                i64_of(s.epoch),
+                s.status,
+                s.mode,
+                s.retention_hours,
+                s.generation,
+                i64_of(s.next_shard_index),
+                s.encryption_type,
+                s.key_id
+            ],
+        )?;
+        for sh in shards {
+            Self::insert_shard(&tx, s.epoch, sh)?;
+        }
+        for (k, v) in tags {
+            tx.execute(
+                "INSERT OR REPLACE INTO tags (epoch, key, value) VALUES (?1, ?2, ?3)",
+                params![i64_of(s.epoch), k, v],
+            )?;
+        }
+        tx.commit()
+    }
+
+    fn insert_shard(tx: &rusqlite::Transaction<'_>, epoch: u64, sh: &ShardRow) -> rusqlite::Result<()> {
+        tx.execute(
+            "INSERT INTO shards (epoch, shard_index, parent, adjacent_parent, start_hash, end_hash,
+               generation, created_ms, closed_ms, ending_position)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+            params![
+                i64_of(epoch),
+                i64_of(sh.shard_index),
+                sh.parent.map(i64_of),
+                sh.adjacent_parent.map(i64_of),
+                sh.start_hash.to_string(),
+                sh.end_hash.to_string(),
+                sh.generation,
+                sh.created_ms,
+                sh.closed_ms,
+                sh.ending_position.map(i64_of)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a stream's status.
+    pub fn set_status(&mut self, epoch: u64, status: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET status = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), status],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a stream's retention period.
+    pub fn set_retention(&mut self, epoch: u64, hours: u32) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET retention_hours = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), hours],
+        )?;
+        Ok(())
+    }
+
+    /// Adds or overwrites tags, in one transaction.
+    pub fn put_tags(&mut self, epoch: u64, tags: &[(String, String)]) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        for (k, v) in tags {
+            tx.execute(
+                "INSERT OR REPLACE INTO tags (epoch, key, value) VALUES (?1, ?2, ?3)",
+                params![i64_of(epoch), k, v],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// Removes tags, in one transaction.
+    pub fn remove_tags(&mut self, epoch: u64, keys: &[String]) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        for k in keys {
+            tx.execute(
+                "DELETE FROM tags WHERE epoch = ?1 AND key = ?2",
+                params![i64_of(epoch), k],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// Removes a stream and everything about it, in one transaction.
+    pub fn delete_stream(&mut self, epoch: u64) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        let e = i64_of(epoch);
+        tx.execute("DELETE FROM tags WHERE epoch = ?1", params![e])?;
+        tx.execute("DELETE FROM shards WHERE epoch = ?1", params![e])?;
+        tx.execute("DELETE FROM streams WHERE epoch = ?1", params![e])?;
+        tx.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() -> rusqlite::Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let path = dir.path().join("c.sqlite");
+        let s = StreamRow {
+            name: "s".into(),
+            epoch: 10,
+            status: "ACTIVE".into(),
+            mode: "PROVISIONED".into(),
+            retention_hours: 24,
+            generation: 0,
+            next_shard_index: 1,
+            encryption_type: "NONE".into(),
+            key_id: None,
+        };
+        let sh = ShardRow {
+            shard_index: 0,
+            parent: None,
+            adjacent_parent: None,
+            start_hash: 0,
+            end_hash: u128::MAX,
+            generation: 0,
+            created_ms: 10,
+            closed_ms: None,
+            ending_position: None,
+        };
+        {
+            let mut c = Catalog::open(&path)?;
+            let k1 = c.iterator_key([7; 32])?;
+            let k2 = c.iterator_key([9; 32])?;
+            assert_eq!(k1, k2);
+            c.create_stream(&s, std::slice::from_ref(&sh), &[("a".into(), "1".into())])?;
+            assert_eq!(c.unique_epoch(5)?, 11);
+            assert_eq!(c.unique_epoch(50)?, 50);
+            assert!(c.create_stream(&s, &[], &[]).is_err(), "duplicate name must fail");
+        }
+        let mut c = Catalog::open(&path)?;
+        let all = c.load()?;
+        assert_eq!(all, vec![(s.clone(), vec![sh], vec![("a".into(), "1".into())])]);
+        c.delete_stream(10)?;
+        assert!(c.load()?.is_empty());
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! The on-disk store: one append-only log per stream and a transactional catalog.
+//!
+//! # Layout
+//!
+//! ```text
+//! <data dir>/
+//!   LOCK                       held (flock) by the one process that has the directory open
+//!   catalog.sqlite             streams, shards, tags, the iterator key (SQLite, WAL, synchronous=FULL)
+//!   streams/<epoch>/           one directory per stream, named by the stream's epoch
+//!     00000000000000000000.seg segments, named by a 20-digit segment number, oldest first
+//!     00000000000000000001.seg
+//! ```
+//!
+//! # Segment format
+//!
+//! All integers are little-endian. A segment starts with a header:
+//!
+//! ```text
+//! magic "RILLSEG\x01" (8) | version u32 = 1 | shard count n u32 | segment number u64
+//!   | n x next position u64 (per shard index, when the segment was created)
+//!   | crc32c u32 of every header byte before it
+//! ```
+//!
+//! The header's positions are the shards' next positions when the segment was created, so
+//! positions (and with them sequence numbers) keep increasing after retention has deleted
+//! every segment that held a shard's records.
+//!
+//! Frames follow the header back to back:
+//!
+//! ```text
+//! body length u32 | crc32c u32 of the body
+//!   | body: shard index u32 | position u64 | arrival ms i64 | flags u8
+//!           | partition key length u16 | partition key (UTF-8) | data (the rest)
+//! ```
+//!
+//! # Invariants
+//!
+//! * Within a shard, positions are 0, 1, 2, ... in file order with no gaps; a record's
+//!   sequence number is derived from its position (see [`crate::api::seq`]).
+//! * Within a shard, arrival times never decrease (the writer takes the larger of the clock
+//!   and the previous commit's time).
+//! * One commit writes one contiguous byte range at the end of the newest segment; inside it
+//!   a shard's records are contiguous ("runs"), so a reader of one shard reads few ranges.
+//! * Only the newest segment is ever written; older segments are sealed and immutable.
+//! * A record is visible to readers only after its commit completed (written, and synced
+//!   under [`FsyncPolicy::Always`]).
+//!
+//! # Durability: when an acknowledged write is on disk
+//!
+//! One writer thread per stream takes every append waiting for it, writes them with one
+//! `write` and then, by policy:
+//!
+//! * [`FsyncPolicy::Always`] (default): calls `fdatasync` on the segment before it
+//!   acknowledges any record of the commit. An acknowledged record survives a process crash
+//!   and a power loss. Appends that arrive while a sync runs form the next commit, so one
+//!   sync covers every request waiting on it (group commit), and a commit needs one sync per
+//!   stream, never one per shard.
+//! * [`FsyncPolicy::Interval`]: acknowledges after the `write`, and syncs at least every
+//!   interval. An acknowledged record survives a process crash (it is in the page cache);
+//!   a power loss may lose the last interval.
+//! * [`FsyncPolicy::Never`]: acknowledges after the `write`, syncs only when a segment is
+//!   sealed and at close. Survives a process crash; a power loss may lose anything unsynced.
+//!
+//! A new segment file is synced and its directory entry is synced (the directory is
+//! fsynced) before any record is written to it. A failed `write` or sync fails every append
+//! of the commit with an error (none is acknowledged), and the segment is truncated back to
+//! its length before the commit; if that truncation cannot be made durable either, the log
+//! refuses further writes until it is reopened. Sync errors are never ignored.
+//!
+//! # Recovery
+//!
+//! Opening a log reads every segment, checks every frame's CRC and rebuilds the in-memory
+//! index. In the newest segment, the first frame that is incomplete or fails its checksum
+//! marks a torn tail: the file is truncated there and synced. Because a record is
+//! acknowledged only after the bytes before and including it were written (and synced, under
+//! `Always`), a torn tail never holds an acknowledged record. A bad frame in a sealed segment
+//! is corruption, not a torn write: opening fails with [`StoreError::Corrupt`] naming the file
+//! and offset, and nothing is truncated.
+//!
+//! # Retention
+//!
+//! Retention deletes whole segments: a sealed segment goes once its newest record is older
+//! than the stream's retention period. When the newest segment itself has expired, it is
+//! sealed first (a new, empty segment takes over). Reads never return records from deleted
+//! segments; the trim horizon of a shard is its oldest remaining record.
+
+mod catalog;
+mod log;
+mod segment;
+
+pub use catalog::{Catalog, ShardRow, StreamRow};
+pub use log::{AppendRecord, AppendResult, LogConfig, ShardState, StoredRecord, StreamLog};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When the store syncs written records to disk (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// Sync every commit before acknowledging it (group commit). The default.
+    #[default]
+    Always,
+    /// Acknowledge after the write; sync at least this often.
+    Interval(Duration),
+    /// Acknowledge after the write; sync only when sealing a segment and at close.
+    Never,
+}
+
+impl std::str::FromStr for FsyncPolicy {
+    type Err = String;
+    /// Parses `fsync`/`always`, `none`/`never`, or `interval(MS)` / `interval:MS`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "fsync" | "always" => return Ok(FsyncPolicy::Always),
+            "none" | "never" | "off" => return Ok(FsyncPolicy::Never),
+            _ => {}
+        }
+        let ms = t
+            .strip_prefix("interval(")
+            .and_then(|r| r.strip_suffix(')'))
+            .or_else(|| t.strip_prefix("interval:"));
+        match ms.map(|m| m.trim().trim_end_matches("ms").parse::<u64>()) {
+            Some(Ok(ms)) if ms > 0 => Ok(FsyncPolicy::Interval(Duration::from_millis(ms))),
+            _ => Err(format!(
+                "invalid fsync policy {s:?}: expected fsync, none or interval(MS) with MS > 0"
+            )),
+        }
+    }
+}
+
+/// An error of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O call failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A sealed segment holds a frame that fails its checksum or does not parse.
+    #[error("corrupt data in {path} at offset {offset}: {reason}")]
+    Corrupt {
+        /// The segment.
+        path: PathBuf,
+        /// Byte offset of the bad frame.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The catalog database failed.
+    #[error("catalog: {0}")]
+    Catalog(#[from] rusqlite::Error),
+    /// The log refuses writes after a failure it could not undo; reopen it.
+    #[error("log {0} is read-only after an unrecoverable write failure; reopen the engine")]
+    Poisoned(PathBuf),
+    /// The log was closed.
+    #[error("log is closed")]
+    Closed,
+    /// The data directory is open in another process or engine.
+    #[error("data directory {0} is locked by another engine")]
+    Locked(PathBuf),
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<StoreError> for crate::api::Error {
+    fn from(e: StoreError) -> Self {
+        crate::api::Error::internal(format!("storage failure: {e}"), e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_parses() {
+        assert_eq!("fsync".parse(), Ok(FsyncPolicy::Always));
+        assert_eq!("none".parse(), Ok(FsyncPolicy::Never));
+        assert_eq!(
+            "interval(50)".parse(),
+            Ok(FsyncPolicy::Interval(Duration::from_millis(50)))
+        );
+        assert_eq!(
+            "interval:20ms".parse(),
+            Ok(FsyncPolicy::Interval(Duration::from_millis(20)))
+        );
+        assert!("interval(0)".parse::<FsyncPolicy>().is_err());
+        assert!("sometimes".parse::<FsyncPolicy>().is_err());
+    }
+}
