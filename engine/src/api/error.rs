@@ -158,10 +158,7 @@ impl Error {
     }
 
     /// An `InternalFailure` that keeps its source.
-    pub fn internal(
-        message: impl Into<String>,
-        source: impl Into<BoxError>,
-    ) -> Error {
+    pub fn internal(message: impl Into<String>, source: impl Into<BoxError>) -> Error {
         Error::Internal {
             message: message.into(),
             source: Some(source.into()),
@@ -272,7 +269,11 @@ mod tests {
         let mut v = ValidationErrors::new();
         v.null("a");
         v.constraint(0, "b", "Member must have value greater than or equal to 1");
-        let msg = v.finish().err().map(|e| e.message().to_string()).unwrap_or_default();
+        let msg = v
+            .finish()
+            .err()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
         assert!(msg.starts_with("2 validation errors detected: "), "{msg}");
         assert!(msg.contains("; Value '0' at 'b'"), "{msg}");
     }

@@ -160,13 +160,25 @@ mod tests {
     #[test]
     fn even_split_matches_kinesis() {
         let r = HashKeyRange::split_evenly(2);
-        assert_eq!(r[0].end.to_string(), "170141183460469231731687303715884105727");
-        assert_eq!(r[1].start.to_string(), "170141183460469231731687303715884105728");
+        assert_eq!(
+            r[0].end.to_string(),
+            "170141183460469231731687303715884105727"
+        );
+        assert_eq!(
+            r[1].start.to_string(),
+            "170141183460469231731687303715884105728"
+        );
         assert_eq!(r[1].end, HashKey::MAX);
         let r = HashKeyRange::split_evenly(3);
         // floor(2^128/3) = 113427455640312821154458202477256070485
-        assert_eq!(r[1].start.to_string(), "113427455640312821154458202477256070485");
-        assert_eq!(r[0].end.to_string(), "113427455640312821154458202477256070484");
+        assert_eq!(
+            r[1].start.to_string(),
+            "113427455640312821154458202477256070485"
+        );
+        assert_eq!(
+            r[0].end.to_string(),
+            "113427455640312821154458202477256070484"
+        );
         assert_eq!(r[2].end, HashKey::MAX);
         for n in 1..=64u32 {
             let r = HashKeyRange::split_evenly(n);

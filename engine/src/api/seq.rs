@@ -80,8 +80,7 @@ impl FromStr for SequenceNumber {
         let field = |r: std::ops::Range<usize>| -> Result<u64, SequenceNumberError> {
             s[r].parse::<u64>().map_err(|_| SequenceNumberError)
         };
-        let generation =
-            u32::try_from(field(2..11)?).map_err(|_| SequenceNumberError)?;
+        let generation = u32::try_from(field(2..11)?).map_err(|_| SequenceNumberError)?;
         Ok(SequenceNumber {
             generation,
             position: field(11..31)?,

@@ -73,7 +73,9 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let secs = f64::deserialize(d)?;
         if !secs.is_finite() {
-            return Err(serde::de::Error::custom("timestamp must be a finite number"));
+            return Err(serde::de::Error::custom(
+                "timestamp must be a finite number",
+            ));
         }
         Ok(Timestamp::from_secs_f64(secs))
     }
@@ -821,7 +823,10 @@ mod tests {
         let input: PutRecordInput = serde_json::from_str(
             r#"{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s","Data":"AAE=","PartitionKey":"p"}"#,
         )?;
-        assert_eq!(input.stream_arn.as_deref(), Some("arn:aws:kinesis:us-east-1:000000000000:stream/s"));
+        assert_eq!(
+            input.stream_arn.as_deref(),
+            Some("arn:aws:kinesis:us-east-1:000000000000:stream/s")
+        );
         assert_eq!(&input.data[..], &[0u8, 1]);
         let it: GetShardIteratorInput = serde_json::from_str(
             r#"{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":1700000000}"#,

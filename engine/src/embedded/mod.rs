@@ -197,7 +197,9 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -275,7 +277,9 @@ impl Engine {
         }
         // Directories without a catalog row belong to a creation that did not commit.
         let streams_dir = root.join("streams");
-        for entry in std::fs::read_dir(&streams_dir).map_err(|e| StoreError::io("list", &streams_dir, e))? {
+        for entry in
+            std::fs::read_dir(&streams_dir).map_err(|e| StoreError::io("list", &streams_dir, e))?
+        {
             let entry = entry.map_err(|e| StoreError::io("list", &streams_dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if !known_dirs.contains(&name) {
@@ -301,7 +305,9 @@ impl Engine {
             let handle = std::thread::Builder::new()
                 .name("rill-retention".into())
                 .spawn(move || {
-                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        rx.recv_timeout(every)
+                    {
                         let Some(inner) = weak.upgrade() else { return };
                         let engine = Engine { inner };
                         if let Err(e) = futures::executor::block_on(engine.enforce_retention()) {
@@ -330,7 +336,14 @@ impl Engine {
     /// retention period. Runs in the background every `retention_interval`; call it to run
     /// it now. Returns the number of segments deleted.
     pub async fn enforce_retention(&self) -> Result<usize, Error> {
-        let streams: Vec<Arc<Stream>> = self.inner.streams.read().by_name.values().cloned().collect();
+        let streams: Vec<Arc<Stream>> = self
+            .inner
+            .streams
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect();
         let now = self.inner.config.clock.now_ms();
         let mut deleted = 0;
         for s in streams {
@@ -366,7 +379,14 @@ impl Engine {
             let _ = tx.send(());
         }
         let handle = self.inner.retention_thread.lock().take();
-        let streams: Vec<Arc<Stream>> = self.inner.streams.read().by_name.values().cloned().collect();
+        let streams: Vec<Arc<Stream>> = self
+            .inner
+            .streams
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect();
         let join = move || {
             if let Some(h) = handle {
                 let _ = h.join();
@@ -420,5 +440,3 @@ pub(crate) fn remove_dir(dir: &Path) -> Result<(), StoreError> {
     }
     Ok(())
 }
-
-

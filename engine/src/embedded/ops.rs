@@ -126,9 +126,7 @@ impl Engine {
             sequence_number_range: SequenceNumberRange {
                 // The first sequence number a shard could hold; AWS's is also below the first record's.
                 starting_sequence_number: seq(0),
-                ending_sequence_number: s
-                    .ending_position
-                    .map(|p| seq(p.saturating_sub(1))),
+                ending_sequence_number: s.ending_position.map(|p| seq(p.saturating_sub(1))),
             },
         }
     }
@@ -180,10 +178,17 @@ impl Engine {
 
     fn check_tag_map(v: &mut ValidationErrors, tags: &std::collections::HashMap<String, String>) {
         if tags.is_empty() {
-            v.constraint("{}", "tags", "Member must have length greater than or equal to 1");
+            v.constraint(
+                "{}",
+                "tags",
+                "Member must have length greater than or equal to 1",
+            );
         }
         if tags.len() > MAX_TAGS {
-            v.hidden("tags", &format!("Member must have length less than or equal to {MAX_TAGS}"));
+            v.hidden(
+                "tags",
+                &format!("Member must have length less than or equal to {MAX_TAGS}"),
+            );
         }
         if tags.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
             v.hidden("tags", "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
@@ -193,10 +198,24 @@ impl Engine {
         }
     }
 
-    async fn change_retention(&self, input: RetentionPeriodInput, increase: bool) -> Result<(), Error> {
+    async fn change_retention(
+        &self,
+        input: RetentionPeriodInput,
+        increase: bool,
+    ) -> Result<(), Error> {
         let mut v = ValidationErrors::new();
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
-        validate::range(&mut v, "retentionPeriodHours", Some(input.retention_period_hours), 1, i32::MAX);
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
+        validate::range(
+            &mut v,
+            "retentionPeriodHours",
+            Some(input.retention_period_hours),
+            1,
+            i32::MAX,
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let hours = input.retention_period_hours;
@@ -273,7 +292,10 @@ impl Engine {
                 None => HashKey::from_partition_key(&partition_key),
             };
             let shard = shards.route(hash.0).ok_or_else(|| Error::Internal {
-                message: format!("no open shard of stream {} owns hash key {hash}", stream.name),
+                message: format!(
+                    "no open shard of stream {} owns hash key {hash}",
+                    stream.name
+                ),
                 source: None,
             })?;
             out.push(AppendRecord {
@@ -296,7 +318,10 @@ impl Engine {
         .to_string()
     }
 
-    async fn append(stream: &StreamLog, records: Vec<AppendRecord>) -> Result<crate::store::AppendResult, Error> {
+    async fn append(
+        stream: &StreamLog,
+        records: Vec<AppendRecord>,
+    ) -> Result<crate::store::AppendResult, Error> {
         match stream.append(records).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(StoreError::Closed)) | Err(_) => Err(Error::ResourceNotFound(
@@ -383,7 +408,8 @@ impl Kinesis for Engine {
             encryption_type: EncryptionType::None.as_str().into(),
             key_id: None,
         };
-        let tag_rows: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let tag_rows: Vec<(String, String)> =
+            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         catalog
             .create_stream(&row, &shards, &tag_rows)
             .map_err(StoreError::from)?;
@@ -427,7 +453,11 @@ impl Kinesis for Engine {
 
     async fn delete_stream(&self, input: DeleteStreamInput) -> Result<()> {
         let mut v = ValidationErrors::new();
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         {
@@ -440,7 +470,11 @@ impl Kinesis for Engine {
             reg.by_name.remove(&stream.name);
             reg.by_epoch.remove(&stream.epoch);
         }
-        let dir = self.inner.root.join("streams").join(stream.epoch.to_string());
+        let dir = self
+            .inner
+            .root
+            .join("streams")
+            .join(stream.epoch.to_string());
         let s = Arc::clone(&stream);
         let cleanup = move || -> Result<(), StoreError> {
             s.log.close();
@@ -464,7 +498,11 @@ impl Kinesis for Engine {
 
     async fn describe_stream(&self, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
         let mut v = ValidationErrors::new();
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         validate::range(&mut v, "limit", input.limit, 1, 10000);
         if let Some(s) = &input.exclusive_start_shard_id {
             validate::name(&mut v, "exclusiveStartShardId", s);
@@ -493,7 +531,9 @@ impl Kinesis for Engine {
                 stream_name: stream.name.clone(),
                 stream_arn: stream.arn.clone(),
                 stream_status: Some(meta.status),
-                stream_mode_details: Some(StreamModeDetails { stream_mode: meta.mode }),
+                stream_mode_details: Some(StreamModeDetails {
+                    stream_mode: meta.mode,
+                }),
                 shards,
                 has_more_shards: has_more,
                 retention_period_hours: meta.retention_hours as i32,
@@ -510,7 +550,11 @@ impl Kinesis for Engine {
         input: DescribeStreamSummaryInput,
     ) -> Result<DescribeStreamSummaryOutput> {
         let mut v = ValidationErrors::new();
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let meta = stream.meta.read().clone();
@@ -520,7 +564,9 @@ impl Kinesis for Engine {
                 stream_name: stream.name.clone(),
                 stream_arn: stream.arn.clone(),
                 stream_status: Some(meta.status),
-                stream_mode_details: Some(StreamModeDetails { stream_mode: meta.mode }),
+                stream_mode_details: Some(StreamModeDetails {
+                    stream_mode: meta.mode,
+                }),
                 retention_period_hours: meta.retention_hours as i32,
                 stream_creation_timestamp: Timestamp(stream.epoch as i64),
                 enhanced_monitoring: vec![EnhancedMetrics::default()],
@@ -588,7 +634,9 @@ impl Kinesis for Engine {
                     stream_name: s.name.clone(),
                     stream_arn: s.arn.clone(),
                     stream_status: Some(meta.status),
-                    stream_mode_details: Some(StreamModeDetails { stream_mode: meta.mode }),
+                    stream_mode_details: Some(StreamModeDetails {
+                        stream_mode: meta.mode,
+                    }),
                     stream_creation_timestamp: Some(Timestamp(s.epoch as i64)),
                 }
             })
@@ -622,9 +670,15 @@ impl Kinesis for Engine {
             for (given, what) in [
                 (input.stream_name.is_some(), "StreamName"),
                 (input.stream_arn.is_some(), "StreamARN"),
-                (input.exclusive_start_shard_id.is_some(), "ExclusiveStartShardId"),
+                (
+                    input.exclusive_start_shard_id.is_some(),
+                    "ExclusiveStartShardId",
+                ),
                 (input.shard_filter.is_some(), "ShardFilter"),
-                (input.stream_creation_timestamp.is_some(), "StreamCreationTimestamp"),
+                (
+                    input.stream_creation_timestamp.is_some(),
+                    "StreamCreationTimestamp",
+                ),
             ] {
                 if given {
                     return Err(Error::InvalidArgument(format!(
@@ -667,18 +721,19 @@ impl Kinesis for Engine {
                     ShardFilterType::AfterShardId => {
                         let id = f.shard_id.as_deref().ok_or_else(|| {
                             Error::InvalidArgument(
-                                "ShardId must be specified for ShardFilter of type AFTER_SHARD_ID.".into(),
+                                "ShardId must be specified for ShardFilter of type AFTER_SHARD_ID."
+                                    .into(),
                             )
                         })?;
                         after = Self::parse_shard_id(id).or(after);
                     }
-                    ShardFilterType::AtTimestamp | ShardFilterType::FromTimestamp => {
-                        if f.timestamp.is_none() {
-                            return Err(Error::InvalidArgument(format!(
-                                "Timestamp must be specified for ShardFilter of type {}.",
-                                f.filter_type
-                            )));
-                        }
+                    ShardFilterType::AtTimestamp | ShardFilterType::FromTimestamp
+                        if f.timestamp.is_none() =>
+                    {
+                        return Err(Error::InvalidArgument(format!(
+                            "Timestamp must be specified for ShardFilter of type {}.",
+                            f.filter_type
+                        )));
                     }
                     _ => {}
                 }
@@ -691,7 +746,11 @@ impl Kinesis for Engine {
         let keep = |s: &ShardRow| -> bool { shard_matches(filter, s, &all, &live) };
         let mut page = Vec::with_capacity(limit.min(live.len()));
         let mut more = false;
-        for s in live.iter().filter(|s| after.is_none_or(|a| s.shard_index > a)).filter(|s| keep(s)) {
+        for s in live
+            .iter()
+            .filter(|s| after.is_none_or(|a| s.shard_index > a))
+            .filter(|s| keep(s))
+        {
             if page.len() == limit {
                 more = true;
                 break;
@@ -713,18 +772,28 @@ impl Kinesis for Engine {
             _ => None,
         };
         Ok(ListShardsOutput {
-            shards: page.iter().map(|s| Self::describe_shard(&stream, s)).collect(),
+            shards: page
+                .iter()
+                .map(|s| Self::describe_shard(&stream, s))
+                .collect(),
             next_token,
         })
     }
 
     async fn put_record(&self, input: PutRecordInput) -> Result<PutRecordOutput> {
         let mut v = ValidationErrors::new();
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         validate::length(&mut v, "partitionKey", &input.partition_key, 1, 256);
         if input.data.len() > MAX_RECORD_BYTES {
             v.constraint(
-                format_args!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", input.data.len()),
+                format_args!(
+                    "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                    input.data.len()
+                ),
                 "data",
                 &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
             );
@@ -732,7 +801,11 @@ impl Kinesis for Engine {
         if let Some(e) = &input.explicit_hash_key
             && !HashKey::matches_pattern(e)
         {
-            v.constraint(e, "explicitHashKey", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})");
+            v.constraint(
+                e,
+                "explicitHashKey",
+                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+            );
         }
         if let Some(s) = &input.sequence_number_for_ordering
             && !SequenceNumber::matches_pattern(s)
@@ -775,20 +848,36 @@ impl Kinesis for Engine {
     async fn put_records(&self, input: PutRecordsInput) -> Result<PutRecordsOutput> {
         let mut v = ValidationErrors::new();
         if input.records.is_empty() {
-            v.constraint("[]", "records", "Member must have length greater than or equal to 1");
+            v.constraint(
+                "[]",
+                "records",
+                "Member must have length greater than or equal to 1",
+            );
         }
         if input.records.len() > 500 {
-            v.hidden("records", "Member must have length less than or equal to 500");
+            v.hidden(
+                "records",
+                "Member must have length less than or equal to 500",
+            );
         }
         let mut total = 0usize;
         for (i, r) in input.records.iter().enumerate() {
             let n = i + 1;
             if r.partition_key.is_empty() || r.partition_key.len() > 256 {
-                validate::length(&mut v, &format!("records.{n}.member.partitionKey"), &r.partition_key, 1, 256);
+                validate::length(
+                    &mut v,
+                    &format!("records.{n}.member.partitionKey"),
+                    &r.partition_key,
+                    1,
+                    256,
+                );
             }
             if r.data.len() > MAX_RECORD_BYTES {
                 v.constraint(
-                    format_args!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", r.data.len()),
+                    format_args!(
+                        "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                        r.data.len()
+                    ),
                     &format!("records.{n}.member.data"),
                     &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
                 );
@@ -804,11 +893,17 @@ impl Kinesis for Engine {
             }
             total += r.data.len() + r.partition_key.len();
         }
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         if total > MAX_PUT_RECORDS_BYTES {
-            return Err(Error::InvalidArgument("Records size exceeds 5 MB limit".into()));
+            return Err(Error::InvalidArgument(
+                "Records size exceeds 5 MB limit".into(),
+            ));
         }
         self.require_writable(&stream, &stream.meta.read())?;
         let shards = Arc::clone(&stream.shards.read());
@@ -864,7 +959,11 @@ impl Kinesis for Engine {
         input: GetShardIteratorInput,
     ) -> Result<GetShardIteratorOutput> {
         let mut v = ValidationErrors::new();
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         validate::name(&mut v, "shardId", &input.shard_id);
         if input.shard_iterator_type.is_none() {
             v.null("shardIteratorType");
@@ -895,7 +994,9 @@ impl Kinesis for Engine {
                 stream.name
             )));
         };
-        let kind = input.shard_iterator_type.unwrap_or(ShardIteratorType::Latest);
+        let kind = input
+            .shard_iterator_type
+            .unwrap_or(ShardIteratorType::Latest);
         let must = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber.";
         let state = stream.log.shard_state(index as u32);
         let end = shard.ending_position.unwrap_or(state.next_position);
@@ -906,7 +1007,11 @@ impl Kinesis for Engine {
                         "{must} Request specified {kind} and also a StartingSequenceNumber."
                     )));
                 }
-                if kind == ShardIteratorType::TrimHorizon { state.trim_position } else { end }
+                if kind == ShardIteratorType::TrimHorizon {
+                    state.trim_position
+                } else {
+                    end
+                }
             }
             ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
                 let Some(text) = &input.starting_sequence_number else {
@@ -959,7 +1064,10 @@ impl Kinesis for Engine {
                         ts.as_millis()
                     )));
                 }
-                stream.log.position_at_time(index as u32, ts.as_millis()).min(end)
+                stream
+                    .log
+                    .position_at_time(index as u32, ts.as_millis())
+                    .min(end)
             }
         };
         Ok(GetShardIteratorOutput {
@@ -991,7 +1099,14 @@ impl Kinesis for Engine {
                 self.account()
             ))
         };
-        let stream = self.inner.streams.read().by_epoch.get(&tok.epoch).cloned().ok_or_else(gone)?;
+        let stream = self
+            .inner
+            .streams
+            .read()
+            .by_epoch
+            .get(&tok.epoch)
+            .cloned()
+            .ok_or_else(gone)?;
         if let Some(a) = &input.stream_arn
             && *a != stream.arn
         {
@@ -1042,7 +1157,12 @@ impl Kinesis for Engine {
                 .filter(|c| c.parent == Some(tok.a) || c.adjacent_parent == Some(tok.a))
                 .map(|c| ChildShard {
                     shard_id: shard_id(c.shard_index),
-                    parent_shards: c.parent.iter().chain(c.adjacent_parent.iter()).map(|p| shard_id(*p)).collect(),
+                    parent_shards: c
+                        .parent
+                        .iter()
+                        .chain(c.adjacent_parent.iter())
+                        .map(|p| shard_id(*p))
+                        .collect(),
                     hash_key_range: types::HashKeyRange {
                         starting_hash_key: c.start_hash.to_string(),
                         ending_hash_key: c.end_hash.to_string(),
@@ -1064,7 +1184,11 @@ impl Kinesis for Engine {
     async fn add_tags_to_stream(&self, input: AddTagsToStreamInput) -> Result<()> {
         let mut v = ValidationErrors::new();
         Self::check_tag_map(&mut v, &input.tags);
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let tags: BTreeMap<String, String> = input.tags.into_iter().collect();
@@ -1079,8 +1203,11 @@ impl Kinesis for Engine {
                 self.account()
             )));
         }
-        let rows: Vec<(String, String)> = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        catalog.put_tags(stream.epoch, &rows).map_err(StoreError::from)?;
+        let rows: Vec<(String, String)> =
+            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        catalog
+            .put_tags(stream.epoch, &rows)
+            .map_err(StoreError::from)?;
         meta.tags.extend(tags);
         Ok(())
     }
@@ -1094,7 +1221,11 @@ impl Kinesis for Engine {
         if let Some(k) = &input.exclusive_start_tag_key {
             validate::length(&mut v, "exclusiveStartTagKey", k, 1, 128);
         }
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let limit = input.limit.unwrap_or(50) as usize;
@@ -1102,7 +1233,11 @@ impl Kinesis for Engine {
         let mut tags: Vec<Tag> = Vec::new();
         let mut more = false;
         for (k, val) in &meta.tags {
-            if input.exclusive_start_tag_key.as_ref().is_some_and(|s| k <= s) {
+            if input
+                .exclusive_start_tag_key
+                .as_ref()
+                .is_some_and(|s| k <= s)
+            {
                 continue;
             }
             if tags.len() == limit {
@@ -1123,15 +1258,30 @@ impl Kinesis for Engine {
     async fn remove_tags_from_stream(&self, input: RemoveTagsFromStreamInput) -> Result<()> {
         let mut v = ValidationErrors::new();
         if input.tag_keys.is_empty() {
-            v.constraint("[]", "tagKeys", "Member must have length greater than or equal to 1");
+            v.constraint(
+                "[]",
+                "tagKeys",
+                "Member must have length greater than or equal to 1",
+            );
         }
         if input.tag_keys.len() > MAX_TAGS {
-            v.hidden("tagKeys", &format!("Member must have length less than or equal to {MAX_TAGS}"));
+            v.hidden(
+                "tagKeys",
+                &format!("Member must have length less than or equal to {MAX_TAGS}"),
+            );
         }
-        if input.tag_keys.iter().any(|k| k.is_empty() || k.chars().count() > 128) {
+        if input
+            .tag_keys
+            .iter()
+            .any(|k| k.is_empty() || k.chars().count() > 128)
+        {
             v.hidden("tagKeys", "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
         }
-        Self::check_target(&mut v, input.stream_name.as_deref(), input.stream_arn.as_deref());
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         if input.tag_keys.iter().any(|k| !validate::tag_chars_ok(k)) {

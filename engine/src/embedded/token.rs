@@ -77,7 +77,10 @@ impl Token {
             return None;
         }
         let u = |at: usize| -> Option<u64> {
-            body.get(at..at + 8)?.try_into().ok().map(u64::from_le_bytes)
+            body.get(at..at + 8)?
+                .try_into()
+                .ok()
+                .map(u64::from_le_bytes)
         };
         let name_len = *body.get(33)? as usize;
         let name = std::str::from_utf8(body.get(34..34 + name_len)?).ok()?;
@@ -113,14 +116,26 @@ mod tests {
         let s = t.encode(&key);
         assert!(s.len() <= 512);
         assert_eq!(Token::decode(&s, &key, Kind::Iterator), Some(t.clone()));
-        assert_eq!(Token::decode(&s, &key, Kind::ListShards), None, "kind is checked");
-        assert_eq!(Token::decode(&s, &[4u8; 32], Kind::Iterator), None, "key is checked");
+        assert_eq!(
+            Token::decode(&s, &key, Kind::ListShards),
+            None,
+            "kind is checked"
+        );
+        assert_eq!(
+            Token::decode(&s, &[4u8; 32], Kind::Iterator),
+            None,
+            "key is checked"
+        );
         // Editing any byte of the decoded token breaks it.
         let raw = STANDARD.decode(&s).unwrap_or_default();
         for i in 0..raw.len() {
             let mut r = raw.clone();
             r[i] ^= 1;
-            assert_eq!(Token::decode(&STANDARD.encode(&r), &key, Kind::Iterator), None, "byte {i}");
+            assert_eq!(
+                Token::decode(&STANDARD.encode(&r), &key, Kind::Iterator),
+                None,
+                "byte {i}"
+            );
         }
         assert_eq!(Token::decode("not a token", &key, Kind::Iterator), None);
         assert_eq!(Token::decode("", &key, Kind::Iterator), None);

@@ -103,7 +103,9 @@ pub(crate) fn parse_stream_arn(arn: &str) -> Option<(&str, &str, &str)> {
 /// digits, white space, and `_ . / = + - % @ :`.
 pub(crate) fn tag_chars_ok(s: &str) -> bool {
     s.chars().all(|c| {
-        c.is_alphanumeric() || c == ' ' || matches!(c, '_' | '.' | '/' | '=' | '+' | '-' | '%' | '@' | ':')
+        c.is_alphanumeric()
+            || c == ' '
+            || matches!(c, '_' | '.' | '/' | '=' | '+' | '-' | '%' | '@' | ':')
     })
 }
 
@@ -117,7 +119,11 @@ mod tests {
         name(&mut v, "streamName", "ok_name-1.2");
         assert!(v.is_empty());
         name(&mut v, "streamName", "");
-        let msg = v.finish().err().map(|e| e.message().to_string()).unwrap_or_default();
+        let msg = v
+            .finish()
+            .err()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
         assert_eq!(
             msg,
             "2 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
@@ -126,8 +132,14 @@ mod tests {
             parse_stream_arn("arn:aws:kinesis:us-east-1:123456789012:stream/s1"),
             Some(("us-east-1", "123456789012", "s1"))
         );
-        assert_eq!(parse_stream_arn("arn:aws:kinesis:us-east-1:1234:stream/s1"), None);
-        assert_eq!(parse_stream_arn("arn:aws:sqs:us-east-1:123456789012:stream/s1"), None);
+        assert_eq!(
+            parse_stream_arn("arn:aws:kinesis:us-east-1:1234:stream/s1"),
+            None
+        );
+        assert_eq!(
+            parse_stream_arn("arn:aws:sqs:us-east-1:123456789012:stream/s1"),
+            None
+        );
         let mut v = ValidationErrors::new();
         length(&mut v, "partitionKey", &"é".repeat(256), 1, 256);
         assert!(v.is_empty(), "length counts characters, not bytes");

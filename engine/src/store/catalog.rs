@@ -113,7 +113,11 @@ impl Catalog {
     pub fn iterator_key(&mut self, fresh: [u8; 32]) -> rusqlite::Result<Vec<u8>> {
         let tx = self.conn.transaction()?;
         let existing: Option<Vec<u8>> = tx
-            .query_row("SELECT value FROM meta WHERE key = 'iterator_key'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'iterator_key'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         let key = match existing {
             Some(k) => k,
@@ -236,7 +240,11 @@ impl Catalog {
         tx.commit()
     }
 
-    fn insert_shard(tx: &rusqlite::Transaction<'_>, epoch: u64, sh: &ShardRow) -> rusqlite::Result<()> {
+    fn insert_shard(
+        tx: &rusqlite::Transaction<'_>,
+        epoch: u64,
+        sh: &ShardRow,
+    ) -> rusqlite::Result<()> {
         tx.execute(
             "INSERT INTO shards (epoch, shard_index, parent, adjacent_parent, start_hash, end_hash,
                generation, created_ms, closed_ms, ending_position)
@@ -316,7 +324,8 @@ mod tests {
 
     #[test]
     fn round_trip() -> rusqlite::Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let dir = tempfile::tempdir()
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let path = dir.path().join("c.sqlite");
         let s = StreamRow {
             name: "s".into(),
@@ -348,11 +357,17 @@ mod tests {
             c.create_stream(&s, std::slice::from_ref(&sh), &[("a".into(), "1".into())])?;
             assert_eq!(c.unique_epoch(5)?, 11);
             assert_eq!(c.unique_epoch(50)?, 50);
-            assert!(c.create_stream(&s, &[], &[]).is_err(), "duplicate name must fail");
+            assert!(
+                c.create_stream(&s, &[], &[]).is_err(),
+                "duplicate name must fail"
+            );
         }
         let mut c = Catalog::open(&path)?;
         let all = c.load()?;
-        assert_eq!(all, vec![(s.clone(), vec![sh], vec![("a".into(), "1".into())])]);
+        assert_eq!(
+            all,
+            vec![(s.clone(), vec![sh], vec![("a".into(), "1".into())])]
+        );
         c.delete_stream(10)?;
         assert!(c.load()?.is_empty());
         Ok(())

@@ -187,7 +187,11 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Creates a segment file with its header, syncs it and its directory entry.
-fn create_segment(dir: &Path, id: u64, next: &[u64]) -> Result<(Arc<File>, u64, PathBuf), StoreError> {
+fn create_segment(
+    dir: &Path,
+    id: u64,
+    next: &[u64],
+) -> Result<(Arc<File>, u64, PathBuf), StoreError> {
     let path = segment_path(dir, id);
     let file = OpenOptions::new()
         .read(true)
@@ -215,7 +219,10 @@ impl StreamLog {
             let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(id) = name.strip_suffix(".seg").and_then(|n| n.parse::<u64>().ok()) {
+            if let Some(id) = name
+                .strip_suffix(".seg")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 ids.push(id);
             }
         }
@@ -237,11 +244,23 @@ impl StreamLog {
                     // header on the newest one is a creation torn by a crash: no records.
                     tracing::warn!(path = %path.display(), %reason, "rewriting torn segment header");
                     let (file, len, path) = create_segment(dir, id, &next)?;
-                    state.segments.insert(id, SegmentInfo { path, file, len, max_arrival: None });
+                    state.segments.insert(
+                        id,
+                        SegmentInfo {
+                            path,
+                            file,
+                            len,
+                            max_arrival: None,
+                        },
+                    );
                     continue;
                 }
                 Err(reason) => {
-                    return Err(StoreError::Corrupt { path, offset: 0, reason });
+                    return Err(StoreError::Corrupt {
+                        path,
+                        offset: 0,
+                        reason,
+                    });
                 }
             };
             if header.next_positions.len() > next.len() {
@@ -269,11 +288,16 @@ impl StreamLog {
                                 cut = Some((at, reason));
                                 break;
                             }
-                            return Err(StoreError::Corrupt { path, offset: at as u64, reason });
+                            return Err(StoreError::Corrupt {
+                                path,
+                                offset: at as u64,
+                                reason,
+                            });
                         }
                         next[shard] += 1;
                         last_arrival = last_arrival.max(f.arrival_ms);
-                        max_arrival = Some(max_arrival.map_or(f.arrival_ms, |m: i64| m.max(f.arrival_ms)));
+                        max_arrival =
+                            Some(max_arrival.map_or(f.arrival_ms, |m: i64| m.max(f.arrival_ms)));
                         if state.shards.len() <= shard {
                             state.shards.resize_with(shard + 1, ShardIndex::default);
                         }
@@ -320,7 +344,11 @@ impl StreamLog {
             let mut len = raw.len() as u64;
             if let Some((offset, reason)) = cut {
                 if !is_last {
-                    return Err(StoreError::Corrupt { path, offset: offset as u64, reason });
+                    return Err(StoreError::Corrupt {
+                        path,
+                        offset: offset as u64,
+                        reason,
+                    });
                 }
                 tracing::warn!(
                     path = %path.display(), offset, dropped = raw.len() - offset, %reason,
@@ -332,7 +360,15 @@ impl StreamLog {
                     .map_err(|e| StoreError::io("fsync segment", &path, e))?;
                 len = offset as u64;
             }
-            state.segments.insert(id, SegmentInfo { path, file: Arc::new(file), len, max_arrival });
+            state.segments.insert(
+                id,
+                SegmentInfo {
+                    path,
+                    file: Arc::new(file),
+                    len,
+                    max_arrival,
+                },
+            );
         }
         if state.shards.len() < next.len() {
             state.shards.resize_with(next.len(), ShardIndex::default);
@@ -344,7 +380,15 @@ impl StreamLog {
             Some(id) => id,
             None => {
                 let (file, len, path) = create_segment(dir, 0, &next)?;
-                state.segments.insert(0, SegmentInfo { path, file, len, max_arrival: None });
+                state.segments.insert(
+                    0,
+                    SegmentInfo {
+                        path,
+                        file,
+                        len,
+                        max_arrival: None,
+                    },
+                );
                 0
             }
         };
@@ -382,7 +426,10 @@ impl StreamLog {
     /// committed under the log's fsync policy (or failed; then none of them is stored).
     /// Records of one append to one shard keep their order; appends are committed in the
     /// order they were submitted.
-    pub fn append(&self, records: Vec<AppendRecord>) -> oneshot::Receiver<Result<AppendResult, StoreError>> {
+    pub fn append(
+        &self,
+        records: Vec<AppendRecord>,
+    ) -> oneshot::Receiver<Result<AppendResult, StoreError>> {
         let (reply, rx) = oneshot::channel();
         let mut p = self.shared.pending.lock();
         if p.closing {
@@ -416,13 +463,24 @@ impl StreamLog {
             if start >= s.next || max_records == 0 {
                 return Ok((Vec::new(), start.min(s.next.max(from))));
             }
-            let first = s.runs.partition_point(|r| r.first + u64::from(r.count) <= start);
+            let first = s
+                .runs
+                .partition_point(|r| r.first + u64::from(r.count) <= start);
+            // Plan runs until they hold enough records or payload bytes. A frame's payload
+            // (key and data) is its length less the fixed overhead; the first run may start
+            // before `start`, so its bytes are not counted (planning one run too many only
+            // costs a read, planning one too few would return less than allowed).
+            let overhead = (segment::FRAME_PREFIX + segment::BODY_FIXED) as u64;
             let (mut recs, mut bytes) = (0u64, 0u64);
-            for r in s.runs.range(first..) {
-                let Some(seg) = idx.segments.get(&r.segment) else { break };
+            for (k, r) in s.runs.range(first..).enumerate() {
+                let Some(seg) = idx.segments.get(&r.segment) else {
+                    break;
+                };
                 plan.push((*r, Arc::clone(&seg.file), seg.path.clone()));
                 recs += r.first + u64::from(r.count) - start.max(r.first);
-                bytes += u64::from(r.len);
+                if k > 0 {
+                    bytes += u64::from(r.len) - overhead * u64::from(r.count);
+                }
                 if recs >= max_records as u64 || bytes >= max_bytes as u64 {
                     break;
                 }
@@ -441,7 +499,11 @@ impl StreamLog {
                 let frame = match segment::decode_frame(&buf, at) {
                     Decoded::Frame(f) => f,
                     Decoded::Incomplete => {
-                        return Err(corrupt(&path, run.offset + at as u64, "truncated frame".into()));
+                        return Err(corrupt(
+                            &path,
+                            run.offset + at as u64,
+                            "truncated frame".into(),
+                        ));
                     }
                     Decoded::Bad(reason) => {
                         return Err(corrupt(&path, run.offset + at as u64, reason));
@@ -451,8 +513,12 @@ impl StreamLog {
                     return Err(corrupt(
                         &path,
                         run.offset + at as u64,
-                        format!("frame is shard {} position {}, index says shard {shard} position {}",
-                            frame.shard, frame.position, run.first + k),
+                        format!(
+                            "frame is shard {} position {}, index says shard {shard} position {}",
+                            frame.shard,
+                            frame.position,
+                            run.first + k
+                        ),
                     ));
                 }
                 at += frame.len;
@@ -485,7 +551,11 @@ impl StreamLog {
                 next_position: s.next,
                 last_arrival_ms: s.runs.back().map(|r| r.arrival_ms),
             },
-            None => ShardState { trim_position: 0, next_position: 0, last_arrival_ms: None },
+            None => ShardState {
+                trim_position: 0,
+                next_position: 0,
+                last_arrival_ms: None,
+            },
         }
     }
 
@@ -493,7 +563,9 @@ impl StreamLog {
     /// `at_ms`, or the shard's next position when none did.
     pub fn position_at_time(&self, shard: u32, at_ms: i64) -> u64 {
         let idx = self.shared.index.read();
-        let Some(s) = idx.shards.get(shard as usize) else { return 0 };
+        let Some(s) = idx.shards.get(shard as usize) else {
+            return 0;
+        };
         let i = s.runs.partition_point(|r| r.arrival_ms < at_ms);
         s.runs.get(i).map_or(s.next, |r| r.first)
     }
@@ -502,8 +574,13 @@ impl StreamLog {
     pub fn arrival_of(&self, shard: u32, position: u64) -> Option<i64> {
         let idx = self.shared.index.read();
         let s = idx.shards.get(shard as usize)?;
-        let i = s.runs.partition_point(|r| r.first + u64::from(r.count) <= position);
-        s.runs.get(i).filter(|r| r.first <= position).map(|r| r.arrival_ms)
+        let i = s
+            .runs
+            .partition_point(|r| r.first + u64::from(r.count) <= position);
+        s.runs
+            .get(i)
+            .filter(|r| r.first <= position)
+            .map(|r| r.arrival_ms)
     }
 
     /// Deletes every segment whose newest record arrived before `cutoff_ms` (sealing the
@@ -557,7 +634,11 @@ impl Drop for StreamLog {
 
 fn corrupt(path: &Path, offset: u64, reason: String) -> StoreError {
     tracing::error!(path = %path.display(), offset, %reason, "corrupt record in segment");
-    StoreError::Corrupt { path: path.to_path_buf(), offset, reason }
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    }
 }
 
 struct Writer {
@@ -590,7 +671,11 @@ impl Writer {
                 let mut batch = Vec::new();
                 let mut bytes = 0usize;
                 while let Some(r) = p.queue.front() {
-                    let size: usize = r.records.iter().map(|x| x.data.len() + x.partition_key.len() + 40).sum();
+                    let size: usize = r
+                        .records
+                        .iter()
+                        .map(|x| x.data.len() + x.partition_key.len() + 40)
+                        .sum();
                     if !batch.is_empty() && bytes + size > MAX_COMMIT_BYTES {
                         break;
                     }
@@ -635,7 +720,8 @@ impl Writer {
 
     fn sync_active(&mut self) -> Result<(), StoreError> {
         if let Some((file, _, path)) = self.active_file() {
-            file.sync_data().map_err(|e| StoreError::io("fsync segment", &path, e))?;
+            file.sync_data()
+                .map_err(|e| StoreError::io("fsync segment", &path, e))?;
             self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
         }
         self.dirty_since = None;
@@ -649,11 +735,15 @@ impl Writer {
         }
         let id = self.active + 1;
         let (file, len, path) = create_segment(&self.shared.dir, id, &self.next)?;
-        self.shared
-            .index
-            .write()
-            .segments
-            .insert(id, SegmentInfo { path, file, len, max_arrival: None });
+        self.shared.index.write().segments.insert(
+            id,
+            SegmentInfo {
+                path,
+                file,
+                len,
+                max_arrival: None,
+            },
+        );
         self.active = id;
         Ok(())
     }
@@ -661,14 +751,19 @@ impl Writer {
     fn commit(&mut self, batch: Vec<Request>) {
         if self.poisoned {
             for r in batch {
-                let _ = r.reply.send(Err(StoreError::Poisoned(self.shared.dir.clone())));
+                let _ = r
+                    .reply
+                    .send(Err(StoreError::Poisoned(self.shared.dir.clone())));
             }
             return;
         }
         match self.write_batch(&batch) {
             Ok((positions, arrival_ms)) => {
                 for (r, positions) in batch.into_iter().zip(positions) {
-                    let _ = r.reply.send(Ok(AppendResult { positions, arrival_ms }));
+                    let _ = r.reply.send(Ok(AppendResult {
+                        positions,
+                        arrival_ms,
+                    }));
                 }
                 self.shared.commits.send_modify(|c| *c += 1);
             }
@@ -697,16 +792,19 @@ impl Writer {
         for (ri, r) in batch.iter().enumerate() {
             for (i, rec) in r.records.iter().enumerate() {
                 order.push((rec.shard, ri as u32, i as u32));
-                estimate += segment::FRAME_PREFIX + segment::BODY_FIXED + rec.partition_key.len() + rec.data.len();
+                estimate += segment::FRAME_PREFIX
+                    + segment::BODY_FIXED
+                    + rec.partition_key.len()
+                    + rec.data.len();
             }
         }
         order.sort_by_key(|&(shard, _, _)| shard);
 
-        let (_, active_len, _) = self
-            .active_file()
-            .ok_or_else(|| StoreError::Closed)?;
+        let (_, active_len, _) = self.active_file().ok_or_else(|| StoreError::Closed)?;
         let header_len = (28 + 8 * self.next.len()) as u64;
-        if active_len > header_len && active_len + estimate as u64 > self.shared.config.segment_bytes {
+        if active_len > header_len
+            && active_len + estimate as u64 > self.shared.config.segment_bytes
+        {
             self.roll()?;
         }
         let (file, base, path) = self.active_file().ok_or(StoreError::Closed)?;
@@ -726,15 +824,31 @@ impl Writer {
             next[s] += 1;
             positions[ri as usize][i as usize] = pos;
             let offset = base + self.buf.len() as u64;
-            let len = segment::encode_frame(&mut self.buf, shard, pos, arrival, &rec.partition_key, &rec.data) as u32;
+            let len = segment::encode_frame(
+                &mut self.buf,
+                shard,
+                pos,
+                arrival,
+                &rec.partition_key,
+                &rec.data,
+            ) as u32;
             match runs.last_mut() {
-                Some((rs, r)) if *rs == shard && r.count < MAX_RUN_RECORDS && r.len < MAX_RUN_BYTES => {
+                Some((rs, r))
+                    if *rs == shard && r.count < MAX_RUN_RECORDS && r.len < MAX_RUN_BYTES =>
+                {
                     r.count += 1;
                     r.len += len;
                 }
                 _ => runs.push((
                     shard,
-                    Run { first: pos, count: 1, segment: self.active, offset, len, arrival_ms: arrival },
+                    Run {
+                        first: pos,
+                        count: 1,
+                        segment: self.active,
+                        offset,
+                        len,
+                        arrival_ms: arrival,
+                    },
                 )),
             }
         }
@@ -825,7 +939,11 @@ impl Writer {
                 idx.segments.remove(id);
             }
             for s in &mut idx.shards {
-                while s.runs.front().is_some_and(|r| doomed.iter().any(|(id, _)| *id == r.segment)) {
+                while s
+                    .runs
+                    .front()
+                    .is_some_and(|r| doomed.iter().any(|(id, _)| *id == r.segment))
+                {
                     s.runs.pop_front();
                 }
             }

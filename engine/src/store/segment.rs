@@ -194,7 +194,10 @@ mod tests {
         let b = Bytes::from(buf.clone());
         match decode_frame(&b, 0) {
             Decoded::Frame(f) => {
-                assert_eq!((f.shard, f.position, f.arrival_ms), (3, 99, 1_700_000_000_000));
+                assert_eq!(
+                    (f.shard, f.position, f.arrival_ms),
+                    (3, 99, 1_700_000_000_000)
+                );
                 assert_eq!(f.partition_key, "ключ");
                 assert_eq!(&f.data[..], b"payload");
                 assert_eq!(f.len, n);
@@ -203,7 +206,10 @@ mod tests {
         }
         // Every truncation is incomplete; every single-bit flip is detected.
         for cut in 0..buf.len() {
-            assert_eq!(decode_frame(&Bytes::copy_from_slice(&buf[..cut]), 0), Decoded::Incomplete);
+            assert_eq!(
+                decode_frame(&Bytes::copy_from_slice(&buf[..cut]), 0),
+                Decoded::Incomplete
+            );
         }
         for i in 0..buf.len() {
             let mut c = buf.clone();
