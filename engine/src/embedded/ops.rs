@@ -21,6 +21,9 @@ pub(crate) const MIN_RETENTION_HOURS: i32 = 24;
 pub(crate) const MAX_RETENTION_HOURS: i32 = 8760;
 /// Most tags a stream can carry.
 pub(crate) const MAX_TAGS: usize = 50;
+/// Most entries of a request's tag map (the API model's TagMap limit; the stream's limit of
+/// [`MAX_TAGS`] is checked separately, as an InvalidArgumentException).
+pub(crate) const MAX_TAG_MAP_ENTRIES: usize = 200;
 
 const TAG_CHARS_MESSAGE: &str = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.";
 
@@ -184,10 +187,10 @@ impl Engine {
                 "Member must have length greater than or equal to 1",
             );
         }
-        if tags.len() > MAX_TAGS {
+        if tags.len() > MAX_TAG_MAP_ENTRIES {
             v.hidden(
                 "tags",
-                &format!("Member must have length less than or equal to {MAX_TAGS}"),
+                &format!("Member must have length less than or equal to {MAX_TAG_MAP_ENTRIES}"),
             );
         }
         if tags.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
@@ -350,6 +353,13 @@ impl Kinesis for Engine {
         v.finish()?;
         let tags: BTreeMap<String, String> = input.tags.unwrap_or_default().into_iter().collect();
         self.validate_tags(&input.stream_name, &tags)?;
+        if tags.len() > MAX_TAGS {
+            return Err(Error::InvalidArgument(format!(
+                "Failed to create stream {} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",
+                input.stream_name,
+                self.account()
+            )));
+        }
         let count = match mode {
             StreamMode::Provisioned => input.shard_count.unwrap_or(1).max(1) as u32,
             StreamMode::OnDemand => self.inner.config.on_demand_shards,
@@ -978,14 +988,32 @@ impl Kinesis for Engine {
             );
         }
         v.finish()?;
-        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let account = self.account();
+        // As AWS: the shard id is resolved first, and an unknown stream is reported as an
+        // unknown shard of it.
+        let given = input
+            .stream_name
+            .as_deref()
+            .or_else(|| {
+                let arn = input.stream_arn.as_deref()?;
+                validate::parse_stream_arn(arn).map(|(_, _, name)| name)
+            })
+            .unwrap_or_default();
         let index = Self::parse_shard_id(&input.shard_id).ok_or_else(|| {
             Error::ResourceNotFound(format!(
-                "Could not find shard {} in stream {} under account {account}.",
-                input.shard_id, stream.name
+                "Could not find shard {} in stream {given} under account {account}.",
+                input.shard_id
             ))
         })?;
+        let stream = self
+            .stream(input.stream_name.as_deref(), input.stream_arn.as_deref())
+            .map_err(|e| match e {
+                Error::ResourceNotFound(_) => Error::ResourceNotFound(format!(
+                    "Shard {} in stream {given} under account {account} does not exist",
+                    shard_id(index)
+                )),
+                e => e,
+            })?;
         let shards = Arc::clone(&stream.shards.read());
         let Some(shard) = shards.all.get(index as usize) else {
             return Err(Error::ResourceNotFound(format!(
