@@ -190,7 +190,8 @@ pub(crate) struct Inner {
     pub catalog: Mutex<Catalog>,
     pub streams: RwLock<Registry>,
     pub key: Vec<u8>,
-    _lock: File,
+    lock: File,
+    pub closed: std::sync::atomic::AtomicBool,
     retention_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     retention_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -294,7 +295,8 @@ impl Engine {
             catalog: Mutex::new(catalog),
             streams: RwLock::new(registry),
             key,
-            _lock: lock,
+            lock,
+            closed: std::sync::atomic::AtomicBool::new(false),
             retention_stop: Mutex::new(None),
             retention_thread: Mutex::new(None),
         });
@@ -373,8 +375,13 @@ impl Engine {
     }
 
     /// Commits and syncs everything written, stops the writers and the retention thread.
-    /// Calls made after `close` fail. Dropping the last clone does the same.
+    /// Calls made after `close` fail with `InternalFailure`, and the data directory is
+    /// unlocked, so another engine may open it. Dropping the last clone also commits and
+    /// syncs (but reports no errors).
     pub async fn close(&self) -> Result<(), Error> {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(tx) = self.inner.retention_stop.lock().take() {
             let _ = tx.send(());
         }
@@ -401,6 +408,22 @@ impl Engine {
                 .await
                 .map_err(|e| Error::internal("close failed", e))?,
             Err(_) => join(),
+        }
+        // Everything is committed and synced: another engine may open the directory now.
+        self.inner
+            .lock
+            .unlock()
+            .map_err(|e| Error::internal("unlock data directory", e))?;
+        tracing::info!(dir = %self.inner.root.display(), "engine closed");
+        Ok(())
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if self.inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Internal {
+                message: "the engine is closed".into(),
+                source: None,
+            });
         }
         Ok(())
     }

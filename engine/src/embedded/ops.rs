@@ -338,6 +338,7 @@ impl Engine {
 #[async_trait]
 impl Kinesis for Engine {
     async fn create_stream(&self, input: CreateStreamInput) -> Result<()> {
+        self.check_open()?;
         let mode = input
             .stream_mode_details
             .map_or(StreamMode::Provisioned, |m| m.stream_mode);
@@ -462,6 +463,7 @@ impl Kinesis for Engine {
     }
 
     async fn delete_stream(&self, input: DeleteStreamInput) -> Result<()> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         Self::check_target(
             &mut v,
@@ -507,6 +509,7 @@ impl Kinesis for Engine {
     }
 
     async fn describe_stream(&self, input: DescribeStreamInput) -> Result<DescribeStreamOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         Self::check_target(
             &mut v,
@@ -559,6 +562,7 @@ impl Kinesis for Engine {
         &self,
         input: DescribeStreamSummaryInput,
     ) -> Result<DescribeStreamSummaryOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         Self::check_target(
             &mut v,
@@ -589,6 +593,7 @@ impl Kinesis for Engine {
     }
 
     async fn list_streams(&self, input: ListStreamsInput) -> Result<ListStreamsOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         validate::range(&mut v, "limit", input.limit, 1, 10000);
         if let Some(s) = &input.exclusive_start_stream_name {
@@ -660,6 +665,7 @@ impl Kinesis for Engine {
     }
 
     async fn list_shards(&self, input: ListShardsInput) -> Result<ListShardsOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         validate::range(&mut v, "maxResults", input.max_results, 1, 10000);
         if let Some(s) = &input.exclusive_start_shard_id {
@@ -791,6 +797,7 @@ impl Kinesis for Engine {
     }
 
     async fn put_record(&self, input: PutRecordInput) -> Result<PutRecordOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         Self::check_target(
             &mut v,
@@ -856,6 +863,7 @@ impl Kinesis for Engine {
     }
 
     async fn put_records(&self, input: PutRecordsInput) -> Result<PutRecordsOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         if input.records.is_empty() {
             v.constraint(
@@ -968,6 +976,7 @@ impl Kinesis for Engine {
         &self,
         input: GetShardIteratorInput,
     ) -> Result<GetShardIteratorOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         Self::check_target(
             &mut v,
@@ -1104,6 +1113,7 @@ impl Kinesis for Engine {
     }
 
     async fn get_records(&self, input: GetRecordsInput) -> Result<GetRecordsOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         validate::range(&mut v, "limit", input.limit, 1, 10000);
         validate::length(&mut v, "shardIterator", &input.shard_iterator, 1, 512);
@@ -1210,6 +1220,7 @@ impl Kinesis for Engine {
     }
 
     async fn add_tags_to_stream(&self, input: AddTagsToStreamInput) -> Result<()> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         Self::check_tag_map(&mut v, &input.tags);
         Self::check_target(
@@ -1244,6 +1255,7 @@ impl Kinesis for Engine {
         &self,
         input: ListTagsForStreamInput,
     ) -> Result<ListTagsForStreamOutput> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         validate::range(&mut v, "limit", input.limit, 1, 50);
         if let Some(k) = &input.exclusive_start_tag_key {
@@ -1284,6 +1296,7 @@ impl Kinesis for Engine {
     }
 
     async fn remove_tags_from_stream(&self, input: RemoveTagsFromStreamInput) -> Result<()> {
+        self.check_open()?;
         let mut v = ValidationErrors::new();
         if input.tag_keys.is_empty() {
             v.constraint(
@@ -1327,10 +1340,12 @@ impl Kinesis for Engine {
     }
 
     async fn increase_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
+        self.check_open()?;
         self.change_retention(input, true).await
     }
 
     async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
+        self.check_open()?;
         self.change_retention(input, false).await
     }
 }

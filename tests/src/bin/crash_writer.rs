@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut counter = 0u64;
             loop {
                 // Alternate single puts and batches, so both paths are crashed into.
-                let n = if counter % 3 == 0 {
+                let n = if counter.is_multiple_of(3) {
                     1
                 } else {
                     1 + (counter % 17) as usize
