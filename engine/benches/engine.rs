@@ -2,8 +2,9 @@
 //! shards; fsync on and off), GetRecords throughput, and put-to-get latency.
 //!
 //! Run: `cargo bench -p rill-engine --bench engine` (add `-- --quick` for a short run, or
-//! `-- --seconds N` to change how long each put case runs). Prints the machine, the settings
-//! of every case and its figures. No assertions: figures are for reading and comparing.
+//! `-- --seconds N` to change how long each put run lasts). Each case runs three times on a
+//! fresh engine and the median run is printed, with the machine and the settings. No
+//! assertions: figures are for reading and comparing.
 
 use bytes::Bytes;
 use rill_engine::api::*;
@@ -18,6 +19,7 @@ const CONCURRENCY: usize = 16;
 struct Opts {
     seconds: f64,
     quick: bool,
+    runs: usize,
 }
 
 fn opts() -> Opts {
@@ -28,8 +30,12 @@ fn opts() -> Opts {
         .position(|a| a == "--seconds")
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if quick { 1.0 } else { 4.0 });
-    Opts { seconds, quick }
+        .unwrap_or(if quick { 1.0 } else { 3.0 });
+    Opts {
+        seconds,
+        quick,
+        runs: if quick { 1 } else { 3 },
+    }
 }
 
 fn machine() -> String {
@@ -71,6 +77,12 @@ async fn fresh(
         })
         .await?;
     Ok((engine, dir))
+}
+
+impl PutFigures {
+    fn rate(&self) -> f64 {
+        self.records as f64 / self.seconds
+    }
 }
 
 struct PutFigures {
@@ -258,8 +270,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("rill-engine embedded benchmark");
     println!("machine: {}", machine());
     println!(
-        "settings: PutRecords of {BATCH} records, {CONCURRENCY} concurrent callers, {:.1} s per case, random partition keys over 4096 keys, limits: none in the engine yet",
-        o.seconds
+        "settings: PutRecords of {BATCH} records, {CONCURRENCY} concurrent callers, {:.1} s per run, median of {} runs per case (fresh engine each), random partition keys over 4096 keys, limits: none in the engine yet",
+        o.seconds, o.runs
     );
     println!();
     println!(
@@ -270,10 +282,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for fsync in [FsyncPolicy::Never, FsyncPolicy::Always] {
         for &size in &[100usize, 1024] {
             for &shards in shard_counts {
-                let (engine, _dir) = fresh(fsync, shards).await?;
-                let f = put_case(&engine, size, o.seconds).await?;
-                let (read, read_s) = drain(&engine).await?;
-                engine.close().await?;
+                // Each case runs `runs` times on a fresh engine; the median run is reported.
+                let mut runs: Vec<(PutFigures, f64)> = Vec::new();
+                for _ in 0..o.runs {
+                    let (engine, _dir) = fresh(fsync, shards).await?;
+                    let f = put_case(&engine, size, o.seconds).await?;
+                    let (read, read_s) = drain(&engine).await?;
+                    engine.close().await?;
+                    runs.push((f, read as f64 / read_s));
+                }
+                let mut reads: Vec<f64> = runs.iter().map(|r| r.1).collect();
+                reads.sort_by(f64::total_cmp);
+                runs.sort_by(|a, b| a.0.rate().total_cmp(&b.0.rate()));
+                let f = &runs[runs.len() / 2].0;
                 println!(
                     "| {} | {shards} | {size} B | {:.0} | {:.1} | {} | {:.0} | {} | {:.0} |",
                     if fsync == FsyncPolicy::Always {
@@ -281,12 +302,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     } else {
                         "none"
                     },
-                    f.records as f64 / f.seconds,
+                    f.rate(),
                     f.bytes as f64 / f.seconds / 1e6,
                     f.commits,
                     f.records as f64 / f.commits.max(1) as f64,
                     f.syncs,
-                    read as f64 / read_s,
+                    reads[reads.len() / 2],
                 );
             }
         }
