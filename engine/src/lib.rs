@@ -58,10 +58,17 @@ pub mod api;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "remote")]
+pub mod remote;
 #[cfg(feature = "embedded")]
 pub mod store;
+#[cfg(feature = "remote")]
+pub use remote::Remote;
 
 #[cfg(feature = "embedded")]
 pub use embedded::{Engine, EngineConfig};
 #[cfg(feature = "embedded")]
 pub use store::FsyncPolicy;
+
+#[cfg(feature = "server")]
+pub mod server;

@@ -6,6 +6,7 @@
 //! they run unchanged against the embedded engine, the engine's HTTP server or Amazon
 //! Kinesis Data Streams.
 
+pub mod agg;
 pub mod error;
 pub mod hash;
 pub mod seq;

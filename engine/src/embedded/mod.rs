@@ -13,6 +13,7 @@
 
 mod clock;
 mod ops;
+mod telemetry;
 mod token;
 mod validate;
 
@@ -273,6 +274,7 @@ impl Engine {
                 shards: RwLock::new(Arc::new(ShardSet::new(shards))),
                 log,
             });
+            telemetry::stream_created(&row.name);
             registry.by_epoch.insert(row.epoch, Arc::clone(&stream));
             registry.by_name.insert(row.name, stream);
         }

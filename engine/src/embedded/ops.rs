@@ -2,7 +2,7 @@
 
 use super::token::{Kind, Token};
 use super::validate;
-use super::{Engine, ShardSet, Stream, StreamMeta, shard_id, stream_arn};
+use super::{Engine, ShardSet, Stream, StreamMeta, shard_id, stream_arn, telemetry};
 use crate::api::*;
 use crate::store::{AppendRecord, ShardRow, StoreError, StreamLog, StreamRow};
 use async_trait::async_trait;
@@ -458,6 +458,7 @@ impl Kinesis for Engine {
         let mut reg = self.inner.streams.write();
         reg.by_epoch.insert(epoch, Arc::clone(&stream));
         reg.by_name.insert(name.clone(), stream);
+        telemetry::stream_created(&name);
         tracing::info!(stream = %name, shards = count, "stream created");
         Ok(())
     }
@@ -853,7 +854,9 @@ impl Kinesis for Engine {
             vec![(input.partition_key, input.data, input.explicit_hash_key)],
         )?;
         let shard = u64::from(records[0].shard);
+        let size = records[0].data.len() + records[0].partition_key.len();
         let result = Self::append(&stream.log, records).await?;
+        telemetry::put(&stream.name, false, &[(shard, size)], 0);
         let position = result.positions.first().copied().unwrap_or_default();
         Ok(PutRecordOutput {
             shard_id: shard_id(shard),
@@ -932,10 +935,15 @@ impl Kinesis for Engine {
             .collect();
         let records = self.route_records(&stream, &shards, entries)?;
         let shard_of: Vec<u64> = records.iter().map(|r| u64::from(r.shard)).collect();
+        let sizes: Vec<(u64, usize)> = records
+            .iter()
+            .map(|r| (u64::from(r.shard), r.data.len() + r.partition_key.len()))
+            .collect();
         let n = records.len();
         let encryption = Some(stream.meta.read().encryption);
         match Self::append(&stream.log, records).await {
             Ok(result) => {
+                telemetry::put(&stream.name, true, &sizes, 0);
                 let mut ids: BTreeMap<u64, String> = BTreeMap::new();
                 let records = shard_of
                     .iter()
@@ -1171,6 +1179,16 @@ impl Kinesis for Engine {
                 .map_or(0, |a| (now - a).max(0))
         };
         let encryption = stream.meta.read().encryption;
+        telemetry::get(
+            &stream.name,
+            tok.a,
+            stored.len(),
+            stored
+                .iter()
+                .map(|r| r.data.len() + r.partition_key.len())
+                .sum(),
+            millis_behind,
+        );
         let records = stored
             .into_iter()
             .map(|r| Record {

@@ -1,0 +1,365 @@
+//! `rill serve`: the Kinesis Data Streams wire protocol over HTTP.
+//!
+//! Every request is `POST /` with `X-Amz-Target: Kinesis_20131202.<Operation>` and a body in
+//! `application/x-amz-json-1.1` or `application/x-amz-cbor-1.1` (see [`codec`]); the
+//! response uses the request's encoding. HTTP/1.1 and cleartext HTTP/2 (prior knowledge, as
+//! the JS SDK v3 sends it) are served on the same port. Every response carries an
+//! `x-amzn-RequestId`.
+//!
+//! Errors are HTTP 400 with `{"__type": "<Exception>", "message": "..."}` and the exception
+//! name also in `x-amzn-ErrorType`; internal failures are HTTP 500 `InternalFailure`. A body
+//! that does not parse gets `SerializationException`, an unknown or missing target
+//! `UnknownOperationException`, a body over the limit HTTP 413 `SerializationException`.
+//! With [`ServerConfig::auth`] set, every request's SigV4 signature is checked (see
+//! [`auth`]); without it any signature is accepted.
+//!
+//! `GET /metrics` answers the Prometheus text format (see [`metrics_handle`]);
+//! `GET /health` answers `ok`.
+
+pub mod auth;
+pub mod codec;
+
+use crate::api::{Error, Kinesis};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use codec::Codec;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+/// The `X-Amz-Target` prefix of Kinesis operations.
+pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted, in bytes. Default 16 MiB (a 5 MiB PutRecords is about
+    /// 7 MiB once base64-encoded).
+    pub body_limit: usize,
+    /// When set, requests must carry a valid SigV4 signature by one of these credentials.
+    pub auth: Option<Arc<auth::Credentials>>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 16 * 1024 * 1024,
+            auth: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    kinesis: Arc<dyn Kinesis>,
+    config: ServerConfig,
+}
+
+/// An error answered by the server: an AWS exception name, a message and an HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Exception name (`__type`).
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl WireError {
+    /// A 400 with the given exception name.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> WireError {
+        WireError {
+            status: StatusCode::BAD_REQUEST,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for WireError {
+    fn from(e: Error) -> Self {
+        let status = match &e {
+            Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        if let Error::Internal { .. } = &e {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "internal failure");
+        }
+        WireError {
+            status,
+            code: e.code().to_string(),
+            message: e.message().to_string(),
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use. `None` if another
+/// `metrics` recorder was installed first.
+pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+        })
+        .as_ref()
+}
+
+/// The axum router of the Kinesis endpoint, `/metrics` and `/health`.
+pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
+    let _ = metrics_handle();
+    let state = AppState { kinesis, config };
+    Router::new()
+        .route("/", post(handle))
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(unknown_path)
+        .with_state(state)
+}
+
+/// Serves the Kinesis endpoint on `listener` until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    kinesis: Arc<dyn Kinesis>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(kinesis, config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics() -> Response {
+    match metrics_handle() {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another metrics recorder is installed in this process",
+        )
+            .into_response(),
+    }
+}
+
+async fn unknown_path(req: Request) -> Response {
+    error_response(
+        Codec::Json,
+        &request_id(),
+        WireError {
+            status: StatusCode::NOT_FOUND,
+            code: "UnknownOperationException".into(),
+            message: format!(
+                "{} {} is not a Kinesis operation",
+                req.method(),
+                req.uri().path()
+            ),
+        },
+    )
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn error_response(codec: Codec, id: &str, e: WireError) -> Response {
+    let body = serde_json::json!({ "__type": e.code, "message": e.message });
+    let mut resp = Response::new(Body::from(codec.encode(&body)));
+    *resp.status_mut() = e.status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(codec.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&e.code) {
+        h.insert("x-amzn-ErrorType", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    let id = request_id();
+    let headers = req.headers().clone();
+    let codec = Codec::from_content_type(
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, state.config.body_limit).await {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                codec,
+                &id,
+                WireError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "SerializationException".into(),
+                    message: format!(
+                        "Request body could not be read or exceeds the limit of {} bytes: {e}",
+                        state.config.body_limit
+                    ),
+                },
+            );
+        }
+    };
+    if let Some(creds) = &state.config.auth
+        && let Err(e) = auth::verify(creds, &parts.method, &parts.uri, &headers, &body)
+    {
+        tracing::debug!(code = %e.code, "request refused: {}", e.message);
+        return error_response(codec, &id, e);
+    }
+    let op = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+        .unwrap_or("")
+        .to_string();
+    let started = std::time::Instant::now();
+    let result = dispatch(&state, &op, codec, &body).await;
+    tracing::debug!(op = %op, ok = result.is_ok(), micros = started.elapsed().as_micros() as u64, "request");
+    match result {
+        Ok(out) => {
+            let mut resp = Response::new(Body::from(out));
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(codec.content_type()),
+            );
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                h.insert("x-amzn-RequestId", v);
+            }
+            resp
+        }
+        Err(e) => error_response(codec, &id, e),
+    }
+}
+
+/// Members each operation requires, as (wire name, name in messages); a request without one
+/// gets AWS's "Value null at '...' failed to satisfy constraint: Member must not be null".
+fn required(op: &str) -> &'static [(&'static str, &'static str)] {
+    match op {
+        "CreateStream" => &[("StreamName", "streamName")],
+        "PutRecord" => &[("PartitionKey", "partitionKey"), ("Data", "data")],
+        "PutRecords" => &[("Records", "records")],
+        "GetShardIterator" => &[
+            ("ShardId", "shardId"),
+            ("ShardIteratorType", "shardIteratorType"),
+        ],
+        "GetRecords" => &[("ShardIterator", "shardIterator")],
+        "AddTagsToStream" => &[("Tags", "tags")],
+        "RemoveTagsFromStream" => &[("TagKeys", "tagKeys")],
+        "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
+            &[("RetentionPeriodHours", "retentionPeriodHours")]
+        }
+        _ => &[],
+    }
+}
+
+fn check_required(op: &str, value: &Json) -> Result<(), WireError> {
+    let mut v = crate::api::ValidationErrors::new();
+    let present = |obj: &Json, k: &str| obj.get(k).is_some_and(|x| !x.is_null());
+    for (wire, name) in required(op) {
+        if !present(value, wire) {
+            v.null(name);
+        }
+    }
+    if op == "PutRecords"
+        && let Some(Json::Array(records)) = value.get("Records")
+    {
+        for (i, r) in records.iter().enumerate() {
+            for (wire, name) in [("PartitionKey", "partitionKey"), ("Data", "data")] {
+                if !present(r, wire) {
+                    v.null(&format!("records.{}.member.{name}", i + 1));
+                }
+            }
+        }
+    }
+    v.finish().map_err(WireError::from)
+}
+
+async fn call<I, O, F, Fut>(codec: Codec, op: &str, body: &[u8], f: F) -> Result<Vec<u8>, WireError>
+where
+    I: DeserializeOwned,
+    O: Serialize,
+    F: FnOnce(I) -> Fut,
+    Fut: Future<Output = Result<O, Error>>,
+{
+    let value = codec
+        .decode(body)
+        .map_err(|e| WireError::bad_request("SerializationException", e))?;
+    if !value.is_object() {
+        return Err(WireError::bad_request(
+            "SerializationException",
+            "Start of structure or map expected",
+        ));
+    }
+    check_required(op, &value)?;
+    let input: I = serde_json::from_value(value)
+        .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?;
+    let output = f(input).await?;
+    let value = serde_json::to_value(&output).map_err(|e| WireError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "InternalFailure".into(),
+        message: e.to_string(),
+    })?;
+    // Operations without output answer an empty body, as AWS does.
+    Ok(if value.is_null() {
+        Vec::new()
+    } else {
+        codec.encode(&value)
+    })
+}
+
+async fn dispatch(
+    state: &AppState,
+    op: &str,
+    codec: Codec,
+    body: &[u8],
+) -> Result<Vec<u8>, WireError> {
+    let k = &state.kinesis;
+    match op {
+        "CreateStream" => call(codec, op, body, |i| k.create_stream(i)).await,
+        "DeleteStream" => call(codec, op, body, |i| k.delete_stream(i)).await,
+        "DescribeStream" => call(codec, op, body, |i| k.describe_stream(i)).await,
+        "DescribeStreamSummary" => call(codec, op, body, |i| k.describe_stream_summary(i)).await,
+        "ListStreams" => call(codec, op, body, |i| k.list_streams(i)).await,
+        "ListShards" => call(codec, op, body, |i| k.list_shards(i)).await,
+        "PutRecord" => call(codec, op, body, |i| k.put_record(i)).await,
+        "PutRecords" => call(codec, op, body, |i| k.put_records(i)).await,
+        "GetShardIterator" => call(codec, op, body, |i| k.get_shard_iterator(i)).await,
+        "GetRecords" => call(codec, op, body, |i| k.get_records(i)).await,
+        "AddTagsToStream" => call(codec, op, body, |i| k.add_tags_to_stream(i)).await,
+        "ListTagsForStream" => call(codec, op, body, |i| k.list_tags_for_stream(i)).await,
+        "RemoveTagsFromStream" => call(codec, op, body, |i| k.remove_tags_from_stream(i)).await,
+        "IncreaseStreamRetentionPeriod" => {
+            call(codec, op, body, |i| k.increase_stream_retention_period(i)).await
+        }
+        "DecreaseStreamRetentionPeriod" => {
+            call(codec, op, body, |i| k.decrease_stream_retention_period(i)).await
+        }
+        "" => Err(WireError::bad_request(
+            "UnknownOperationException",
+            "Missing or malformed X-Amz-Target header",
+        )),
+        other => Err(WireError::bad_request(
+            "UnknownOperationException",
+            format!("Operation {other} is not supported by this server"),
+        )),
+    }
+}
