@@ -300,30 +300,51 @@ where
     F: FnOnce(I) -> Fut,
     Fut: Future<Output = Result<O, Error>>,
 {
-    let value = codec
-        .decode(body)
-        .map_err(|e| WireError::bad_request("SerializationException", e))?;
-    if !value.is_object() {
-        return Err(WireError::bad_request(
-            "SerializationException",
-            "Start of structure or map expected",
-        ));
-    }
-    check_required(op, &value)?;
-    let input: I = serde_json::from_value(value)
-        .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?;
+    // Fast path: JSON straight into the input type. Anything it rejects (missing members,
+    // wrong types, CBOR) takes the slow path through the value tree, which names the fault
+    // as AWS does.
+    let fast = match codec {
+        Codec::Json => serde_json::from_slice::<I>(body).ok(),
+        Codec::Cbor => None,
+    };
+    let input = match fast {
+        Some(i) => i,
+        None => {
+            let value = codec
+                .decode(body)
+                .map_err(|e| WireError::bad_request("SerializationException", e))?;
+            if !value.is_object() {
+                return Err(WireError::bad_request(
+                    "SerializationException",
+                    "Start of structure or map expected",
+                ));
+            }
+            check_required(op, &value)?;
+            serde_json::from_value(value)
+                .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?
+        }
+    };
     let output = f(input).await?;
-    let value = serde_json::to_value(&output).map_err(|e| WireError {
+    let internal = |e: serde_json::Error| WireError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         code: "InternalFailure".into(),
         message: e.to_string(),
-    })?;
+    };
     // Operations without output answer an empty body, as AWS does.
-    Ok(if value.is_null() {
-        Vec::new()
-    } else {
-        codec.encode(&value)
-    })
+    match codec {
+        Codec::Json => {
+            let bytes = serde_json::to_vec(&output).map_err(internal)?;
+            Ok(if bytes == b"null" { Vec::new() } else { bytes })
+        }
+        Codec::Cbor => {
+            let value = serde_json::to_value(&output).map_err(internal)?;
+            Ok(if value.is_null() {
+                Vec::new()
+            } else {
+                codec.encode(&value)
+            })
+        }
+    }
 }
 
 async fn dispatch(
