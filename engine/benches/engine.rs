@@ -65,6 +65,7 @@ async fn fresh(
         EngineConfig {
             fsync,
             shard_limit: 10_000,
+            limits: rill_engine::embedded::ThroughputLimits::off(),
             ..Default::default()
         },
     )

@@ -139,6 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir.path(),
         EngineConfig {
             fsync,
+            limits: rill_engine::embedded::ThroughputLimits::off(),
             ..Default::default()
         },
     )

@@ -437,6 +437,58 @@ impl Kinesis for Remote {
             .map_err(|e| sdk_error("DecreaseStreamRetentionPeriod", e))?;
         Ok(())
     }
+
+    async fn split_shard(&self, input: api::SplitShardInput) -> Result<()> {
+        self.client
+            .split_shard()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .shard_to_split(input.shard_to_split)
+            .new_starting_hash_key(input.new_starting_hash_key)
+            .send()
+            .await
+            .map_err(|e| sdk_error("SplitShard", e))?;
+        Ok(())
+    }
+
+    async fn merge_shards(&self, input: api::MergeShardsInput) -> Result<()> {
+        self.client
+            .merge_shards()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .shard_to_merge(input.shard_to_merge)
+            .adjacent_shard_to_merge(input.adjacent_shard_to_merge)
+            .send()
+            .await
+            .map_err(|e| sdk_error("MergeShards", e))?;
+        Ok(())
+    }
+
+    async fn update_shard_count(
+        &self,
+        input: api::UpdateShardCountInput,
+    ) -> Result<api::UpdateShardCountOutput> {
+        let out = self
+            .client
+            .update_shard_count()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .target_shard_count(input.target_shard_count)
+            .set_scaling_type(
+                input
+                    .scaling_type
+                    .map(|t| aws_sdk_kinesis::types::ScalingType::from(t.as_str())),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateShardCount", e))?;
+        Ok(api::UpdateShardCountOutput {
+            stream_name: out.stream_name,
+            current_shard_count: out.current_shard_count,
+            target_shard_count: out.target_shard_count,
+            stream_arn: out.stream_arn,
+        })
+    }
 }
 
 // ---------------------------------------------------------------- errors

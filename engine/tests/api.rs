@@ -46,7 +46,15 @@ async fn fresh_engine() -> TestResult<FreshEngine> {
 kinesis_suite!(fresh_engine());
 
 async fn open(dir: &Path) -> TestResult<Engine> {
-    Ok(Engine::open(dir, EngineConfig::default()).await?)
+    // Behaviour tests run without throughput limits; the limits have tests of their own.
+    Ok(Engine::open(
+        dir,
+        EngineConfig {
+            limits: rill_engine::embedded::ThroughputLimits::off(),
+            ..EngineConfig::default()
+        },
+    )
+    .await?)
 }
 
 fn manual_clock() -> Arc<ManualClock> {
@@ -57,6 +65,7 @@ fn manual_config(clock: &Arc<ManualClock>) -> EngineConfig {
     EngineConfig {
         clock: clock.clone(),
         retention_interval: Duration::ZERO,
+        limits: rill_engine::embedded::ThroughputLimits::off(),
         ..Default::default()
     }
 }
@@ -341,6 +350,7 @@ fn retention_config(clock: &Arc<ManualClock>) -> EngineConfig {
         clock: clock.clone(),
         segment_bytes: 4096,
         retention_interval: Duration::ZERO,
+        limits: rill_engine::embedded::ThroughputLimits::off(),
         ..Default::default()
     }
 }

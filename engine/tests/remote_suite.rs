@@ -38,7 +38,14 @@ impl Drop for Served {
 
 async fn served_engine() -> TestResult<Served> {
     let dir = tempfile::tempdir()?;
-    let engine = Engine::open(dir.path(), EngineConfig::default()).await?;
+    let engine = Engine::open(
+        dir.path(),
+        EngineConfig {
+            limits: rill_engine::embedded::ThroughputLimits::off(),
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

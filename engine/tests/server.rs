@@ -46,7 +46,14 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with `config` over an engine with the default configuration.
     pub async fn start(config: ServerConfig) -> TestServer {
-        TestServer::start_with(EngineConfig::default(), config).await
+        TestServer::start_with(
+            EngineConfig {
+                limits: rill_engine::embedded::ThroughputLimits::off(),
+                ..EngineConfig::default()
+            },
+            config,
+        )
+        .await
     }
 
     /// Starts a server with `server_config` over an engine opened with `engine_config`.
@@ -117,6 +124,7 @@ async fn manual_clock_server(start_ms: i64) -> (TestServer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start_ms));
     let config = EngineConfig {
         clock: clock.clone(),
+        limits: rill_engine::embedded::ThroughputLimits::off(),
         ..EngineConfig::default()
     };
     (

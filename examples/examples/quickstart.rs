@@ -37,7 +37,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let temp = tempfile::tempdir()?;
     let dir = arg("--data-dir").map_or_else(|| temp.path().to_path_buf(), Into::into);
 
-    let engine = Engine::open(&dir, EngineConfig::default()).await?;
+    let engine = Engine::open(
+        &dir,
+        EngineConfig {
+            // Writes here go as fast as the machine allows; AWS's per-shard limits (on by
+            // default) would refuse most of them. The producer (rill-kpl) paces itself.
+            limits: rill_engine::embedded::ThroughputLimits::off(),
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
     println!(
         "engine opened on {} (fsync: every commit, group commit)",
         dir.display()

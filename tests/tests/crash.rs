@@ -51,7 +51,15 @@ fn run_child_until_killed(dir: &std::path::Path, run: usize, kill_after: usize, 
 }
 
 async fn verify(dir: &std::path::Path, acks: &Acks) -> Result<usize, Box<dyn std::error::Error>> {
-    let engine = Engine::open(dir, EngineConfig::default()).await?;
+    let engine = Engine::open(
+        dir,
+        EngineConfig {
+            // The test is about durability, not throttling.
+            limits: rill_engine::embedded::ThroughputLimits::off(),
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
     let shards = engine
         .list_shards(ListShardsInput {
             stream_name: Some(STREAM.into()),

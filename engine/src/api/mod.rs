@@ -68,4 +68,13 @@ pub trait Kinesis: Send + Sync {
     async fn increase_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()>;
     /// Shortens a stream's retention period; records older than the new period go.
     async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()>;
+    /// Splits an open shard in two at a hash key; the parent closes.
+    async fn split_shard(&self, input: SplitShardInput) -> Result<()>;
+    /// Merges two open shards with adjacent hash-key ranges into one; both parents close.
+    async fn merge_shards(&self, input: MergeShardsInput) -> Result<()>;
+    /// Reshapes a stream to a number of open shards with even ranges.
+    async fn update_shard_count(
+        &self,
+        input: UpdateShardCountInput,
+    ) -> Result<UpdateShardCountOutput>;
 }

@@ -790,6 +790,82 @@ pub struct RetentionPeriodInput {
     pub retention_period_hours: i32,
 }
 
+// ---------------------------------------------------------------- resharding
+
+wire_enum!(
+    /// How UpdateShardCount reshapes a stream.
+    ScalingType {
+        /// Shards of equal hash-key ranges.
+        UniformScaling => "UNIFORM_SCALING",
+    }
+);
+
+/// SplitShard request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SplitShardInput {
+    /// Stream name (or give `stream_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_name: Option<String>,
+    /// Stream ARN (or give `stream_name`).
+    #[serde(rename = "StreamARN", default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// The open shard to split.
+    pub shard_to_split: String,
+    /// First hash key of the second child (decimal); the first child ends one below it.
+    pub new_starting_hash_key: String,
+}
+
+/// MergeShards request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MergeShardsInput {
+    /// Stream name (or give `stream_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_name: Option<String>,
+    /// Stream ARN (or give `stream_name`).
+    #[serde(rename = "StreamARN", default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// One open shard (becomes the child's `ParentShardId`).
+    pub shard_to_merge: String,
+    /// The open shard whose range is adjacent to it (the child's `AdjacentParentShardId`).
+    pub adjacent_shard_to_merge: String,
+}
+
+/// UpdateShardCount request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateShardCountInput {
+    /// Stream name (or give `stream_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_name: Option<String>,
+    /// Stream ARN (or give `stream_name`).
+    #[serde(rename = "StreamARN", default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// Number of open shards wanted: at least half and at most double the current count.
+    pub target_shard_count: i32,
+    /// UNIFORM_SCALING (the only type).
+    pub scaling_type: Option<ScalingType>,
+}
+
+/// UpdateShardCount response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateShardCountOutput {
+    /// Stream name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_name: Option<String>,
+    /// Open shards before the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_shard_count: Option<i32>,
+    /// Open shards after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_shard_count: Option<i32>,
+    /// Stream ARN.
+    #[serde(rename = "StreamARN", default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

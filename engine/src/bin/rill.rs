@@ -10,6 +10,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rill_engine::api::*;
+use rill_engine::embedded::ThroughputLimits;
 use rill_engine::server::{ServerConfig, auth::Credentials};
 use rill_engine::{Engine, EngineConfig, FsyncPolicy, Remote};
 use std::io::{BufRead, Write};
@@ -131,8 +132,8 @@ struct ServeArgs {
     /// fsync policy: always (group commit), interval:MS or none.
     #[arg(long, default_value = "always")]
     fsync: String,
-    /// Throughput limits: aws (AWS's defaults) or off. Request-size limits always apply;
-    /// per-shard throughput limits are not implemented yet, so both currently behave alike.
+    /// Per-shard throughput limits: aws (1 MiB/s and 1000 records/s written, 5 calls/s and
+    /// 2 MiB/s read, per shard) or off. Request-size limits always apply.
     #[arg(long, value_enum, default_value_t = Limits::Aws)]
     limits: Limits,
     /// Require SigV4 signatures by the credentials in FILE (`ACCESS_KEY_ID SECRET` per line).
@@ -164,7 +165,15 @@ impl Target {
     ) -> Result<(Arc<dyn Kinesis>, Option<Engine>), Box<dyn std::error::Error>> {
         Ok(match &self.data_dir {
             Some(dir) => {
-                let engine = Engine::open(dir, EngineConfig::default()).await?;
+                let engine = Engine::open(
+                    dir,
+                    EngineConfig {
+                        // A local tool on a local directory: no per-shard throttling.
+                        limits: rill_engine::embedded::ThroughputLimits::off(),
+                        ..EngineConfig::default()
+                    },
+                )
+                .await?;
                 (Arc::new(engine.clone()), Some(engine))
             }
             None => (Arc::new(Remote::from_endpoint(&self.endpoint)), None),
@@ -241,6 +250,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         &args.data_dir,
         EngineConfig {
             fsync,
+            limits: match args.limits {
+                Limits::Aws => ThroughputLimits::aws(),
+                Limits::Off => ThroughputLimits::off(),
+            },
             ..Default::default()
         },
     )

@@ -12,12 +12,15 @@
 //! expire (see `token`).
 
 mod clock;
+mod limits;
 mod ops;
+mod reshard;
 mod telemetry;
 mod token;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use limits::ThroughputLimits;
 
 use crate::api::{EncryptionType, Error, StreamMode, StreamStatus};
 use crate::store::{Catalog, FsyncPolicy, LogConfig, ShardRow, StoreError, StreamLog};
@@ -54,6 +57,11 @@ pub struct EngineConfig {
     pub retention_interval: Duration,
     /// The time source. Default: the system clock.
     pub clock: Arc<dyn Clock>,
+    /// Per-shard throughput limits. Default: AWS's ([`ThroughputLimits::aws`]).
+    pub limits: ThroughputLimits,
+    /// How long a stream stays UPDATING while it is resharded (the new shards appear at the
+    /// end). Default 0: resharding is immediate.
+    pub update_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +77,8 @@ impl Default for EngineConfig {
             next_token_ttl: Duration::from_secs(300),
             retention_interval: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
+            limits: ThroughputLimits::aws(),
+            update_delay: Duration::ZERO,
         }
     }
 }
@@ -162,6 +172,10 @@ pub(crate) struct StreamMeta {
     pub encryption: EncryptionType,
     pub key_id: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// Resharding generation: shards created by the next reshard get a higher one.
+    pub generation: u32,
+    /// Index the next new shard gets.
+    pub next_shard_index: u64,
 }
 
 /// A stream: identity, metadata, shards and log.
@@ -173,6 +187,11 @@ pub(crate) struct Stream {
     pub meta: RwLock<StreamMeta>,
     pub shards: RwLock<Arc<ShardSet>>,
     pub log: StreamLog,
+    /// Held shared while a put routes and submits its records, exclusively while shards
+    /// change: a shard closes at an exact position.
+    pub gate: tokio::sync::RwLock<()>,
+    /// Per-shard throughput buckets.
+    pub limiter: limits::Limiter,
 }
 
 pub(crate) fn shard_id(index: u64) -> String {
@@ -270,9 +289,13 @@ impl Engine {
                         .unwrap_or(EncryptionType::None),
                     key_id: row.key_id.clone(),
                     tags: tags.into_iter().collect(),
+                    generation: row.generation,
+                    next_shard_index: row.next_shard_index,
                 }),
                 shards: RwLock::new(Arc::new(ShardSet::new(shards))),
                 log,
+                gate: tokio::sync::RwLock::new(()),
+                limiter: limits::Limiter::new(config.limits),
             });
             telemetry::stream_created(&row.name);
             registry.by_epoch.insert(row.epoch, Arc::clone(&stream));

@@ -148,6 +148,11 @@ impl Engine {
             .collect()
     }
 
+    /// [`Self::parse_shard_id`] for sibling modules.
+    pub(crate) fn parse_shard_id_pub(id: &str) -> Option<u64> {
+        Self::parse_shard_id(id)
+    }
+
     /// Parses a shard id as AWS does: the digits after the first `-` (or the whole string).
     fn parse_shard_id(id: &str) -> Option<u64> {
         let digits = id.split_once('-').map_or(id, |(_, d)| d);
@@ -321,11 +326,21 @@ impl Engine {
         .to_string()
     }
 
-    async fn append(
-        stream: &StreamLog,
-        records: Vec<AppendRecord>,
+    /// AWS's throttling message for a shard.
+    pub(crate) fn rate_exceeded(&self, stream: &Stream, shard: u64) -> String {
+        format!(
+            "Rate exceeded for shard {} in stream {} under account {}.",
+            shard_id(shard),
+            stream.name,
+            self.account()
+        )
+    }
+
+    /// Awaits an append submitted to a stream's log.
+    async fn committed(
+        rx: tokio::sync::oneshot::Receiver<Result<crate::store::AppendResult, StoreError>>,
     ) -> Result<crate::store::AppendResult, Error> {
-        match stream.append(records).await {
+        match rx.await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(StoreError::Closed)) | Err(_) => Err(Error::ResourceNotFound(
                 "The stream was deleted while the write was in progress.".into(),
@@ -451,9 +466,13 @@ impl Kinesis for Engine {
                 encryption: EncryptionType::None,
                 key_id: None,
                 tags,
+                generation: 0,
+                next_shard_index: u64::from(count),
             }),
             shards: RwLock::new(Arc::new(ShardSet::new(shards))),
             log,
+            gate: tokio::sync::RwLock::new(()),
+            limiter: super::limits::Limiter::new(self.inner.config.limits),
         });
         let mut reg = self.inner.streams.write();
         reg.by_epoch.insert(epoch, Arc::clone(&stream));
@@ -847,6 +866,8 @@ impl Kinesis for Engine {
                 self.account()
             )));
         }
+        // Route and submit under the shared gate, so a reshard sees every submitted record.
+        let gate = stream.gate.read().await;
         let shards = Arc::clone(&stream.shards.read());
         let records = self.route_records(
             &stream,
@@ -855,7 +876,15 @@ impl Kinesis for Engine {
         )?;
         let shard = u64::from(records[0].shard);
         let size = records[0].data.len() + records[0].partition_key.len();
-        let result = Self::append(&stream.log, records).await?;
+        if !stream.limiter.try_write(shard, size, self.now()) {
+            telemetry::write_throttled(&stream.name, 1);
+            return Err(Error::ProvisionedThroughputExceeded(
+                self.rate_exceeded(&stream, shard),
+            ));
+        }
+        let rx = stream.log.append(records);
+        drop(gate);
+        let result = Self::committed(rx).await?;
         telemetry::put(&stream.name, false, &[(shard, size)], 0);
         let position = result.positions.first().copied().unwrap_or_default();
         Ok(PutRecordOutput {
@@ -927,36 +956,76 @@ impl Kinesis for Engine {
             ));
         }
         self.require_writable(&stream, &stream.meta.read())?;
-        let shards = Arc::clone(&stream.shards.read());
+        let encryption = Some(stream.meta.read().encryption);
+        let n = input.records.len();
         let entries = input
             .records
             .into_iter()
             .map(|r| (r.partition_key, r.data, r.explicit_hash_key))
             .collect();
-        let records = self.route_records(&stream, &shards, entries)?;
-        let shard_of: Vec<u64> = records.iter().map(|r| u64::from(r.shard)).collect();
-        let sizes: Vec<(u64, usize)> = records
-            .iter()
-            .map(|r| (u64::from(r.shard), r.data.len() + r.partition_key.len()))
-            .collect();
-        let n = records.len();
-        let encryption = Some(stream.meta.read().encryption);
-        match Self::append(&stream.log, records).await {
+        // Route, apply the shard limits and submit under the shared gate.
+        let gate = stream.gate.read().await;
+        let shards = Arc::clone(&stream.shards.read());
+        let routed = self.route_records(&stream, &shards, entries)?;
+        let now = self.now();
+        // Per entry: its shard, and whether the shard's write budget accepted it.
+        let mut verdicts: Vec<(u64, bool)> = Vec::with_capacity(n);
+        let mut records = Vec::with_capacity(n);
+        let mut sizes: Vec<(u64, usize)> = Vec::with_capacity(n);
+        for r in routed {
+            let shard = u64::from(r.shard);
+            let size = r.data.len() + r.partition_key.len();
+            let ok = stream.limiter.try_write(shard, size, now);
+            verdicts.push((shard, ok));
+            if ok {
+                sizes.push((shard, size));
+                records.push(r);
+            }
+        }
+        let throttled = n - records.len();
+        if throttled > 0 {
+            telemetry::write_throttled(&stream.name, throttled);
+        }
+        let rx = (!records.is_empty()).then(|| stream.log.append(records));
+        drop(gate);
+        let result = match rx {
+            Some(rx) => Self::committed(rx).await,
+            None => Ok(crate::store::AppendResult {
+                positions: Vec::new(),
+                arrival_ms: now,
+            }),
+        };
+        match result {
             Ok(result) => {
-                telemetry::put(&stream.name, true, &sizes, 0);
+                telemetry::put(&stream.name, true, &sizes, throttled);
                 let mut ids: BTreeMap<u64, String> = BTreeMap::new();
-                let records = shard_of
+                let mut positions = result.positions.iter();
+                let records = verdicts
                     .iter()
-                    .zip(&result.positions)
-                    .map(|(&shard, &pos)| PutRecordsResultEntry {
-                        sequence_number: Some(Self::sequence_number(&stream, &shards, shard, pos)),
-                        shard_id: Some(ids.entry(shard).or_insert_with(|| shard_id(shard)).clone()),
-                        error_code: None,
-                        error_message: None,
+                    .map(|&(shard, ok)| {
+                        if ok {
+                            let pos = positions.next().copied().unwrap_or_default();
+                            PutRecordsResultEntry {
+                                sequence_number: Some(Self::sequence_number(
+                                    &stream, &shards, shard, pos,
+                                )),
+                                shard_id: Some(
+                                    ids.entry(shard).or_insert_with(|| shard_id(shard)).clone(),
+                                ),
+                                error_code: None,
+                                error_message: None,
+                            }
+                        } else {
+                            PutRecordsResultEntry {
+                                error_code: Some("ProvisionedThroughputExceededException".into()),
+                                error_message: Some(self.rate_exceeded(&stream, shard)),
+                                ..Default::default()
+                            }
+                        }
                     })
                     .collect();
                 Ok(PutRecordsOutput {
-                    failed_record_count: 0,
+                    failed_record_count: throttled as i32,
                     records,
                     encryption_type: encryption,
                 })
@@ -1165,10 +1234,24 @@ impl Kinesis for Engine {
         let limit = input.limit.unwrap_or(10000) as usize;
         let end = shard.ending_position;
         let max = end.map_or(limit, |e| limit.min(e.saturating_sub(tok.b) as usize));
+        if !stream.limiter.try_read(tok.a, now) {
+            telemetry::read_throttled(&stream.name);
+            return Err(Error::ProvisionedThroughputExceeded(
+                self.rate_exceeded(&stream, tok.a),
+            ));
+        }
         let (stored, next) = stream
             .log
             .read(tok.a as u32, tok.b, max, MAX_GET_RECORDS_BYTES)
             .map_err(Error::from)?;
+        stream.limiter.charge_read(
+            tok.a,
+            stored
+                .iter()
+                .map(|r| r.data.len() + r.partition_key.len())
+                .sum(),
+            now,
+        );
         let state = stream.log.shard_state(tok.a as u32);
         let millis_behind = if next >= state.next_position {
             0
@@ -1365,6 +1448,87 @@ impl Kinesis for Engine {
     async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
         self.check_open()?;
         self.change_retention(input, false).await
+    }
+
+    async fn split_shard(&self, input: SplitShardInput) -> Result<()> {
+        self.check_open()?;
+        let mut v = ValidationErrors::new();
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
+        validate::name(&mut v, "shardToSplit", &input.shard_to_split);
+        if !HashKey::matches_pattern(&input.new_starting_hash_key) {
+            v.constraint(
+                &input.new_starting_hash_key,
+                "newStartingHashKey",
+                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+            );
+        }
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.do_split(stream, &input.shard_to_split, &input.new_starting_hash_key)
+            .await
+    }
+
+    async fn merge_shards(&self, input: MergeShardsInput) -> Result<()> {
+        self.check_open()?;
+        let mut v = ValidationErrors::new();
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
+        validate::name(&mut v, "shardToMerge", &input.shard_to_merge);
+        validate::name(
+            &mut v,
+            "adjacentShardToMerge",
+            &input.adjacent_shard_to_merge,
+        );
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        self.do_merge(
+            stream,
+            &input.shard_to_merge,
+            &input.adjacent_shard_to_merge,
+        )
+        .await
+    }
+
+    async fn update_shard_count(
+        &self,
+        input: UpdateShardCountInput,
+    ) -> Result<UpdateShardCountOutput> {
+        self.check_open()?;
+        let mut v = ValidationErrors::new();
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
+        validate::range(
+            &mut v,
+            "targetShardCount",
+            Some(input.target_shard_count),
+            1,
+            100_000,
+        );
+        if input.scaling_type.is_none() {
+            v.null("scalingType");
+        }
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let target = input.target_shard_count as u32;
+        let current = self
+            .do_update_shard_count(Arc::clone(&stream), target)
+            .await?;
+        Ok(UpdateShardCountOutput {
+            stream_name: Some(stream.name.clone()),
+            current_shard_count: Some(current as i32),
+            target_shard_count: Some(target as i32),
+            stream_arn: Some(stream.arn.clone()),
+        })
     }
 }
 

@@ -78,3 +78,15 @@ pub(crate) fn stream_created(stream: &str) {
     metrics::counter!("ReadProvisionedThroughputExceeded", "stream" => stream.to_string())
         .absolute(0);
 }
+
+/// Records throttled writes (records refused by a shard's write budget).
+pub(crate) fn write_throttled(stream: &str, records: usize) {
+    metrics::counter!("WriteProvisionedThroughputExceeded", "stream" => stream.to_string())
+        .increment(records as u64);
+}
+
+/// Records a throttled read call.
+pub(crate) fn read_throttled(stream: &str) {
+    metrics::counter!("ReadProvisionedThroughputExceeded", "stream" => stream.to_string())
+        .increment(1);
+}

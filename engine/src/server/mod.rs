@@ -264,6 +264,18 @@ fn required(op: &str) -> &'static [(&'static str, &'static str)] {
         "GetRecords" => &[("ShardIterator", "shardIterator")],
         "AddTagsToStream" => &[("Tags", "tags")],
         "RemoveTagsFromStream" => &[("TagKeys", "tagKeys")],
+        "SplitShard" => &[
+            ("ShardToSplit", "shardToSplit"),
+            ("NewStartingHashKey", "newStartingHashKey"),
+        ],
+        "MergeShards" => &[
+            ("ShardToMerge", "shardToMerge"),
+            ("AdjacentShardToMerge", "adjacentShardToMerge"),
+        ],
+        "UpdateShardCount" => &[
+            ("TargetShardCount", "targetShardCount"),
+            ("ScalingType", "scalingType"),
+        ],
         "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
             &[("RetentionPeriodHours", "retentionPeriodHours")]
         }
@@ -374,6 +386,9 @@ async fn dispatch(
         "DecreaseStreamRetentionPeriod" => {
             call(codec, op, body, |i| k.decrease_stream_retention_period(i)).await
         }
+        "SplitShard" => call(codec, op, body, |i| k.split_shard(i)).await,
+        "MergeShards" => call(codec, op, body, |i| k.merge_shards(i)).await,
+        "UpdateShardCount" => call(codec, op, body, |i| k.update_shard_count(i)).await,
         "" => Err(WireError::bad_request(
             "UnknownOperationException",
             "Missing or malformed X-Amz-Target header",

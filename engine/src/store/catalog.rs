@@ -265,6 +265,34 @@ impl Catalog {
         Ok(())
     }
 
+    /// Applies a resharding in one transaction: closes shards (index, closed at, ending
+    /// position), inserts new ones and records the stream's new generation and next index.
+    pub fn reshard(
+        &mut self,
+        epoch: u64,
+        generation: u32,
+        next_shard_index: u64,
+        closed: &[(u64, i64, u64)],
+        new: &[ShardRow],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        let e = i64_of(epoch);
+        for (index, closed_ms, ending) in closed {
+            tx.execute(
+                "UPDATE shards SET closed_ms = ?3, ending_position = ?4 WHERE epoch = ?1 AND shard_index = ?2",
+                params![e, i64_of(*index), closed_ms, i64_of(*ending)],
+            )?;
+        }
+        for sh in new {
+            Self::insert_shard(&tx, epoch, sh)?;
+        }
+        tx.execute(
+            "UPDATE streams SET generation = ?2, next_shard_index = ?3 WHERE epoch = ?1",
+            params![e, generation, i64_of(next_shard_index)],
+        )?;
+        tx.commit()
+    }
+
     /// Sets a stream's status.
     pub fn set_status(&mut self, epoch: u64, status: &str) -> rusqlite::Result<()> {
         self.conn.execute(

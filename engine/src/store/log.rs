@@ -442,6 +442,13 @@ impl StreamLog {
         rx
     }
 
+    /// Resolves once every append submitted before it has been committed (or failed). Used to
+    /// close a shard at an exact position: with new appends to it held back by the caller,
+    /// the shard's next position after the barrier is final.
+    pub fn barrier(&self) -> oneshot::Receiver<Result<AppendResult, StoreError>> {
+        self.append(Vec::new())
+    }
+
     /// Reads up to `max_records` records of `shard` from position `from` (or from the trim
     /// horizon, if `from` is older), stopping before `max_bytes` of data unless that would
     /// return nothing. Returns the records and the position after the last one returned.
@@ -797,6 +804,10 @@ impl Writer {
                     + rec.partition_key.len()
                     + rec.data.len();
             }
+        }
+        if order.is_empty() {
+            // Only barriers: nothing to write, and everything before them is committed.
+            return Ok((batch.iter().map(|_| Vec::new()).collect(), arrival));
         }
         order.sort_by_key(|&(shard, _, _)| shard);
 

@@ -21,7 +21,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: crash_writer <data dir> <stream> <run id> <tasks>".into());
     };
     let tasks: usize = tasks.parse()?;
-    let engine = Engine::open(dir, EngineConfig::default()).await?;
+    let engine = Engine::open(
+        dir,
+        EngineConfig {
+            // The test is about durability, not throttling.
+            limits: rill_engine::embedded::ThroughputLimits::off(),
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
     match engine
         .create_stream(CreateStreamInput {
             stream_name: stream.clone(),
