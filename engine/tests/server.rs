@@ -1523,3 +1523,68 @@ async fn body_changed_after_signing_is_invalid_signature() -> TestResult {
     assert!(read_data(&k, &it).await?.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn child_shards_and_throttling_through_the_sdk() -> TestResult {
+    // Limits on (AWS's), as `rill serve` runs by default.
+    let s = TestServer::start_with(EngineConfig::default(), ServerConfig::default()).await;
+    let c = sdk_client(&s.endpoint, "AKID", "SECRET");
+    c.create_stream()
+        .stream_name("kids")
+        .shard_count(1)
+        .send()
+        .await?;
+    c.put_record()
+        .stream_name("kids")
+        .partition_key("a")
+        .data(Blob::new("one"))
+        .send()
+        .await?;
+    c.split_shard()
+        .stream_name("kids")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("170141183460469231731687303715884105728")
+        .send()
+        .await?;
+    let it = c
+        .get_shard_iterator()
+        .stream_name("kids")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await?
+        .shard_iterator
+        .ok_or("iterator")?;
+    let page = c.get_records().shard_iterator(it).send().await?;
+    assert_eq!(page.records().len(), 1);
+    assert!(
+        page.next_shard_iterator().is_none(),
+        "a closed shard read to its end"
+    );
+    let kids: Vec<&str> = page.child_shards().iter().map(|k| k.shard_id()).collect();
+    assert_eq!(kids, vec!["shardId-000000000001", "shardId-000000000002"]);
+    assert_eq!(
+        page.child_shards()[0].parent_shards(),
+        &["shardId-000000000000".to_string()]
+    );
+    // The read limit: 5 GetRecords calls per second per shard; the 6th is throttled.
+    let it = c
+        .get_shard_iterator()
+        .stream_name("kids")
+        .shard_id("shardId-000000000001")
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::Latest)
+        .send()
+        .await?
+        .shard_iterator
+        .ok_or("iterator")?;
+    let mut throttled = None;
+    for _ in 0..6 {
+        if let Err(e) = c.get_records().shard_iterator(&it).send().await {
+            throttled = Some(e.into_service_error());
+            break;
+        }
+    }
+    let e = throttled.ok_or("the sixth call in a second is throttled")?;
+    assert!(e.is_provisioned_throughput_exceeded_exception(), "{e:?}");
+    Ok(())
+}
