@@ -1,0 +1,279 @@
+//! The [`Producer`] handle: validation, backpressure and the handoff to the pipeline task.
+//!
+//! # Backpressure
+//!
+//! Two semaphores bound what is outstanding (taken by `send` and not finished): one in
+//! records (`buffer_max_records`), one in bytes (`buffer_max_bytes`, data plus partition
+//! key). `send` waits for both, first records then bytes, in FIFO order; `try_send` takes
+//! both or neither. The pipeline returns the permits when a record finishes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use rill_engine::api::agg::UserRecord;
+use rill_engine::api::{HashKey, Kinesis};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot};
+
+use crate::aggregator::Meta;
+use crate::config::ProducerConfig;
+use crate::pipeline::{Msg, Pipeline};
+use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
+
+/// State shared by the handles and the pipeline task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: ProducerConfig,
+    pub records: Semaphore,
+    pub bytes: Semaphore,
+    pub outstanding: AtomicUsize,
+    pub closed: AtomicBool,
+}
+
+/// Owned by the `Producer` clones only: dropping the last one closes the channel, which
+/// tells the pipeline to flush and stop.
+#[derive(Debug)]
+struct Handle {
+    tx: mpsc::UnboundedSender<Msg>,
+    shared: Arc<Shared>,
+}
+
+/// The producer: cheap to clone (an `Arc`); every clone feeds the same pipeline.
+///
+/// Dropping the last clone flushes: the pipeline task keeps running on the runtime until
+/// every outstanding record is acknowledged or failed (at most `RecordTtl`), then stops.
+/// Call [`Producer::shutdown`] to wait for that.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    inner: Arc<Handle>,
+}
+
+/// The result of one user record: `.await` it for the [`Ack`] or the [`RecordError`].
+///
+/// Dropping it does not cancel the record; it is still put, and its result discarded.
+#[derive(Debug)]
+#[must_use = "the record is sent either way; await the future to learn its result"]
+pub struct RecordFuture {
+    rx: oneshot::Receiver<Result<Ack, RecordError>>,
+}
+
+impl Future for RecordFuture {
+    type Output = Result<Ack, RecordError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(RecordError::Stopped)))
+    }
+}
+
+impl Producer {
+    /// Starts a producer over `kinesis` (the embedded `Engine`, `Remote`, or any other
+    /// [`Kinesis`]).
+    ///
+    /// The pipeline runs as a task on the current Tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as `tokio::spawn` does.
+    pub fn new(kinesis: Arc<dyn Kinesis>, config: ProducerConfig) -> Producer {
+        let shared = Arc::new(Shared {
+            records: Semaphore::new(config.buffer_max_records.min(Semaphore::MAX_PERMITS)),
+            bytes: Semaphore::new(config.buffer_max_bytes.min(Semaphore::MAX_PERMITS)),
+            outstanding: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            config,
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(Pipeline::run(kinesis, Arc::clone(&shared), rx));
+        Producer {
+            inner: Arc::new(Handle { tx, shared }),
+        }
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.shared.config
+    }
+
+    /// User records taken by `send`/`try_send` and not yet acknowledged or failed.
+    pub fn outstanding(&self) -> usize {
+        self.inner.shared.outstanding.load(Ordering::Acquire)
+    }
+
+    /// Takes a record, waiting while the buffer is full; returns the future of its result.
+    ///
+    /// Fails at once, handing the record back, if the record is invalid (partition key not
+    /// 1 to 256 characters, explicit hash key not a decimal below 2^128, data plus partition
+    /// key above the stream's record size, empty stream name) or the producer is shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped before it completes, the record was not taken
+    /// (it is dropped with the future) and the buffer space it was waiting for is released;
+    /// its place in the FIFO queue of waiting senders is lost. Once it completes, the record
+    /// is taken and will be put even if the returned [`RecordFuture`] is dropped.
+    pub async fn send(&self, record: Record) -> Result<RecordFuture, SendError> {
+        let shared = &self.inner.shared;
+        let (hash, size) = match validate(&shared.config, &record) {
+            Ok(v) => v,
+            Err(reason) => return Err(SendError::Invalid { record, reason }),
+        };
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(SendError::Closed(record));
+        }
+        let Ok(records) = shared.records.acquire().await else {
+            return Err(SendError::Closed(record));
+        };
+        let Ok(bytes) = shared.bytes.acquire_many(size as u32).await else {
+            return Err(SendError::Closed(record));
+        };
+        records.forget();
+        bytes.forget();
+        self.enqueue(record, hash, size)
+            .map_err(SendError::Closed)
+    }
+
+    /// Takes a record if the buffer has room, without waiting.
+    ///
+    /// Hands the record back in [`TrySendError::Full`] when `buffer_max_records` records or
+    /// `buffer_max_bytes` bytes are outstanding, and in the other variants as `send` does.
+    pub fn try_send(&self, record: Record) -> Result<RecordFuture, TrySendError> {
+        let shared = &self.inner.shared;
+        let (hash, size) = match validate(&shared.config, &record) {
+            Ok(v) => v,
+            Err(reason) => return Err(TrySendError::Invalid { record, reason }),
+        };
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(TrySendError::Closed(record));
+        }
+        let records = match shared.records.try_acquire() {
+            Ok(p) => p,
+            Err(TryAcquireError::NoPermits) => return Err(TrySendError::Full(record)),
+            Err(TryAcquireError::Closed) => return Err(TrySendError::Closed(record)),
+        };
+        let bytes = match shared.bytes.try_acquire_many(size as u32) {
+            Ok(p) => p,
+            Err(TryAcquireError::NoPermits) => return Err(TrySendError::Full(record)),
+            Err(TryAcquireError::Closed) => return Err(TrySendError::Closed(record)),
+        };
+        records.forget();
+        bytes.forget();
+        self.enqueue(record, hash, size)
+            .map_err(TrySendError::Closed)
+    }
+
+    /// Hands a record whose permits are taken to the pipeline.
+    fn enqueue(&self, record: Record, hash: u128, size: usize) -> Result<RecordFuture, Record> {
+        let shared = &self.inner.shared;
+        let (tx, rx) = oneshot::channel();
+        shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        let Record {
+            stream,
+            partition_key,
+            explicit_hash_key,
+            data,
+        } = record;
+        let msg = Msg::Record {
+            stream,
+            record: UserRecord {
+                partition_key,
+                explicit_hash_key,
+                data,
+            },
+            meta: Meta {
+                hash,
+                tx,
+                arrived: Instant::now(),
+                epoch: 0,
+                size,
+                prior: Vec::new(),
+            },
+        };
+        match self.inner.tx.send(msg) {
+            Ok(()) => Ok(RecordFuture { rx }),
+            Err(mpsc::error::SendError(msg)) => {
+                shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+                shared.records.add_permits(1);
+                shared.bytes.add_permits(size);
+                match msg {
+                    Msg::Record {
+                        stream,
+                        record,
+                        ..
+                    } => Err(Record {
+                        stream,
+                        partition_key: record.partition_key,
+                        explicit_hash_key: record.explicit_hash_key,
+                        data: record.data,
+                    }),
+                    // Unreachable: we sent a record.
+                    _ => Err(Record::new("", "", bytes::Bytes::new())),
+                }
+            }
+        }
+    }
+
+    /// Sends everything buffered now, without waiting for `RecordMaxBufferedTime`, and
+    /// resolves when every record taken before the call is acknowledged or failed.
+    ///
+    /// Records taken while it waits are sent at once too (the pipeline is in flush mode
+    /// while any flush waits).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops the waiting; the records are sent anyway.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.tx.send(Msg::Flush(tx)).is_ok() {
+            // An error means the pipeline is gone, so nothing is outstanding.
+            let _ = rx.await;
+        }
+    }
+
+    /// Refuses new records (on every clone), sends everything buffered, and resolves when
+    /// every outstanding record is acknowledged or failed and the pipeline has stopped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the shutdown, once requested, proceeds without the future.
+    pub async fn shutdown(&self) {
+        let shared = &self.inner.shared;
+        shared.closed.store(true, Ordering::Release);
+        let (tx, rx) = oneshot::channel();
+        if self.inner.tx.send(Msg::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Checks a record against the Kinesis rules; returns its hash key and buffer size.
+fn validate(config: &ProducerConfig, record: &Record) -> Result<(u128, usize), String> {
+    if record.stream.is_empty() || record.stream.len() > 128 {
+        return Err("stream name must be 1 to 128 characters".into());
+    }
+    let pk_chars = record.partition_key.chars().count();
+    if !(1..=256).contains(&pk_chars) {
+        return Err(format!(
+            "partition key must be 1 to 256 characters, got {pk_chars}"
+        ));
+    }
+    let hash = match &record.explicit_hash_key {
+        Some(k) => k
+            .parse::<HashKey>()
+            .map_err(|e| format!("explicit hash key {k:?}: {e}"))?
+            .0,
+        None => HashKey::from_partition_key(&record.partition_key).0,
+    };
+    let size = record.size();
+    let max = config.max_record_size_for(&record.stream);
+    if size > max {
+        return Err(format!(
+            "data plus partition key is {size} bytes, above the stream's record size of {max}"
+        ));
+    }
+    Ok((hash, size))
+}
