@@ -438,6 +438,40 @@ impl Kinesis for Remote {
         Ok(())
     }
 
+    async fn start_stream_encryption(&self, input: api::StreamEncryptionInput) -> Result<()> {
+        self.client
+            .start_stream_encryption()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .set_encryption_type(
+                input
+                    .encryption_type
+                    .map(|t| aws_sdk_kinesis::types::EncryptionType::from(t.as_str())),
+            )
+            .key_id(input.key_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("StartStreamEncryption", e))?;
+        Ok(())
+    }
+
+    async fn stop_stream_encryption(&self, input: api::StreamEncryptionInput) -> Result<()> {
+        self.client
+            .stop_stream_encryption()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .set_encryption_type(
+                input
+                    .encryption_type
+                    .map(|t| aws_sdk_kinesis::types::EncryptionType::from(t.as_str())),
+            )
+            .key_id(input.key_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("StopStreamEncryption", e))?;
+        Ok(())
+    }
+
     async fn split_shard(&self, input: api::SplitShardInput) -> Result<()> {
         self.client
             .split_shard()

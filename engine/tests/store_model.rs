@@ -92,6 +92,7 @@ fn run(ops: Vec<Op>, fsync: FsyncPolicy) -> Result<(), TestCaseError> {
                             shard,
                             partition_key: format!("pk-{tag}"),
                             data: payload(size, tag),
+                            flags: 0,
                         })
                         .collect();
                     waits.push((batch.clone(), l.append(records)));

@@ -72,6 +72,10 @@ pub trait Kinesis: Send + Sync {
     async fn split_shard(&self, input: SplitShardInput) -> Result<()>;
     /// Merges two open shards with adjacent hash-key ranges into one; both parents close.
     async fn merge_shards(&self, input: MergeShardsInput) -> Result<()>;
+    /// Encrypts records written from now on with a KMS key.
+    async fn start_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()>;
+    /// Stops encrypting new records (records already encrypted stay so).
+    async fn stop_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()>;
     /// Reshapes a stream to a number of open shards with even ranges.
     async fn update_shard_count(
         &self,

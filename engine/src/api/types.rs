@@ -790,6 +790,24 @@ pub struct RetentionPeriodInput {
     pub retention_period_hours: i32,
 }
 
+// ---------------------------------------------------------------- encryption
+
+/// StartStreamEncryption and StopStreamEncryption request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamEncryptionInput {
+    /// Stream name (or give `stream_arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_name: Option<String>,
+    /// Stream ARN (or give `stream_name`).
+    #[serde(rename = "StreamARN", default, skip_serializing_if = "Option::is_none")]
+    pub stream_arn: Option<String>,
+    /// KMS (the only type that encrypts).
+    pub encryption_type: Option<EncryptionType>,
+    /// The key's id, alias or ARN.
+    pub key_id: String,
+}
+
 // ---------------------------------------------------------------- resharding
 
 wire_enum!(

@@ -10,7 +10,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rill_engine::api::*;
-use rill_engine::embedded::ThroughputLimits;
+use rill_engine::embedded::{KeyRing, ThroughputLimits};
 use rill_engine::server::{ServerConfig, auth::Credentials};
 use rill_engine::{Engine, EngineConfig, FsyncPolicy, Remote};
 use std::io::{BufRead, Write};
@@ -139,6 +139,9 @@ struct ServeArgs {
     /// Require SigV4 signatures by the credentials in FILE (`ACCESS_KEY_ID SECRET` per line).
     #[arg(long)]
     auth: Option<PathBuf>,
+    /// Keys for StartStreamEncryption: `KEY_ID BASE64_OF_32_BYTES` per line.
+    #[arg(long)]
+    kms_keys: Option<PathBuf>,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     body_limit: usize,
@@ -250,6 +253,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         &args.data_dir,
         EngineConfig {
             fsync,
+            kms_keys: Arc::new(match &args.kms_keys {
+                Some(path) => KeyRing::load(path)?,
+                None => KeyRing::default(),
+            }),
             limits: match args.limits {
                 Limits::Aws => ThroughputLimits::aws(),
                 Limits::Off => ThroughputLimits::off(),

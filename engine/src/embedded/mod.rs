@@ -12,6 +12,7 @@
 //! expire (see `token`).
 
 mod clock;
+mod crypto;
 mod limits;
 mod ops;
 mod reshard;
@@ -20,6 +21,7 @@ mod token;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use crypto::KeyRing;
 pub use limits::ThroughputLimits;
 
 use crate::api::{EncryptionType, Error, StreamMode, StreamStatus};
@@ -62,6 +64,9 @@ pub struct EngineConfig {
     /// How long a stream stays UPDATING while it is resharded (the new shards appear at the
     /// end). Default 0: resharding is immediate.
     pub update_delay: Duration,
+    /// Keys for streams encrypted with StartStreamEncryption (see [`KeyRing`]). Default: none,
+    /// and StartStreamEncryption answers KMSNotFoundException.
+    pub kms_keys: Arc<KeyRing>,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +84,7 @@ impl Default for EngineConfig {
             clock: Arc::new(SystemClock),
             limits: ThroughputLimits::aws(),
             update_delay: Duration::ZERO,
+            kms_keys: Arc::new(KeyRing::default()),
         }
     }
 }

@@ -310,6 +310,7 @@ impl Engine {
                 shard: u32::try_from(shard).unwrap_or(u32::MAX),
                 partition_key,
                 data,
+                flags: 0,
             });
         }
         Ok(out)
@@ -324,6 +325,83 @@ impl Engine {
             stream_epoch: stream.epoch,
         }
         .to_string()
+    }
+
+    /// Encrypts records in place when the stream's encryption is on.
+    fn encrypt(&self, stream: &Stream, records: &mut [AppendRecord]) -> Result<(), Error> {
+        let (kind, key) = {
+            let m = stream.meta.read();
+            (m.encryption, m.key_id.clone())
+        };
+        if kind != EncryptionType::Kms {
+            return Ok(());
+        }
+        let key = key.unwrap_or_default();
+        for r in records {
+            r.data = self
+                .inner
+                .config
+                .kms_keys
+                .seal(&key, &r.partition_key, &r.data)?;
+            r.flags |= super::crypto::FLAG_ENCRYPTED;
+        }
+        Ok(())
+    }
+
+    async fn set_encryption(&self, input: StreamEncryptionInput, start: bool) -> Result<()> {
+        self.check_open()?;
+        let mut v = ValidationErrors::new();
+        Self::check_target(
+            &mut v,
+            input.stream_name.as_deref(),
+            input.stream_arn.as_deref(),
+        );
+        if input.encryption_type.is_none() {
+            v.null("encryptionType");
+        }
+        validate::length(&mut v, "keyId", &input.key_id, 1, 2048);
+        v.finish()?;
+        let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
+        let kind = input.encryption_type.unwrap_or(EncryptionType::None);
+        if kind != EncryptionType::Kms {
+            return Err(Error::InvalidArgument(format!(
+                "EncryptionType {kind} is not supported: use KMS."
+            )));
+        }
+        {
+            let meta = stream.meta.read();
+            if meta.status != StreamStatus::Active {
+                return Err(Error::ResourceInUse(format!(
+                    "Stream {} under account {} not ACTIVE, instead in state {}",
+                    stream.name,
+                    self.account(),
+                    meta.status
+                )));
+            }
+        }
+        if start && !self.inner.config.kms_keys.contains(&input.key_id) {
+            return Err(Error::KmsNotFound(format!(
+                "KMS key {} is not available to this engine (give it in the key file, rill serve --kms-keys FILE).",
+                input.key_id
+            )));
+        }
+        // Hold puts back while the setting changes, so each put is wholly before or after.
+        let _gate = stream.gate.write().await;
+        let (kind, key) = if start {
+            (EncryptionType::Kms, Some(input.key_id.clone()))
+        } else {
+            (EncryptionType::None, None)
+        };
+        self.inner
+            .catalog
+            .lock()
+            .set_encryption(stream.epoch, kind.as_str(), key.as_deref())
+            .map_err(StoreError::from)?;
+        let mut m = stream.meta.write();
+        m.encryption = kind;
+        m.key_id = key;
+        tracing::info!(stream = %stream.name, encryption = %kind, "stream encryption changed");
+        Ok(())
     }
 
     /// AWS's throttling message for a shard.
@@ -869,13 +947,14 @@ impl Kinesis for Engine {
         // Route and submit under the shared gate, so a reshard sees every submitted record.
         let gate = stream.gate.read().await;
         let shards = Arc::clone(&stream.shards.read());
-        let records = self.route_records(
+        let mut records = self.route_records(
             &stream,
             &shards,
             vec![(input.partition_key, input.data, input.explicit_hash_key)],
         )?;
         let shard = u64::from(records[0].shard);
         let size = records[0].data.len() + records[0].partition_key.len();
+        self.encrypt(&stream, &mut records)?;
         if !stream.limiter.try_write(shard, size, self.now()) {
             telemetry::write_throttled(&stream.name, 1);
             return Err(Error::ProvisionedThroughputExceeded(
@@ -986,6 +1065,7 @@ impl Kinesis for Engine {
         if throttled > 0 {
             telemetry::write_throttled(&stream.name, throttled);
         }
+        self.encrypt(&stream, &mut records)?;
         let rx = (!records.is_empty()).then(|| stream.log.append(records));
         drop(gate);
         let result = match rx {
@@ -1261,7 +1341,6 @@ impl Kinesis for Engine {
                 .arrival_of(tok.a as u32, next)
                 .map_or(0, |a| (now - a).max(0))
         };
-        let encryption = stream.meta.read().encryption;
         telemetry::get(
             &stream.name,
             tok.a,
@@ -1272,22 +1351,35 @@ impl Kinesis for Engine {
                 .sum(),
             millis_behind,
         );
+        let keys = &self.inner.config.kms_keys;
         let records = stored
             .into_iter()
-            .map(|r| Record {
-                sequence_number: SequenceNumber {
-                    generation: shard.generation,
-                    position: r.position,
-                    shard_index: tok.a,
-                    stream_epoch: stream.epoch,
-                }
-                .to_string(),
-                approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
-                data: r.data,
-                partition_key: r.partition_key,
-                encryption_type: Some(encryption),
+            .map(|r| {
+                let encrypted = r.flags & super::crypto::FLAG_ENCRYPTED != 0;
+                let data = if encrypted {
+                    keys.open(&r.partition_key, &r.data)?
+                } else {
+                    r.data
+                };
+                Ok(Record {
+                    sequence_number: SequenceNumber {
+                        generation: shard.generation,
+                        position: r.position,
+                        shard_index: tok.a,
+                        stream_epoch: stream.epoch,
+                    }
+                    .to_string(),
+                    approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
+                    data,
+                    partition_key: r.partition_key,
+                    encryption_type: Some(if encrypted {
+                        EncryptionType::Kms
+                    } else {
+                        EncryptionType::None
+                    }),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, Error>>()?;
         let at_end = end.is_some_and(|e| next >= e);
         let (next_shard_iterator, child_shards) = if at_end {
             let children = shards
@@ -1448,6 +1540,14 @@ impl Kinesis for Engine {
     async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
         self.check_open()?;
         self.change_retention(input, false).await
+    }
+
+    async fn start_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()> {
+        self.set_encryption(input, true).await
+    }
+
+    async fn stop_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()> {
+        self.set_encryption(input, false).await
     }
 
     async fn split_shard(&self, input: SplitShardInput) -> Result<()> {

@@ -264,6 +264,9 @@ fn required(op: &str) -> &'static [(&'static str, &'static str)] {
         "GetRecords" => &[("ShardIterator", "shardIterator")],
         "AddTagsToStream" => &[("Tags", "tags")],
         "RemoveTagsFromStream" => &[("TagKeys", "tagKeys")],
+        "StartStreamEncryption" | "StopStreamEncryption" => {
+            &[("EncryptionType", "encryptionType"), ("KeyId", "keyId")]
+        }
         "SplitShard" => &[
             ("ShardToSplit", "shardToSplit"),
             ("NewStartingHashKey", "newStartingHashKey"),
@@ -387,6 +390,8 @@ async fn dispatch(
             call(codec, op, body, |i| k.decrease_stream_retention_period(i)).await
         }
         "SplitShard" => call(codec, op, body, |i| k.split_shard(i)).await,
+        "StartStreamEncryption" => call(codec, op, body, |i| k.start_stream_encryption(i)).await,
+        "StopStreamEncryption" => call(codec, op, body, |i| k.stop_stream_encryption(i)).await,
         "MergeShards" => call(codec, op, body, |i| k.merge_shards(i)).await,
         "UpdateShardCount" => call(codec, op, body, |i| k.update_shard_count(i)).await,
         "" => Err(WireError::bad_request(

@@ -302,6 +302,20 @@ impl Catalog {
         Ok(())
     }
 
+    /// Sets a stream's encryption type and key.
+    pub fn set_encryption(
+        &mut self,
+        epoch: u64,
+        encryption_type: &str,
+        key_id: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET encryption_type = ?2, key_id = ?3 WHERE epoch = ?1",
+            params![i64_of(epoch), encryption_type, key_id],
+        )?;
+        Ok(())
+    }
+
     /// Sets a stream's retention period.
     pub fn set_retention(&mut self, epoch: u64, hours: u32) -> rusqlite::Result<()> {
         self.conn.execute(

@@ -50,6 +50,8 @@ pub struct AppendRecord {
     pub partition_key: String,
     /// Payload.
     pub data: Bytes,
+    /// Frame flags, stored with the record and returned by reads (bit 0: encrypted).
+    pub flags: u8,
 }
 
 /// What an append got: one position per record, in the order given, and the arrival time.
@@ -72,6 +74,8 @@ pub struct StoredRecord {
     pub partition_key: String,
     /// Payload.
     pub data: Bytes,
+    /// Frame flags as appended.
+    pub flags: u8,
 }
 
 /// Positions of a shard.
@@ -543,6 +547,7 @@ impl StreamLog {
                     arrival_ms: frame.arrival_ms,
                     partition_key: frame.partition_key,
                     data: frame.data,
+                    flags: frame.flags,
                 });
             }
         }
@@ -842,6 +847,7 @@ impl Writer {
                 arrival,
                 &rec.partition_key,
                 &rec.data,
+                rec.flags,
             ) as u32;
             match runs.last_mut() {
                 Some((rs, r))

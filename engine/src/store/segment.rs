@@ -85,6 +85,7 @@ pub(crate) fn encode_frame(
     arrival_ms: i64,
     partition_key: &str,
     data: &[u8],
+    flags: u8,
 ) -> usize {
     let pk = partition_key.as_bytes();
     let pk_len = u16::try_from(pk.len()).unwrap_or(u16::MAX);
@@ -98,7 +99,7 @@ pub(crate) fn encode_frame(
     buf.extend_from_slice(&shard.to_le_bytes());
     buf.extend_from_slice(&position.to_le_bytes());
     buf.extend_from_slice(&arrival_ms.to_le_bytes());
-    buf.push(0); // flags: none defined yet
+    buf.push(flags);
     buf.extend_from_slice(&pk_len.to_le_bytes());
     buf.extend_from_slice(pk);
     buf.extend_from_slice(data);
@@ -115,6 +116,8 @@ pub(crate) struct Frame {
     pub arrival_ms: i64,
     pub partition_key: String,
     pub data: Bytes,
+    /// Flags (bit 0: data is encrypted, see the embedded engine's crypto module).
+    pub flags: u8,
     /// Total length of the frame, prefix included.
     pub len: usize,
 }
@@ -151,6 +154,7 @@ pub(crate) fn decode_frame(buf: &Bytes, at: usize) -> Decoded {
     else {
         return Decoded::Bad("short frame".into());
     };
+    let flags = body[20];
     let pk_len = u16::from_le_bytes([body[21], body[22]]) as usize;
     let Some(pk) = body.get(BODY_FIXED..BODY_FIXED + pk_len) else {
         return Decoded::Bad("partition key overruns frame".into());
@@ -165,6 +169,7 @@ pub(crate) fn decode_frame(buf: &Bytes, at: usize) -> Decoded {
         arrival_ms: arrival as i64,
         partition_key: pk.to_string(),
         data: buf.slice(data_start..body_start + body_len),
+        flags,
         len: FRAME_PREFIX + body_len,
     })
 }
@@ -189,7 +194,7 @@ mod tests {
     #[test]
     fn frame_round_trip_and_damage() {
         let mut buf = Vec::new();
-        let n = encode_frame(&mut buf, 3, 99, 1_700_000_000_000, "ключ", b"payload");
+        let n = encode_frame(&mut buf, 3, 99, 1_700_000_000_000, "ключ", b"payload", 1);
         assert_eq!(n, buf.len());
         let b = Bytes::from(buf.clone());
         match decode_frame(&b, 0) {
@@ -201,6 +206,7 @@ mod tests {
                 assert_eq!(f.partition_key, "ключ");
                 assert_eq!(&f.data[..], b"payload");
                 assert_eq!(f.len, n);
+                assert_eq!(f.flags, 1);
             }
             other => panic!("expected a frame, got {other:?}"),
         }
