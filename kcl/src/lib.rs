@@ -1,20 +1,94 @@
-//! # rill-kcl: the rill consumer (not built yet)
+//! # rill-kcl: the rill consumer
 //!
-//! This crate will hold the consumer of rill, the Rust counterpart of the Kinesis Client
-//! Library: a scheduler that balances shards across workers through a lease table (SQLite or
-//! DynamoDB), a `RecordProcessor` trait, checkpoints, polling and enhanced fan-out retrieval,
-//! and deaggregation of KPL records. None of that exists yet; today the crate only fixes its
-//! place in the workspace and its one dependency, the Kinesis API of `rill-engine`, which is
-//! what the consumer will call:
+//! The Rust counterpart of the Kinesis Client Library. Workers of one application share a
+//! stream's shards through a lease table, survive the loss of any worker, and follow
+//! resharding; the application implements a [`RecordProcessor`] per shard.
+//!
+//! * [`Scheduler`] runs one worker: shard sync, lease renewal, taking and stealing leases,
+//!   a processing loop per leased shard ([`scheduler`]).
+//! * [`RecordProcessor`] and [`RecordProcessorFactory`]: the application's side
+//!   ([`processor`]), with a [`Checkpointer`] per shard ([`checkpoint`]).
+//! * [`LeaseTable`] with the KCL's lease schema, and its SQLite implementation
+//!   [`SqliteLeaseTable`] for workers of one host ([`lease`]).
+//! * Polling retrieval with prefetch ([`retrieval`]), KPL deaggregation ([`record`]).
+//! * Metrics with the KCL's names through the `metrics` facade ([`metrics`]).
+//!
+//! Delivery is **at least once**: records after a shard's last checkpoint are delivered
+//! again after a crash. Planned moves (a graceful shutdown, a worker joining) deliver
+//! nothing twice when processors checkpoint in `shutdown_requested`.
 //!
 //! ```
-//! use rill_engine::api::{GetRecordsInput, Kinesis};
+//! use rill_kcl::{
+//!     InitialPosition, ProcessRecordsInput, RecordProcessor, Scheduler, ShardEndedInput,
+//!     ShutdownRequestedInput, InitializationInput, SqliteLeaseTable,
+//! };
+//! use std::sync::Arc;
 //!
-//! // The consumer's polling loop will be built from calls like this one.
-//! async fn poll(kinesis: &dyn Kinesis, iterator: String) -> Result<Option<String>, rill_engine::api::Error> {
-//!     let page = kinesis
-//!         .get_records(GetRecordsInput { shard_iterator: iterator, ..Default::default() })
-//!         .await?;
-//!     Ok(page.next_shard_iterator)
+//! struct Printer;
+//!
+//! #[async_trait::async_trait]
+//! impl RecordProcessor for Printer {
+//!     async fn initialize(&mut self, input: InitializationInput) {
+//!         println!("starting {} after {}", input.shard_id, input.extended_sequence_number);
+//!     }
+//!     async fn process_records(&mut self, input: ProcessRecordsInput<'_>) {
+//!         for r in &input.records {
+//!             println!("{} {:?}", r.partition_key, r.data);
+//!         }
+//!         // Checkpoint after the batch: a restart resumes after it.
+//!         let _ = input.checkpointer.checkpoint().await;
+//!     }
+//!     async fn shard_ended(&mut self, input: ShardEndedInput<'_>) {
+//!         let _ = input.checkpointer.checkpoint().await;
+//!     }
+//!     async fn shutdown_requested(&mut self, input: ShutdownRequestedInput<'_>) {
+//!         let _ = input.checkpointer.checkpoint().await;
+//!     }
+//! }
+//!
+//! async fn consume(
+//!     kinesis: Arc<dyn rill_engine::api::Kinesis>,
+//!     leases: &std::path::Path,
+//! ) -> Result<(), Box<dyn std::error::Error>> {
+//!     let scheduler = Scheduler::builder()
+//!         .application_name("printer")
+//!         .stream_name("events")
+//!         .worker_id("worker-1")
+//!         .kinesis(kinesis)
+//!         .lease_table(Arc::new(SqliteLeaseTable::open(leases, "printer")?))
+//!         .initial_position(InitialPosition::TrimHorizon)
+//!         .processor_factory(|_shard: &str| Box::new(Printer) as Box<dyn RecordProcessor>)
+//!         .build()?;
+//!     let stop = scheduler.shutdown_handle();
+//!     let worker = tokio::spawn(scheduler.run());
+//!     // ... later, e.g. on SIGTERM:
+//!     stop.shutdown().await;
+//!     worker.await??;
+//!     Ok(())
 //! }
 //! ```
+
+pub mod checkpoint;
+pub mod config;
+mod consumer;
+pub mod error;
+pub mod lease;
+pub mod metrics;
+pub mod processor;
+pub mod record;
+pub mod retrieval;
+pub mod scheduler;
+pub mod sequence;
+pub mod shard_sync;
+
+pub use checkpoint::{CheckpointError, Checkpointer, PreparedCheckpointer};
+pub use config::{InitialPosition, LeaseConfig, PollingConfig};
+pub use error::KclError;
+pub use lease::{CheckpointUpdate, Lease, LeaseError, LeaseTable, SqliteLeaseTable};
+pub use processor::{
+    InitializationInput, ProcessRecordsInput, RecordProcessor, RecordProcessorFactory,
+    ShardEndedInput, ShutdownRequestedInput,
+};
+pub use record::KinesisClientRecord;
+pub use scheduler::{Scheduler, SchedulerBuilder, ShutdownHandle};
+pub use sequence::ExtendedSequenceNumber;

@@ -1,0 +1,84 @@
+//! Settings of the consumer, with their defaults.
+//!
+//! Every timing knob is configurable so that tests run in seconds; the defaults are the
+//! KCL's where the KCL has one.
+
+use rill_engine::api::Timestamp;
+use std::time::Duration;
+
+/// Where a worker starts reading a shard that has no checkpoint yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialPosition {
+    /// After the newest record: only records put from now on (the KCL's default).
+    #[default]
+    Latest,
+    /// At the oldest record still retained.
+    TrimHorizon,
+    /// At the first record that arrived at or after this time.
+    AtTimestamp(Timestamp),
+}
+
+/// Lease coordination settings.
+#[derive(Debug, Clone)]
+pub struct LeaseConfig {
+    /// A lease whose counter did not change for this long (on the observer's monotonic
+    /// clock) is expired and may be taken. Default 10 s.
+    pub failover_time: Duration,
+    /// How often the owner renews its leases. Default: a third of the failover time.
+    pub renewal_interval: Duration,
+    /// How often the worker scans the table to take expired, unowned or handed-over leases
+    /// and to steal toward an even spread. Default: half the renewal interval, so a dead
+    /// worker's leases are taken within the failover time plus one renewal interval of its
+    /// last renewal.
+    pub taker_interval: Duration,
+    /// Most leases this worker holds. Default: unlimited.
+    pub max_leases_per_worker: usize,
+    /// Most leases stolen in one scan. Default 1 (as the KCL).
+    pub max_leases_to_steal_at_once: usize,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        let failover = Duration::from_secs(10);
+        LeaseConfig {
+            failover_time: failover,
+            renewal_interval: failover / 3,
+            taker_interval: failover / 6,
+            max_leases_per_worker: usize::MAX,
+            max_leases_to_steal_at_once: 1,
+        }
+    }
+}
+
+/// Polling retrieval settings.
+#[derive(Debug, Clone)]
+pub struct PollingConfig {
+    /// Most records per GetRecords call (1..=10000). Default 10000.
+    pub max_records: i32,
+    /// Batches fetched ahead of the processor, per shard. Default 3.
+    pub prefetch_batches: usize,
+    /// Pause after a GetRecords that reached the tip of the shard. Doubles (up to
+    /// `max_idle_time_between_reads`) while calls come back empty; none while calls come back
+    /// full. Default 1 s.
+    pub idle_time_between_reads: Duration,
+    /// Longest pause between empty reads. Default 4 s.
+    pub max_idle_time_between_reads: Duration,
+    /// First backoff after ProvisionedThroughputExceeded or a transient failure; doubles
+    /// with jitter per retry. Default 200 ms.
+    pub retry_min_backoff: Duration,
+    /// Longest backoff. Default 5 s.
+    pub retry_max_backoff: Duration,
+}
+
+impl Default for PollingConfig {
+    fn default() -> Self {
+        PollingConfig {
+            max_records: 10_000,
+            prefetch_batches: 3,
+            idle_time_between_reads: Duration::from_secs(1),
+            max_idle_time_between_reads: Duration::from_secs(4),
+            retry_min_backoff: Duration::from_millis(200),
+            retry_max_backoff: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The processing loop of one shard: from a held lease to processor calls.
+//!
+//! # Invariants
+//!
+//! * The processor's methods are called one at a time, in the order of
+//!   [`crate::processor`]'s life cycle.
+//! * A child shard is not read before every parent lease is at `SHARD_END` or gone.
+//! * On a lease signal (handoff, shutdown, loss) the fetch task is dropped first, so nothing
+//!   is delivered after `shutdown_requested` or `lease_lost`. A signal is looked at between
+//!   batches, never in the middle of one.
+//! * After a handoff or shutdown the lease is released only after `shutdown_requested`
+//!   returned, so the next owner starts from the processor's last checkpoint.
+
+use crate::checkpoint::Checkpointer;
+use crate::config::{InitialPosition, PollingConfig};
+use crate::lease::coordinator::{HeldLease, LeaseCoordinator, LeaseSignal};
+use crate::metrics as m;
+use crate::processor::{
+    InitializationInput, ProcessRecordsInput, RecordProcessorFactory, ShardEndedInput,
+    ShutdownRequestedInput,
+};
+use crate::retrieval::polling::{Fetched, PollingFetcher, StartPosition};
+use crate::shard_sync;
+use rill_engine::api::Kinesis;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a shard's processing loop needs from its worker.
+pub(crate) struct ShardContext {
+    pub kinesis: Arc<dyn Kinesis>,
+    pub coordinator: Arc<LeaseCoordinator>,
+    pub factory: Arc<dyn RecordProcessorFactory>,
+    pub stream_name: String,
+    pub initial_position: InitialPosition,
+    pub polling: PollingConfig,
+    /// How often a child polls its parents' leases.
+    pub parent_poll: Duration,
+}
+
+/// Runs the shard of `held` until its lease is lost, handed over, released or the shard
+/// ended. Cancel safety: dropping the future stops processing abruptly (the lease stays
+/// owned until it expires; records after the last checkpoint are delivered again).
+pub(crate) async fn run(ctx: Arc<ShardContext>, held: Arc<HeldLease>) {
+    let shard_id = held.key.clone();
+    let outcome = process(&ctx, &held).await;
+    if let Err(e) = outcome {
+        tracing::warn!(%shard_id, error = %e, "shard processing stopped; releasing the lease");
+        release(&ctx, &held, false).await;
+    }
+    ctx.coordinator.remove(&shard_id);
+}
+
+/// Releases the lease: ends a handoff (`handoff`) or evicts.
+async fn release(ctx: &ShardContext, held: &HeldLease, handoff: bool) {
+    let table = ctx.coordinator.table();
+    let me = ctx.coordinator.worker_id();
+    for _ in 0..8 {
+        let mut lease = held.lease.lock().await;
+        let result = if handoff {
+            table.complete_hand_over(&lease).await
+        } else {
+            table.evict_lease(&lease).await
+        };
+        match result {
+            Ok(Some(l)) => {
+                *lease = l;
+                return;
+            }
+            Ok(None) => match table.get_lease(&held.key).await {
+                Ok(Some(l))
+                    if (handoff && l.checkpoint_owner.as_deref() == Some(me))
+                        || (!handoff && l.lease_owner.as_deref() == Some(me)) =>
+                {
+                    *lease = l;
+                }
+                Ok(Some(l)) if !handoff && l.checkpoint_owner.as_deref() == Some(me) => {
+                    // A handoff was requested while we shut down: finish it instead.
+                    *lease = l;
+                    drop(lease);
+                    return Box::pin(release(ctx, held, true)).await;
+                }
+                _ => return,
+            },
+            Err(e) => {
+                tracing::warn!(shard_id = %held.key, error = %e, "releasing the lease failed");
+                return;
+            }
+        }
+    }
+}
+
+async fn wait_for_parents(ctx: &ShardContext, held: &HeldLease) -> Result<bool, crate::KclError> {
+    let parents = held.lease.lock().await.parent_shard_ids.clone();
+    let mut signal = held.signal.subscribe();
+    for p in parents {
+        loop {
+            match ctx.coordinator.table().get_lease(&p).await? {
+                Some(l) if !l.is_shard_end() => {}
+                _ => break,
+            }
+            tracing::debug!(parent = %p, "waiting for parent shard to end");
+            tokio::select! {
+                _ = tokio::time::sleep(ctx.parent_poll) => {}
+                _ = signal.changed() => {}
+            }
+            if *signal.borrow() != LeaseSignal::Held {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate::KclError> {
+    let shard_id = held.key.clone();
+    let me = ctx.coordinator.worker_id().to_owned();
+    if !wait_for_parents(ctx, held).await? {
+        return finish_without_processor(ctx, held).await;
+    }
+    let lease = held.lease.lock().await.clone();
+    if lease.is_shard_end() {
+        release(ctx, held, false).await;
+        return Ok(());
+    }
+    let checkpointer = Checkpointer::new(
+        me.clone(),
+        Arc::clone(held),
+        Arc::clone(ctx.coordinator.table()),
+        lease.checkpoint(),
+        lease.pending_checkpoint(),
+    );
+    let mut processor = ctx.factory.create_processor(&shard_id);
+    processor
+        .initialize(InitializationInput {
+            shard_id: shard_id.clone(),
+            extended_sequence_number: lease.checkpoint(),
+            pending_checkpoint: lease.pending_checkpoint(),
+            pending_checkpoint_state: lease.pending_checkpoint_state.clone(),
+        })
+        .await;
+    let timestamp = match ctx.initial_position {
+        InitialPosition::AtTimestamp(t) => Some(t),
+        _ => None,
+    };
+    let mut fetcher = Some(PollingFetcher::spawn(
+        Arc::clone(&ctx.kinesis),
+        ctx.stream_name.clone(),
+        shard_id.clone(),
+        StartPosition {
+            checkpoint: lease.checkpoint(),
+            timestamp,
+        },
+        ctx.polling.clone(),
+        lease.hash_key_range(),
+    ));
+    let mut signal = held.signal.subscribe();
+    let records_processed = metrics::counter!(m::RECORDS_PROCESSED, m::SHARD => shard_id.clone());
+    let bytes_processed = metrics::counter!(m::DATA_BYTES_PROCESSED, m::SHARD => shard_id.clone());
+    let processing_time =
+        metrics::histogram!(m::RECORD_PROCESSOR_TIME, m::SHARD => shard_id.clone());
+    loop {
+        let state = *signal.borrow_and_update();
+        match state {
+            LeaseSignal::Held => {}
+            LeaseSignal::Lost => {
+                drop(fetcher.take());
+                processor.lease_lost().await;
+                return Ok(());
+            }
+            LeaseSignal::HandoffRequested | LeaseSignal::ShutdownRequested => {
+                drop(fetcher.take());
+                processor
+                    .shutdown_requested(ShutdownRequestedInput {
+                        checkpointer: &checkpointer,
+                    })
+                    .await;
+                // A loss during shutdown_requested leaves nothing to release.
+                if held.current() != LeaseSignal::Lost {
+                    let handoff = held.current() == LeaseSignal::HandoffRequested;
+                    release(ctx, held, handoff).await;
+                    tracing::info!(%shard_id, handoff, checkpoint = %checkpointer.last_checkpoint(), "lease released");
+                }
+                return Ok(());
+            }
+        }
+        let Some(f) = fetcher.as_mut() else {
+            return Ok(());
+        };
+        let next = tokio::select! {
+            biased;
+            _ = signal.changed() => continue,
+            next = f.rx.recv() => next,
+        };
+        match next {
+            Some(Fetched::Records {
+                records,
+                millis_behind_latest,
+            }) => {
+                let Some(last) = records.last() else { continue };
+                checkpointer.delivered(last.extended_sequence_number());
+                let n = records.len() as u64;
+                let bytes: usize = records.iter().map(|r| r.data.len()).sum();
+                let started = Instant::now();
+                processor
+                    .process_records(ProcessRecordsInput {
+                        records,
+                        millis_behind_latest,
+                        checkpointer: &checkpointer,
+                    })
+                    .await;
+                processing_time.record(started.elapsed().as_secs_f64());
+                records_processed.increment(n);
+                bytes_processed.increment(bytes as u64);
+            }
+            Some(Fetched::ShardEnd { child_shards }) => {
+                drop(fetcher.take());
+                let parent = held.lease.lock().await.clone();
+                if let Some(updated) = shard_sync::create_child_leases(
+                    ctx.coordinator.table().as_ref(),
+                    &parent,
+                    &child_shards,
+                )
+                .await?
+                {
+                    let mut l = held.lease.lock().await;
+                    if l.lease_counter == updated.lease_counter {
+                        *l = updated;
+                    }
+                }
+                checkpointer.delivered(crate::ExtendedSequenceNumber::shard_end());
+                processor
+                    .shard_ended(ShardEndedInput {
+                        checkpointer: &checkpointer,
+                    })
+                    .await;
+                if checkpointer.last_checkpoint().is_shard_end() {
+                    tracing::info!(%shard_id, children = child_shards.len(), "shard ended");
+                    release(ctx, held, false).await;
+                } else if held.current() != LeaseSignal::Lost {
+                    tracing::error!(%shard_id, "shard_ended returned without checkpointing; the shard will be processed again");
+                    release(ctx, held, false).await;
+                }
+                return Ok(());
+            }
+            Some(Fetched::Failed(e)) => {
+                drop(fetcher.take());
+                processor
+                    .shutdown_requested(ShutdownRequestedInput {
+                        checkpointer: &checkpointer,
+                    })
+                    .await;
+                return Err(e.into());
+            }
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The lease was signalled before processing started: nothing was delivered, so release
+/// or give up the lease without a processor.
+async fn finish_without_processor(
+    ctx: &ShardContext,
+    held: &HeldLease,
+) -> Result<(), crate::KclError> {
+    match held.current() {
+        LeaseSignal::Lost | LeaseSignal::Held => {}
+        LeaseSignal::HandoffRequested => release(ctx, held, true).await,
+        LeaseSignal::ShutdownRequested => release(ctx, held, false).await,
+    }
+    Ok(())
+}

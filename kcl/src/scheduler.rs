@@ -1,0 +1,389 @@
+//! The [`Scheduler`]: one worker of a consumer application.
+//!
+//! A scheduler runs, until shut down:
+//!
+//! * shard sync at start and every `shard_sync_interval` (see [`crate::shard_sync`]);
+//! * lease renewal every `renewal_interval`, in its own task so that a slow scan never
+//!   delays it;
+//! * a lease scan every `taker_interval` that takes and steals leases
+//!   (see [`crate::lease::coordinator`]) and starts a processing loop per new lease
+//!   (see [`crate::consumer`]).
+//!
+//! Every task is owned by [`Scheduler::run`]'s future: dropping that future (or aborting
+//! the task running it) stops the worker abruptly, as a crash would — its leases expire
+//! after the failover time and other workers resume from the last checkpoints.
+//! [`ShutdownHandle::shutdown`] stops it gracefully: every processor is asked to checkpoint
+//! (`shutdown_requested`), then every lease is released so that others take them at once.
+
+use crate::config::{InitialPosition, LeaseConfig, PollingConfig};
+use crate::consumer::{self, ShardContext};
+use crate::error::KclError;
+use crate::lease::LeaseTable;
+use crate::lease::coordinator::LeaseCoordinator;
+use crate::processor::RecordProcessorFactory;
+use crate::retrieval::AbortOnDrop;
+use crate::shard_sync;
+use rill_engine::api::Kinesis;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// Builds a [`Scheduler`]; [`build`](SchedulerBuilder::build) checks every parameter and
+/// names the first bad one.
+#[derive(Default)]
+pub struct SchedulerBuilder {
+    application_name: Option<String>,
+    stream_name: Option<String>,
+    worker_id: Option<String>,
+    kinesis: Option<Arc<dyn Kinesis>>,
+    lease_table: Option<Arc<dyn LeaseTable>>,
+    factory: Option<Arc<dyn RecordProcessorFactory>>,
+    initial_position: InitialPosition,
+    lease: LeaseConfig,
+    renewal_interval_set: bool,
+    taker_interval_set: bool,
+    polling: PollingConfig,
+    shard_sync_interval: Option<Duration>,
+    shutdown_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for SchedulerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerBuilder")
+            .field("application_name", &self.application_name)
+            .field("stream_name", &self.stream_name)
+            .field("worker_id", &self.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SchedulerBuilder {
+    /// The application's name (required): workers with the same name share the shards.
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+    /// The stream to consume (required).
+    pub fn stream_name(mut self, name: impl Into<String>) -> Self {
+        self.stream_name = Some(name.into());
+        self
+    }
+    /// This worker's id, unique among the application's workers (required).
+    pub fn worker_id(mut self, id: impl Into<String>) -> Self {
+        self.worker_id = Some(id.into());
+        self
+    }
+    /// The Kinesis service (required).
+    pub fn kinesis(mut self, kinesis: Arc<dyn Kinesis>) -> Self {
+        self.kinesis = Some(kinesis);
+        self
+    }
+    /// The lease table (required), for example a [`SqliteLeaseTable`](crate::SqliteLeaseTable).
+    pub fn lease_table(mut self, table: Arc<dyn LeaseTable>) -> Self {
+        self.lease_table = Some(table);
+        self
+    }
+    /// Makes a processor per shard (required).
+    pub fn processor_factory(mut self, factory: impl RecordProcessorFactory) -> Self {
+        self.factory = Some(Arc::new(factory));
+        self
+    }
+    /// Where shards without a checkpoint start. Default `LATEST`.
+    pub fn initial_position(mut self, position: InitialPosition) -> Self {
+        self.initial_position = position;
+        self
+    }
+    /// The failover time (default 10 s). Unless set explicitly, the renewal interval
+    /// follows as a third of it and the taker interval as a sixth.
+    pub fn failover_time(mut self, d: Duration) -> Self {
+        self.lease.failover_time = d;
+        self
+    }
+    /// How often leases are renewed. Must be below the failover time.
+    pub fn renewal_interval(mut self, d: Duration) -> Self {
+        self.lease.renewal_interval = d;
+        self.renewal_interval_set = true;
+        self
+    }
+    /// How often the lease table is scanned to take and steal leases.
+    pub fn taker_interval(mut self, d: Duration) -> Self {
+        self.lease.taker_interval = d;
+        self.taker_interval_set = true;
+        self
+    }
+    /// Most leases this worker holds (default unlimited; at least 1).
+    pub fn max_leases_per_worker(mut self, n: usize) -> Self {
+        self.lease.max_leases_per_worker = n;
+        self
+    }
+    /// Most leases stolen per scan (default 1; at least 1).
+    pub fn max_leases_to_steal_at_once(mut self, n: usize) -> Self {
+        self.lease.max_leases_to_steal_at_once = n;
+        self
+    }
+    /// Polling retrieval settings.
+    pub fn polling(mut self, polling: PollingConfig) -> Self {
+        self.polling = polling;
+        self
+    }
+    /// How often shards are listed to create leases for new ones (default 60 s).
+    pub fn shard_sync_interval(mut self, d: Duration) -> Self {
+        self.shard_sync_interval = Some(d);
+        self
+    }
+    /// How long a graceful shutdown waits for processors before dropping them (default
+    /// 30 s).
+    pub fn shutdown_timeout(mut self, d: Duration) -> Self {
+        self.shutdown_timeout = Some(d);
+        self
+    }
+
+    /// Checks the parameters and makes the scheduler.
+    pub fn build(self) -> Result<Scheduler, KclError> {
+        let bad = |parameter: &'static str, reason: &str| KclError::Config {
+            parameter,
+            reason: reason.to_owned(),
+        };
+        let non_empty = |v: Option<String>, p: &'static str| {
+            v.filter(|s| !s.is_empty())
+                .ok_or_else(|| bad(p, "is required and must not be empty"))
+        };
+        let application_name = non_empty(self.application_name, "application_name")?;
+        let stream_name = non_empty(self.stream_name, "stream_name")?;
+        let worker_id = non_empty(self.worker_id, "worker_id")?;
+        let kinesis = self.kinesis.ok_or_else(|| bad("kinesis", "is required"))?;
+        let table = self
+            .lease_table
+            .ok_or_else(|| bad("lease_table", "is required"))?;
+        let factory = self
+            .factory
+            .ok_or_else(|| bad("processor_factory", "is required"))?;
+        let mut lease = self.lease;
+        if lease.failover_time.is_zero() {
+            return Err(bad("failover_time", "must be positive"));
+        }
+        if !self.renewal_interval_set {
+            lease.renewal_interval = lease.failover_time / 3;
+        }
+        if !self.taker_interval_set {
+            lease.taker_interval = lease.renewal_interval / 2;
+        }
+        if lease.renewal_interval.is_zero() || lease.renewal_interval >= lease.failover_time {
+            return Err(bad(
+                "renewal_interval",
+                "must be positive and below the failover time",
+            ));
+        }
+        if lease.taker_interval.is_zero() {
+            return Err(bad("taker_interval", "must be positive"));
+        }
+        if lease.max_leases_per_worker == 0 {
+            return Err(bad("max_leases_per_worker", "must be at least 1"));
+        }
+        if lease.max_leases_to_steal_at_once == 0 {
+            return Err(bad("max_leases_to_steal_at_once", "must be at least 1"));
+        }
+        let p = &self.polling;
+        if !(1..=10_000).contains(&p.max_records) {
+            return Err(bad("polling.max_records", "must be in 1..=10000"));
+        }
+        if p.prefetch_batches == 0 {
+            return Err(bad("polling.prefetch_batches", "must be at least 1"));
+        }
+        if p.max_idle_time_between_reads < p.idle_time_between_reads {
+            return Err(bad(
+                "polling.max_idle_time_between_reads",
+                "must be at least idle_time_between_reads",
+            ));
+        }
+        if p.retry_min_backoff.is_zero() || p.retry_max_backoff < p.retry_min_backoff {
+            return Err(bad(
+                "polling.retry_min_backoff",
+                "must be positive and at most retry_max_backoff",
+            ));
+        }
+        let shard_sync_interval = self.shard_sync_interval.unwrap_or(Duration::from_secs(60));
+        if shard_sync_interval.is_zero() {
+            return Err(bad("shard_sync_interval", "must be positive"));
+        }
+        let (shutdown_tx, _) = watch::channel(false);
+        let (done_tx, _) = watch::channel(false);
+        let parent_poll = lease.taker_interval;
+        let coordinator = Arc::new(LeaseCoordinator::new(worker_id, table, lease.clone()));
+        Ok(Scheduler {
+            application_name,
+            lease,
+            shard_sync_interval,
+            shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(30)),
+            ctx: Arc::new(ShardContext {
+                kinesis,
+                coordinator,
+                factory,
+                stream_name,
+                initial_position: self.initial_position,
+                polling: self.polling,
+                parent_poll,
+            }),
+            shutdown: Arc::new(shutdown_tx),
+            done: Arc::new(done_tx),
+        })
+    }
+}
+
+/// One worker of a consumer application. Make it with [`Scheduler::builder`], run it with
+/// [`Scheduler::run`], stop it with a [`ShutdownHandle`].
+pub struct Scheduler {
+    application_name: String,
+    lease: LeaseConfig,
+    shard_sync_interval: Duration,
+    shutdown_timeout: Duration,
+    ctx: Arc<ShardContext>,
+    shutdown: Arc<watch::Sender<bool>>,
+    done: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("application_name", &self.application_name)
+            .field("worker_id", &self.ctx.coordinator.worker_id())
+            .field("stream_name", &self.ctx.stream_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a running [`Scheduler`] gracefully. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shutdown: Arc<watch::Sender<bool>>,
+    done: watch::Receiver<bool>,
+}
+
+impl ShutdownHandle {
+    /// Asks the scheduler to shut down and waits until it has: every processor was asked
+    /// to checkpoint and every lease released. Returns at once if it has already stopped.
+    ///
+    /// Cancel safety: cancel safe; dropping the future does not withdraw the request.
+    pub async fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// Asks the scheduler to shut down without waiting.
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+impl Scheduler {
+    /// A builder with every default.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::default()
+    }
+
+    /// A handle to shut the scheduler down.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shutdown: Arc::clone(&self.shutdown),
+            done: self.done.subscribe(),
+        }
+    }
+
+    /// This worker's id.
+    pub fn worker_id(&self) -> &str {
+        self.ctx.coordinator.worker_id()
+    }
+
+    /// Runs the worker until [`ShutdownHandle::shutdown`]; returns after the graceful
+    /// shutdown completed.
+    ///
+    /// Fails only if the lease table or Kinesis fails at start (the first shard sync);
+    /// later failures are logged and retried.
+    ///
+    /// Cancel safety: dropping the future stops the worker abruptly, like a crash: every
+    /// task it started is aborted, no lease is released, nothing more is checkpointed.
+    pub async fn run(self) -> Result<(), KclError> {
+        let span = tracing::info_span!("worker", application = %self.application_name, worker_id = %self.ctx.coordinator.worker_id());
+        let result = self.run_inner().instrument(span).await;
+        self.done.send_replace(true);
+        result
+    }
+
+    async fn run_inner(&self) -> Result<(), KclError> {
+        let ctx = &self.ctx;
+        let coordinator = Arc::clone(&ctx.coordinator);
+        let mut shutdown = self.shutdown.subscribe();
+        if *shutdown.borrow_and_update() {
+            return Ok(());
+        }
+        shard_sync::sync(
+            ctx.kinesis.as_ref(),
+            coordinator.table().as_ref(),
+            &ctx.stream_name,
+            ctx.initial_position,
+        )
+        .await?;
+        let renewer = {
+            let coordinator = Arc::clone(&coordinator);
+            let every = self.lease.renewal_interval;
+            AbortOnDrop(tokio::spawn(
+                async move {
+                    let mut tick = tokio::time::interval(every);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        coordinator.renew_all().await;
+                    }
+                }
+                .in_current_span(),
+            ))
+        };
+        let mut shards: JoinSet<()> = JoinSet::new();
+        let mut take = tokio::time::interval(self.lease.taker_interval);
+        take.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sync = tokio::time::interval(self.shard_sync_interval);
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        sync.reset();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = take.tick() => match coordinator.take_leases().await {
+                    Ok(new) => for held in new {
+                        let span = tracing::info_span!("shard", shard_id = %held.key);
+                        shards.spawn(consumer::run(Arc::clone(ctx), held).instrument(span));
+                    },
+                    Err(e) => tracing::warn!(error = %e, "lease scan failed"),
+                },
+                _ = sync.tick() => {
+                    if let Err(e) = shard_sync::sync(
+                        ctx.kinesis.as_ref(),
+                        coordinator.table().as_ref(),
+                        &ctx.stream_name,
+                        ctx.initial_position,
+                    ).await {
+                        tracing::warn!(error = %e, "shard sync failed");
+                    }
+                },
+                Some(done) = shards.join_next(), if !shards.is_empty() => {
+                    if let Err(e) = done && e.is_panic() {
+                        tracing::error!(error = %e, "a shard's processing loop panicked");
+                    }
+                },
+            }
+        }
+        tracing::info!(leases = coordinator.held().len(), "shutting down");
+        coordinator.request_shutdown();
+        let drain = async { while shards.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("processors did not finish within the shutdown timeout");
+        }
+        drop(renewer);
+        Ok(())
+    }
+}

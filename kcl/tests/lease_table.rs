@@ -1,0 +1,72 @@
+//! The lease table suite (`common/lease_suite.rs`) against the SQLite table, plus a
+//! two-connection race (as two processes on one file).
+
+mod common;
+
+use common::lease_suite as suite;
+use rill_kcl::{LeaseTable, SqliteLeaseTable};
+use std::sync::Arc;
+
+type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn table() -> Result<(tempfile::TempDir, SqliteLeaseTable), Box<dyn std::error::Error + Send + Sync>>
+{
+    let dir = tempfile::tempdir()?;
+    let t = SqliteLeaseTable::open(dir.path().join("leases.sqlite"), "app")?;
+    Ok((dir, t))
+}
+
+#[tokio::test]
+async fn create_get_list() -> R {
+    let (_d, t) = table()?;
+    suite::create_get_list(&t).await
+}
+
+#[tokio::test]
+async fn writes_are_conditional_on_counter() -> R {
+    let (_d, t) = table()?;
+    suite::writes_are_conditional_on_counter(&t).await
+}
+
+#[tokio::test]
+async fn checkpoints() -> R {
+    let (_d, t) = table()?;
+    suite::checkpoints(&t).await
+}
+
+#[tokio::test]
+async fn handoff_and_meta() -> R {
+    let (_d, t) = table()?;
+    suite::handoff_and_meta(&t).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn take_race_one_connection() -> R {
+    let (_d, t) = table()?;
+    suite::take_race(Arc::new(t)).await
+}
+
+/// Several connections (as several processes) on one file race through a router that
+/// alternates between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn races_across_connections() -> R {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("leases.sqlite");
+    let conns: Vec<Arc<dyn LeaseTable>> = (0..4)
+        .map(|_| SqliteLeaseTable::open(&path, "app").map(|t| Arc::new(t) as Arc<dyn LeaseTable>))
+        .collect::<Result<_, _>>()?;
+    let router = Arc::new(common::RoundRobin::new(conns));
+    suite::take_race(router.clone()).await?;
+    suite::steal_vs_renew_race(router).await
+}
+
+#[test]
+fn bad_table_name_is_refused() {
+    let dir = tempfile::tempdir().ok();
+    let path = dir
+        .as_ref()
+        .map(|d| d.path().join("x.sqlite"))
+        .unwrap_or_default();
+    assert!(SqliteLeaseTable::open(&path, "bad\"name").is_err());
+    assert!(SqliteLeaseTable::open(&path, "").is_err());
+}
