@@ -438,6 +438,23 @@ impl Kinesis for Remote {
         Ok(())
     }
 
+    async fn update_stream_mode(&self, input: api::UpdateStreamModeInput) -> Result<()> {
+        let details = aws_sdk_kinesis::types::StreamModeDetails::builder()
+            .stream_mode(aws_sdk_kinesis::types::StreamMode::from(
+                input.stream_mode_details.stream_mode.as_str(),
+            ))
+            .build()
+            .map_err(|e| Error::internal("UpdateStreamMode: building StreamModeDetails", e))?;
+        self.client
+            .update_stream_mode()
+            .stream_arn(input.stream_arn)
+            .stream_mode_details(details)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateStreamMode", e))?;
+        Ok(())
+    }
+
     async fn start_stream_encryption(&self, input: api::StreamEncryptionInput) -> Result<()> {
         self.client
             .start_stream_encryption()

@@ -72,6 +72,8 @@ pub trait Kinesis: Send + Sync {
     async fn split_shard(&self, input: SplitShardInput) -> Result<()>;
     /// Merges two open shards with adjacent hash-key ranges into one; both parents close.
     async fn merge_shards(&self, input: MergeShardsInput) -> Result<()>;
+    /// Switches a stream between PROVISIONED and ON_DEMAND capacity.
+    async fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<()>;
     /// Encrypts records written from now on with a KMS key.
     async fn start_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()>;
     /// Stops encrypting new records (records already encrypted stay so).

@@ -790,6 +790,19 @@ pub struct RetentionPeriodInput {
     pub retention_period_hours: i32,
 }
 
+// ---------------------------------------------------------------- capacity mode
+
+/// UpdateStreamMode request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStreamModeInput {
+    /// The stream's ARN.
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+    /// The new capacity mode.
+    pub stream_mode_details: StreamModeDetails,
+}
+
 // ---------------------------------------------------------------- encryption
 
 /// StartStreamEncryption and StopStreamEncryption request.

@@ -16,6 +16,7 @@ mod crypto;
 mod limits;
 mod ops;
 mod reshard;
+mod scaling;
 mod telemetry;
 mod token;
 mod validate;
@@ -23,6 +24,7 @@ mod validate;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crypto::KeyRing;
 pub use limits::ThroughputLimits;
+pub use scaling::OnDemandScaling;
 
 use crate::api::{EncryptionType, Error, StreamMode, StreamStatus};
 use crate::store::{Catalog, FsyncPolicy, LogConfig, ShardRow, StoreError, StreamLog};
@@ -67,6 +69,8 @@ pub struct EngineConfig {
     /// Keys for streams encrypted with StartStreamEncryption (see [`KeyRing`]). Default: none,
     /// and StartStreamEncryption answers KMSNotFoundException.
     pub kms_keys: Arc<KeyRing>,
+    /// How ON_DEMAND streams scale themselves.
+    pub on_demand: OnDemandScaling,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +89,7 @@ impl Default for EngineConfig {
             limits: ThroughputLimits::aws(),
             update_delay: Duration::ZERO,
             kms_keys: Arc::new(KeyRing::default()),
+            on_demand: OnDemandScaling::default(),
         }
     }
 }
@@ -198,6 +203,10 @@ pub(crate) struct Stream {
     pub gate: tokio::sync::RwLock<()>,
     /// Per-shard throughput buckets.
     pub limiter: limits::Limiter,
+    /// Per-shard write counters since the scaler last looked: (records, bytes).
+    pub writes: parking_lot::Mutex<HashMap<u64, (u64, u64)>>,
+    /// Per-shard count of consecutive hot (or cold, negative) scaler checks.
+    pub heat: parking_lot::Mutex<HashMap<u64, i32>>,
 }
 
 pub(crate) fn shard_id(index: u64) -> String {
@@ -218,8 +227,8 @@ pub(crate) struct Inner {
     pub key: Vec<u8>,
     lock: File,
     pub closed: std::sync::atomic::AtomicBool,
-    retention_stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    retention_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Background threads (retention, on-demand scaling) and the senders that stop them.
+    background: Mutex<Vec<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -302,6 +311,8 @@ impl Engine {
                 log,
                 gate: tokio::sync::RwLock::new(()),
                 limiter: limits::Limiter::new(config.limits),
+                writes: Default::default(),
+                heat: Default::default(),
             });
             telemetry::stream_created(&row.name);
             registry.by_epoch.insert(row.epoch, Arc::clone(&stream));
@@ -328,29 +339,29 @@ impl Engine {
             key,
             lock,
             closed: std::sync::atomic::AtomicBool::new(false),
-            retention_stop: Mutex::new(None),
-            retention_thread: Mutex::new(None),
+            background: Mutex::new(Vec::new()),
         });
         if !inner.config.retention_interval.is_zero() {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
-            let weak = Arc::downgrade(&inner);
-            let every = inner.config.retention_interval;
-            let handle = std::thread::Builder::new()
-                .name("rill-retention".into())
-                .spawn(move || {
-                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                        rx.recv_timeout(every)
-                    {
-                        let Some(inner) = weak.upgrade() else { return };
-                        let engine = Engine { inner };
-                        if let Err(e) = futures::executor::block_on(engine.enforce_retention()) {
-                            tracing::error!(error = %e, "retention failed");
-                        }
+            spawn_background(
+                &inner,
+                "rill-retention",
+                inner.config.retention_interval,
+                |engine| {
+                    if let Err(e) = futures::executor::block_on(engine.enforce_retention()) {
+                        tracing::error!(error = %e, "retention failed");
                     }
-                })
-                .map_err(|e| StoreError::io("spawn retention thread", &inner.root, e))?;
-            *inner.retention_stop.lock() = Some(tx);
-            *inner.retention_thread.lock() = Some(handle);
+                },
+            )?;
+        }
+        if !inner.config.on_demand.check_interval.is_zero() {
+            spawn_background(
+                &inner,
+                "rill-scaler",
+                inner.config.on_demand.check_interval,
+                |engine| {
+                    futures::executor::block_on(engine.scale_on_demand());
+                },
+            )?;
         }
         Ok(Engine { inner })
     }
@@ -413,10 +424,10 @@ impl Engine {
         self.inner
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(tx) = self.inner.retention_stop.lock().take() {
+        let background: Vec<_> = self.inner.background.lock().drain(..).collect();
+        for (tx, _) in &background {
             let _ = tx.send(());
         }
-        let handle = self.inner.retention_thread.lock().take();
         let streams: Vec<Arc<Stream>> = self
             .inner
             .streams
@@ -426,7 +437,7 @@ impl Engine {
             .cloned()
             .collect();
         let join = move || {
-            if let Some(h) = handle {
+            for (_, h) in background {
                 let _ = h.join();
             }
             for s in streams {
@@ -462,16 +473,39 @@ impl Engine {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(tx) = self.retention_stop.lock().take() {
+        let background: Vec<_> = self.background.lock().drain(..).collect();
+        for (tx, _) in &background {
             let _ = tx.send(());
         }
-        // The retention thread holds only a weak reference; it may be the one dropping us.
-        if let Some(h) = self.retention_thread.lock().take()
-            && h.thread().id() != std::thread::current().id()
-        {
-            let _ = h.join();
+        // Background threads hold only a weak reference; one of them may be dropping us.
+        for (_, h) in background {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
         }
     }
+}
+
+/// Starts a thread that calls `work` every `every` until the engine closes or is dropped.
+fn spawn_background(
+    inner: &Arc<Inner>,
+    name: &str,
+    every: Duration,
+    work: impl Fn(Engine) + Send + 'static,
+) -> Result<(), StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let weak = Arc::downgrade(inner);
+    let handle = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let Some(inner) = weak.upgrade() else { return };
+                work(Engine { inner });
+            }
+        })
+        .map_err(|e| StoreError::io("spawn background thread", &inner.root, e))?;
+    inner.background.lock().push((tx, handle));
+    Ok(())
 }
 
 pub(crate) fn stream_arn(config: &EngineConfig, name: &str) -> String {

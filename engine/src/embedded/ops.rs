@@ -551,6 +551,8 @@ impl Kinesis for Engine {
             log,
             gate: tokio::sync::RwLock::new(()),
             limiter: super::limits::Limiter::new(self.inner.config.limits),
+            writes: Default::default(),
+            heat: Default::default(),
         });
         let mut reg = self.inner.streams.write();
         reg.by_epoch.insert(epoch, Arc::clone(&stream));
@@ -965,6 +967,7 @@ impl Kinesis for Engine {
         drop(gate);
         let result = Self::committed(rx).await?;
         telemetry::put(&stream.name, false, &[(shard, size)], 0);
+        stream.count_writes(&[(shard, size)]);
         let position = result.positions.first().copied().unwrap_or_default();
         Ok(PutRecordOutput {
             shard_id: shard_id(shard),
@@ -1078,6 +1081,7 @@ impl Kinesis for Engine {
         match result {
             Ok(result) => {
                 telemetry::put(&stream.name, true, &sizes, throttled);
+                stream.count_writes(&sizes);
                 let mut ids: BTreeMap<u64, String> = BTreeMap::new();
                 let mut positions = result.positions.iter();
                 let records = verdicts
@@ -1540,6 +1544,34 @@ impl Kinesis for Engine {
     async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
         self.check_open()?;
         self.change_retention(input, false).await
+    }
+
+    async fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<()> {
+        self.check_open()?;
+        let mut v = ValidationErrors::new();
+        validate::stream_arn(&mut v, "streamARN", &input.stream_arn);
+        v.finish()?;
+        let stream = self.stream(None, Some(&input.stream_arn))?;
+        let mode = input.stream_mode_details.stream_mode;
+        {
+            let meta = stream.meta.read();
+            if meta.status != StreamStatus::Active {
+                return Err(Error::ResourceInUse(format!(
+                    "Stream {} under account {} not ACTIVE, instead in state {}",
+                    stream.name,
+                    self.account(),
+                    meta.status
+                )));
+            }
+        }
+        self.inner
+            .catalog
+            .lock()
+            .set_mode(stream.epoch, mode.as_str())
+            .map_err(StoreError::from)?;
+        stream.meta.write().mode = mode;
+        tracing::info!(stream = %stream.name, mode = %mode, "stream mode changed");
+        Ok(())
     }
 
     async fn start_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()> {

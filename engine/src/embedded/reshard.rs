@@ -123,6 +123,10 @@ impl Engine {
         Ok(shard)
     }
 
+    pub(crate) fn check_shard_limit_pub(&self, extra: u64) -> Result<(), Error> {
+        self.check_shard_limit(extra)
+    }
+
     fn check_shard_limit(&self, extra: u64) -> Result<(), Error> {
         let open: u64 = self
             .inner

@@ -267,6 +267,10 @@ fn required(op: &str) -> &'static [(&'static str, &'static str)] {
         "StartStreamEncryption" | "StopStreamEncryption" => {
             &[("EncryptionType", "encryptionType"), ("KeyId", "keyId")]
         }
+        "UpdateStreamMode" => &[
+            ("StreamARN", "streamARN"),
+            ("StreamModeDetails", "streamModeDetails"),
+        ],
         "SplitShard" => &[
             ("ShardToSplit", "shardToSplit"),
             ("NewStartingHashKey", "newStartingHashKey"),
@@ -390,6 +394,7 @@ async fn dispatch(
             call(codec, op, body, |i| k.decrease_stream_retention_period(i)).await
         }
         "SplitShard" => call(codec, op, body, |i| k.split_shard(i)).await,
+        "UpdateStreamMode" => call(codec, op, body, |i| k.update_stream_mode(i)).await,
         "StartStreamEncryption" => call(codec, op, body, |i| k.start_stream_encryption(i)).await,
         "StopStreamEncryption" => call(codec, op, body, |i| k.stop_stream_encryption(i)).await,
         "MergeShards" => call(codec, op, body, |i| k.merge_shards(i)).await,

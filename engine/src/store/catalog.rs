@@ -302,6 +302,15 @@ impl Catalog {
         Ok(())
     }
 
+    /// Sets a stream's capacity mode.
+    pub fn set_mode(&mut self, epoch: u64, mode: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET mode = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), mode],
+        )?;
+        Ok(())
+    }
+
     /// Sets a stream's encryption type and key.
     pub fn set_encryption(
         &mut self,
