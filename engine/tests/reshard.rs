@@ -628,3 +628,112 @@ async fn read_limits_throttle_get_records() -> TestResult {
     k.get_records(get()).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn creating_and_deleting_last_their_configured_delays() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let k = Engine::open(
+        dir.path(),
+        EngineConfig {
+            create_delay: Duration::from_millis(150),
+            delete_delay: Duration::from_millis(150),
+            limits: ThroughputLimits::off(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    create(&k, "s", 2).await?;
+    let describe = |k: Engine| async move {
+        k.describe_stream(DescribeStreamInput {
+            stream_name: Some("s".into()),
+            ..Default::default()
+        })
+        .await
+        .map(|d| {
+            (
+                d.stream_description.stream_status,
+                d.stream_description.shards.len(),
+            )
+        })
+    };
+    assert_eq!(
+        describe(k.clone()).await?,
+        (Some(StreamStatus::Creating), 0)
+    );
+    let t = err_text(
+        k.put_record(PutRecordInput {
+            stream_name: Some("s".into()),
+            partition_key: "a".into(),
+            data: "b".into(),
+            ..Default::default()
+        })
+        .await,
+    );
+    assert!(t.contains("not ACTIVE, instead in state CREATING"), "{t}");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while describe(k.clone()).await.ok() != Some((Some(StreamStatus::Active), 2)) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await?;
+    k.delete_stream(DeleteStreamInput {
+        stream_name: Some("s".into()),
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(describe(k.clone()).await?.0, Some(StreamStatus::Deleting));
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !matches!(describe(k.clone()).await, Err(Error::ResourceNotFound(_))) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn list_shards_filters_after_a_split() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let k = engine(dir.path(), ThroughputLimits::off()).await?;
+    create(&k, "s", 2).await?;
+    k.split_shard(SplitShardInput {
+        stream_name: Some("s".into()),
+        shard_to_split: "shardId-000000000000".into(),
+        new_starting_hash_key: "1000".into(),
+        ..Default::default()
+    })
+    .await?;
+    let ids = |f: ShardFilter| {
+        let k = k.clone();
+        async move {
+            k.list_shards(ListShardsInput {
+                stream_name: Some("s".into()),
+                shard_filter: Some(f),
+                ..Default::default()
+            })
+            .await
+            .map(|o| o.shards.into_iter().map(|s| s.shard_id).collect::<Vec<_>>())
+        }
+    };
+    let f = |t: ShardFilterType| ShardFilter {
+        filter_type: t,
+        shard_id: None,
+        timestamp: None,
+    };
+    let all = [
+        "shardId-000000000000",
+        "shardId-000000000001",
+        "shardId-000000000002",
+        "shardId-000000000003",
+    ];
+    assert_eq!(ids(f(ShardFilterType::FromTrimHorizon)).await?, all);
+    assert_eq!(ids(f(ShardFilterType::AtLatest)).await?, &all[1..]);
+    assert_eq!(ids(f(ShardFilterType::AtTrimHorizon)).await?, &all[..2]);
+    let after = ShardFilter {
+        filter_type: ShardFilterType::AfterShardId,
+        shard_id: Some("shardId-000000000001".into()),
+        timestamp: None,
+    };
+    assert_eq!(ids(after).await?, &all[2..]);
+    Ok(())
+}

@@ -66,6 +66,10 @@ pub struct EngineConfig {
     /// How long a stream stays UPDATING while it is resharded (the new shards appear at the
     /// end). Default 0: resharding is immediate.
     pub update_delay: Duration,
+    /// How long a new stream stays CREATING (no shards shown, no writes). Default 0.
+    pub create_delay: Duration,
+    /// How long a deleted stream stays DELETING before it is gone. Default 0.
+    pub delete_delay: Duration,
     /// Keys for streams encrypted with StartStreamEncryption (see [`KeyRing`]). Default: none,
     /// and StartStreamEncryption answers KMSNotFoundException.
     pub kms_keys: Arc<KeyRing>,
@@ -88,6 +92,8 @@ impl Default for EngineConfig {
             clock: Arc::new(SystemClock),
             limits: ThroughputLimits::aws(),
             update_delay: Duration::ZERO,
+            create_delay: Duration::ZERO,
+            delete_delay: Duration::ZERO,
             kms_keys: Arc::new(KeyRing::default()),
             on_demand: OnDemandScaling::default(),
         }
@@ -290,6 +296,16 @@ impl Engine {
                 continue;
             }
             known_dirs.push(row.epoch.to_string());
+            // A CREATING or UPDATING stream whose timer died with the process is ACTIVE now.
+            let mut row = row;
+            if row.status == StreamStatus::Creating.as_str()
+                || row.status == StreamStatus::Updating.as_str()
+            {
+                catalog
+                    .set_status(row.epoch, StreamStatus::Active.as_str())
+                    .map_err(StoreError::from)?;
+                row.status = StreamStatus::Active.as_str().into();
+            }
             let c = Arc::clone(&clock);
             let log = StreamLog::open(&dir, log_config.clone(), Arc::new(move || c.now_ms()))?;
             let stream = Arc::new(Stream {

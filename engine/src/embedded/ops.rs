@@ -404,6 +404,39 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes a DELETING stream: from the registry, its log and directory, its catalog rows.
+    async fn finish_delete(&self, stream: Arc<Stream>) -> Result<(), Error> {
+        {
+            let mut reg = self.inner.streams.write();
+            reg.by_name.remove(&stream.name);
+            reg.by_epoch.remove(&stream.epoch);
+        }
+        let dir = self
+            .inner
+            .root
+            .join("streams")
+            .join(stream.epoch.to_string());
+        let s = Arc::clone(&stream);
+        let cleanup = move || -> Result<(), StoreError> {
+            s.log.close();
+            super::remove_dir(&dir)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => rt
+                .spawn_blocking(cleanup)
+                .await
+                .map_err(|e| Error::internal("delete failed", e))??,
+            Err(_) => cleanup()?,
+        }
+        self.inner
+            .catalog
+            .lock()
+            .delete_stream(stream.epoch)
+            .map_err(StoreError::from)?;
+        tracing::info!(stream = %stream.name, "stream deleted");
+        Ok(())
+    }
+
     /// AWS's throttling message for a shard.
     pub(crate) fn rate_exceeded(&self, stream: &Stream, shard: u64) -> String {
         format!(
@@ -477,6 +510,12 @@ impl Kinesis for Engine {
             )));
         }
         let now = self.now();
+        let create_delay = self.inner.config.create_delay;
+        let initial_status = if create_delay.is_zero() {
+            StreamStatus::Active
+        } else {
+            StreamStatus::Creating
+        };
         let epoch = catalog
             .unique_epoch(u64::try_from(now).unwrap_or(0))
             .map_err(StoreError::from)?;
@@ -504,7 +543,7 @@ impl Kinesis for Engine {
         let row = StreamRow {
             name: name.clone(),
             epoch,
-            status: StreamStatus::Active.as_str().into(),
+            status: initial_status.as_str().into(),
             mode: mode.as_str().into(),
             retention_hours: 24,
             generation: 0,
@@ -538,7 +577,7 @@ impl Kinesis for Engine {
             name: name.clone(),
             epoch,
             meta: RwLock::new(StreamMeta {
-                status: StreamStatus::Active,
+                status: initial_status,
                 mode,
                 retention_hours: 24,
                 encryption: EncryptionType::None,
@@ -559,6 +598,23 @@ impl Kinesis for Engine {
         reg.by_name.insert(name.clone(), stream);
         telemetry::stream_created(&name);
         tracing::info!(stream = %name, shards = count, "stream created");
+        drop(reg);
+        drop(catalog);
+        if !create_delay.is_zero() {
+            // CREATING for `create_delay`, then ACTIVE.
+            let engine = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(create_delay).await;
+                let stream = engine.inner.streams.read().by_name.get(&name).cloned();
+                if let Some(stream) = stream
+                    && stream.epoch == epoch
+                    && stream.meta.read().status == StreamStatus::Creating
+                    && let Err(e) = engine.set_status_pub(&stream, StreamStatus::Active)
+                {
+                    tracing::error!(stream = %name, error = %e, "could not mark stream ACTIVE");
+                }
+            });
+        }
         Ok(())
     }
 
@@ -574,37 +630,27 @@ impl Kinesis for Engine {
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         {
             let mut catalog = self.inner.catalog.lock();
+            if stream.meta.read().status == StreamStatus::Deleting {
+                return Err(self.not_found(&stream.name));
+            }
             catalog
                 .set_status(stream.epoch, StreamStatus::Deleting.as_str())
                 .map_err(StoreError::from)?;
             stream.meta.write().status = StreamStatus::Deleting;
-            let mut reg = self.inner.streams.write();
-            reg.by_name.remove(&stream.name);
-            reg.by_epoch.remove(&stream.epoch);
         }
-        let dir = self
-            .inner
-            .root
-            .join("streams")
-            .join(stream.epoch.to_string());
-        let s = Arc::clone(&stream);
-        let cleanup = move || -> Result<(), StoreError> {
-            s.log.close();
-            super::remove_dir(&dir)
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => rt
-                .spawn_blocking(cleanup)
-                .await
-                .map_err(|e| Error::internal("delete failed", e))??,
-            Err(_) => cleanup()?,
+        let delay = self.inner.config.delete_delay;
+        if delay.is_zero() {
+            return self.finish_delete(stream).await;
         }
-        self.inner
-            .catalog
-            .lock()
-            .delete_stream(stream.epoch)
-            .map_err(StoreError::from)?;
-        tracing::info!(stream = %stream.name, "stream deleted");
+        // DELETING stays visible for `delete_delay`, then the stream goes.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let name = stream.name.clone();
+            if let Err(e) = engine.finish_delete(stream).await {
+                tracing::error!(stream = %name, error = %e, "delayed delete failed");
+            }
+        });
         Ok(())
     }
 
@@ -632,6 +678,12 @@ impl Kinesis for Engine {
             .into_iter()
             .filter(|s| after.is_none_or(|a| s.shard_index > a))
             .collect();
+        // A CREATING stream shows no shards yet, as AWS's does.
+        let live = if stream.meta.read().status == StreamStatus::Creating {
+            Vec::new()
+        } else {
+            live
+        };
         let has_more = live.len() > limit;
         let shards = live
             .iter()

@@ -452,6 +452,14 @@ impl Engine {
         Ok(())
     }
 
+    pub(crate) fn set_status_pub(
+        &self,
+        stream: &Stream,
+        status: crate::api::StreamStatus,
+    ) -> Result<(), Error> {
+        self.set_status(stream, status)
+    }
+
     fn set_status(&self, stream: &Stream, status: crate::api::StreamStatus) -> Result<(), Error> {
         self.inner
             .catalog
