@@ -1,1 +1,142 @@
-fn main() {}
+//! Producer throughput into the embedded engine: user records/s and PutRecords calls per
+//! 1,000 user records, for 100 B and 1 KiB records, aggregation on and off.
+//!
+//! `cargo bench -p rill-kpl --bench producer` (add `-- --quick` for one short run per case).
+//! The engine runs in process with its default fsync policy (group commit) and its
+//! throughput limits off; the producer's own rate limiter is opened up (RateLimit far above
+//! 100 %) since a 16-shard stream is far below what the engine takes. One task sends with
+//! `send().await` (waiting when the default buffer of 1,000,000 records is full) and a second
+//! task awaits every result in order, so results are awaited too, not only buffered.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rill_engine::api::{CreateStreamInput, Kinesis};
+use rill_engine::embedded::ThroughputLimits;
+use rill_engine::{Engine, EngineConfig};
+use rill_kpl::{Producer, ProducerConfig, Record};
+
+const SHARDS: i32 = 16;
+const KEYS: usize = 4096;
+
+struct Figures {
+    records: usize,
+    secs: f64,
+    calls: usize,
+    kinesis_records: usize,
+}
+
+async fn run(
+    size: usize,
+    aggregation: bool,
+    duration: Duration,
+) -> Result<Figures, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).or_else(|_| tempfile::tempdir())?;
+    let engine = Engine::open(
+        dir.path(),
+        EngineConfig {
+            limits: ThroughputLimits::off(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    engine
+        .create_stream(CreateStreamInput {
+            stream_name: "bench".into(),
+            shard_count: Some(SHARDS),
+            ..Default::default()
+        })
+        .await?;
+    let counting = Arc::new(common::Faulty::new(Arc::new(engine.clone()), |_, _| {
+        common::Plan::default()
+    }));
+    let producer = Producer::new(
+        counting.clone(),
+        ProducerConfig::builder()
+            .aggregation_enabled(aggregation)
+            .rate_limit(1_000_000)
+            .build()?,
+    );
+    let stream: Arc<str> = "bench".into();
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("partition-key-{i}")).collect();
+    let data = Bytes::from(vec![b'x'; size]);
+    // Results are awaited in order by a second task, as an application would.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<rill_kpl::RecordFuture>();
+    let awaiter = tokio::spawn(async move {
+        let mut failed = 0usize;
+        while let Some(f) = rx.recv().await {
+            if f.await.is_err() {
+                failed += 1;
+            }
+        }
+        failed
+    });
+    let start = Instant::now();
+    let mut sent = 0usize;
+    while start.elapsed() < duration {
+        for _ in 0..1000 {
+            let record = Record::new(Arc::clone(&stream), keys[sent % KEYS].clone(), data.clone());
+            if tx.send(producer.send(record).await?).is_err() {
+                return Err("awaiter stopped".into());
+            }
+            sent += 1;
+        }
+    }
+    producer.flush().await;
+    drop(tx);
+    let failed = awaiter.await?;
+    if failed > 0 {
+        return Err(format!("{failed} records failed").into());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    producer.shutdown().await;
+    let log = counting.log.lock().map_err(|e| e.to_string())?;
+    let figures = Figures {
+        records: sent,
+        secs,
+        calls: log.len(),
+        kinesis_records: log.iter().map(|(n, _)| n).sum(),
+    };
+    drop(log);
+    engine.close().await?;
+    Ok(figures)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let duration = Duration::from_secs(if quick { 2 } else { 5 });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!(
+        "settings: embedded Engine (fsync default = group commit, ThroughputLimits::off()), \
+         {SHARDS} shards, {KEYS} partition keys, one task calling send().await, \
+         one awaiting the results in order, {}s per case, 2-worker tokio runtime, \
+         {} cores; producer defaults except RateLimit 1000000 %",
+        duration.as_secs(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    );
+    println!();
+    println!("| record | aggregation | user records/s | MB/s (user data) | PutRecords calls / 1,000 user records | user records / Kinesis record |");
+    println!("|---|---|---|---|---|---|");
+    for size in [100usize, 1024] {
+        for aggregation in [true, false] {
+            let f = rt.block_on(run(size, aggregation, duration))?;
+            let rate = f.records as f64 / f.secs;
+            println!(
+                "| {size} B | {} | {:.0} | {:.1} | {:.3} | {:.1} |",
+                if aggregation { "on" } else { "off" },
+                rate,
+                rate * size as f64 / 1e6,
+                f.calls as f64 * 1000.0 / f.records as f64,
+                f.records as f64 / f.kinesis_records.max(1) as f64,
+            );
+        }
+    }
+    Ok(())
+}
