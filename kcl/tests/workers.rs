@@ -99,6 +99,7 @@ async fn abrupt_stop_fails_over_from_checkpoint() -> TestResult {
         .into_iter()
         .filter(|l| l.lease_owner.as_deref() == Some("w1"))
         .collect();
+    let delivered_before_kill = log.len();
     t1.abort();
     let killed = Instant::now();
     let _ = t1.await;
@@ -124,6 +125,7 @@ async fn abrupt_stop_fails_over_from_checkpoint() -> TestResult {
         let first = log
             .snapshot()
             .into_iter()
+            .skip(delivered_before_kill)
             .find(|d| d.shard == l.lease_key && d.worker == "w0")
             .ok_or("w0 processed nothing of a taken shard")?;
         assert!(ExtendedSequenceNumber::new(first.seq, first.sub) > l.checkpoint());
@@ -366,4 +368,80 @@ fn builder_names_the_bad_parameter() {
             ..
         })
     ));
+}
+
+/// A split and then a merge during consumption: every record processed, each child only
+/// after its parents finished, nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_and_merge_parents_before_children() -> TestResult {
+    use rill_engine::api::{MergeShardsInput, SplitShardInput};
+    let (dir, kinesis) = engine(2).await?;
+    let table = sqlite(&dir)?;
+    let log = Log::default();
+    put(kinesis.as_ref(), 0, 2000).await?;
+    let s0 = scheduler(kinesis.clone(), table.clone(), "w0", &log, true, &FAST)?;
+    let s1 = scheduler(kinesis.clone(), table.clone(), "w1", &log, true, &FAST)?;
+    let (h0, h1) = (s0.shutdown_handle(), s1.shutdown_handle());
+    let (t0, t1) = (tokio::spawn(s0.run()), tokio::spawn(s1.run()));
+    wait_until(Duration::from_secs(20), "some records", || async {
+        log.len() > 0
+    })
+    .await?;
+    let r0 = rill_engine::api::HashKeyRange::split_evenly(2)[0];
+    let mid = r0.start.0 + (r0.end.0 - r0.start.0) / 2 + 1;
+    kinesis
+        .split_shard(SplitShardInput {
+            stream_name: Some("s".into()),
+            shard_to_split: "shardId-000000000000".into(),
+            new_starting_hash_key: mid.to_string(),
+            ..Default::default()
+        })
+        .await?;
+    put(kinesis.as_ref(), 2000, 4000).await?;
+    kinesis
+        .merge_shards(MergeShardsInput {
+            stream_name: Some("s".into()),
+            shard_to_merge: "shardId-000000000002".into(),
+            adjacent_shard_to_merge: "shardId-000000000003".into(),
+            ..Default::default()
+        })
+        .await?;
+    put(kinesis.as_ref(), 4000, 6000).await?;
+    wait_until(Duration::from_secs(30), "6000 records", || async {
+        log.distinct_data().len() == 6000
+    })
+    .await?;
+    let deliveries = log.snapshot();
+    let first = |s: &str| deliveries.iter().position(|d| d.shard == s);
+    let last = |s: &str| deliveries.iter().rposition(|d| d.shard == s);
+    let id = |i: u32| format!("shardId-{i:012}");
+    for (child, parents) in [(2, vec![0]), (3, vec![0]), (4, vec![2, 3])] {
+        let Some(c) = first(&id(child)) else {
+            return Err(format!("child {child} delivered nothing").into());
+        };
+        for p in parents {
+            if let Some(p_last) = last(&id(p)) {
+                assert!(p_last < c, "child {child} started before parent {p} ended");
+            }
+        }
+    }
+    let (_, dups) = log.counts();
+    assert_eq!(dups, 0);
+    // Finished parents are cleaned up once their children started.
+    wait_until(Duration::from_secs(10), "parent leases deleted", || async {
+        let keys: Vec<String> = table
+            .list_leases()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.lease_key)
+            .collect();
+        !keys.contains(&id(0))
+    })
+    .await?;
+    h0.shutdown().await;
+    h1.shutdown().await;
+    t0.await??;
+    t1.await??;
+    Ok(())
 }
