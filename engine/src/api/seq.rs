@@ -12,8 +12,10 @@
 //! * `generation` — the stream's resharding generation when the shard was created. A child
 //!   shard is created in a later generation than its parents, so every sequence number of a
 //!   child is above every sequence number of its parents.
-//! * `position` — the record's ordinal in its shard (0, 1, 2, ...). Strictly increasing
-//!   within a shard.
+//! * `position` — the record's ordinal in its shard plus one (1, 2, 3, ...). Strictly
+//!   increasing within a shard. 0 stands for the shard's start: it is the shard's
+//!   `StartingSequenceNumber`, below its first record's, so `AFTER_SEQUENCE_NUMBER` of it
+//!   reads from the first record, as with AWS.
 //! * `shard index` — the number in `shardId-000000000007`. Makes numbers unique in a stream.
 //! * `stream epoch` — the stream's creation time in milliseconds: a number from an earlier
 //!   stream of the same name is recognised as foreign.
@@ -45,6 +47,21 @@ pub struct SequenceNumber {
 }
 
 impl SequenceNumber {
+    /// The sequence number of the record at `ordinal` (0-based) in its shard.
+    pub fn of_record(generation: u32, ordinal: u64, shard_index: u64, stream_epoch: u64) -> Self {
+        SequenceNumber {
+            generation,
+            position: ordinal.saturating_add(1),
+            shard_index,
+            stream_epoch,
+        }
+    }
+
+    /// The 0-based ordinal of the record this number names, `None` for a shard's start.
+    pub fn ordinal(&self) -> Option<u64> {
+        self.position.checked_sub(1)
+    }
+
     /// Whether `s` has the form AWS accepts for any sequence number: `0|([1-9]\d{0,128})`.
     pub fn matches_pattern(s: &str) -> bool {
         let b = s.as_bytes();

@@ -127,9 +127,11 @@ impl Engine {
                 ending_hash_key: s.end_hash.to_string(),
             },
             sequence_number_range: SequenceNumberRange {
-                // The first sequence number a shard could hold; AWS's is also below the first record's.
+                // Position field 0 is the shard's start, below its first record's number, as
+                // AWS's StartingSequenceNumber is; a closed shard ends at its last record (field
+                // = ending position), or at its start when it never held one.
                 starting_sequence_number: seq(0),
-                ending_sequence_number: s.ending_position.map(|p| seq(p.saturating_sub(1))),
+                ending_sequence_number: s.ending_position.map(seq),
             },
         }
     }
@@ -318,13 +320,7 @@ impl Engine {
 
     fn sequence_number(stream: &Stream, shards: &ShardSet, shard: u64, position: u64) -> String {
         let generation = shards.all.get(shard as usize).map_or(0, |s| s.generation);
-        SequenceNumber {
-            generation,
-            position,
-            shard_index: shard,
-            stream_epoch: stream.epoch,
-        }
-        .to_string()
+        SequenceNumber::of_record(generation, position, shard, stream.epoch).to_string()
     }
 
     /// Encrypts records in place when the stream's encryption is on.
@@ -1291,10 +1287,11 @@ impl Kinesis for Engine {
                         stream.name
                     )));
                 }
+                // Field f names record f - 1 (f = 0: the shard's start).
                 let p = if kind == ShardIteratorType::AtSequenceNumber {
-                    seq.position
+                    seq.position.saturating_sub(1)
                 } else {
-                    seq.position.saturating_add(1)
+                    seq.position
                 };
                 if p > end {
                     return Err(invalid());
@@ -1418,12 +1415,12 @@ impl Kinesis for Engine {
                     r.data
                 };
                 Ok(Record {
-                    sequence_number: SequenceNumber {
-                        generation: shard.generation,
-                        position: r.position,
-                        shard_index: tok.a,
-                        stream_epoch: stream.epoch,
-                    }
+                    sequence_number: SequenceNumber::of_record(
+                        shard.generation,
+                        r.position,
+                        tok.a,
+                        stream.epoch,
+                    )
                     .to_string(),
                     approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
                     data,
