@@ -94,14 +94,15 @@ async fn run(
     }
     let secs = start.elapsed().as_secs_f64();
     producer.shutdown().await;
-    let log = counting.log.lock().map_err(|e| e.to_string())?;
-    let figures = Figures {
-        records: sent,
-        secs,
-        calls: log.len(),
-        kinesis_records: log.iter().map(|(n, _)| n).sum(),
+    let figures = {
+        let log = counting.log.lock().map_err(|e| e.to_string())?;
+        Figures {
+            records: sent,
+            secs,
+            calls: log.len(),
+            kinesis_records: log.iter().map(|(n, _)| n).sum(),
+        }
     };
-    drop(log);
     engine.close().await?;
     Ok(figures)
 }
@@ -119,10 +120,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          one awaiting the results in order, {}s per case, 2-worker tokio runtime, \
          {} cores; producer defaults except RateLimit 1000000 %",
         duration.as_secs(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
     );
     println!();
-    println!("| record | aggregation | user records/s | MB/s (user data) | PutRecords calls / 1,000 user records | user records / Kinesis record |");
+    println!(
+        "| record | aggregation | user records/s | MB/s (user data) | PutRecords calls / 1,000 user records | user records / Kinesis record |"
+    );
     println!("|---|---|---|---|---|---|");
     for size in [100usize, 1024] {
         for aggregation in [true, false] {

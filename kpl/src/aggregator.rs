@@ -59,7 +59,8 @@ impl Hasher for MixHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
     fn write_u128(&mut self, v: u128) {
@@ -72,7 +73,7 @@ type MixMap<V> = HashMap<u128, V, BuildHasherDefault<MixHasher>>;
 
 /// Length of `v` as a protobuf varint.
 pub(crate) fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Bytes a length-delimited field of `len` bytes takes (one-byte tag).
@@ -274,11 +275,7 @@ impl KinesisRecord {
 
     /// Removes the user records whose TTL has passed at `now` and returns them; re-encodes
     /// what remains.
-    pub fn take_expired(
-        &mut self,
-        now: Instant,
-        ttl: Duration,
-    ) -> Vec<(UserRecord, Meta)> {
+    pub fn take_expired(&mut self, now: Instant, ttl: Duration) -> Vec<(UserRecord, Meta)> {
         if now < self.expires {
             return Vec::new();
         }
@@ -348,7 +345,14 @@ mod tests {
 
     #[test]
     fn varint_lengths() {
-        for (v, n) in [(0u64, 1), (127, 1), (128, 2), (16383, 2), (16384, 3), (u64::MAX, 10)] {
+        for (v, n) in [
+            (0u64, 1),
+            (127, 1),
+            (128, 2),
+            (16383, 2),
+            (16384, 3),
+            (u64::MAX, 10),
+        ] {
             assert_eq!(varint_len(v), n, "{v}");
         }
     }

@@ -248,7 +248,10 @@ impl ProducerConfigBuilder {
         if !(64..=MAX_RECORD_SIZE).contains(&c.aggregation_max_size) {
             return bad(
                 "AggregationMaxSize",
-                format!("must be 64 to {MAX_RECORD_SIZE}, got {}", c.aggregation_max_size),
+                format!(
+                    "must be 64 to {MAX_RECORD_SIZE}, got {}",
+                    c.aggregation_max_size
+                ),
             );
         }
         if !(1..=MAX_PUT_RECORDS_COUNT).contains(&c.collection_max_count) {
@@ -270,7 +273,10 @@ impl ProducerConfigBuilder {
             );
         }
         if c.record_ttl < Duration::from_millis(100) {
-            return bad("RecordTtl", format!("must be at least 100 ms, got {:?}", c.record_ttl));
+            return bad(
+                "RecordTtl",
+                format!("must be at least 100 ms, got {:?}", c.record_ttl),
+            );
         }
         if c.rate_limit == 0 {
             return bad("RateLimit", "must be at least 1 (percent)".into());
@@ -297,10 +303,7 @@ impl ProducerConfigBuilder {
             return bad("retry_min_delay", "must be at least 1 ms".into());
         }
         if c.retry_max_delay < c.retry_min_delay {
-            return bad(
-                "retry_max_delay",
-                "must be at least retry_min_delay".into(),
-            );
+            return bad("retry_max_delay", "must be at least retry_min_delay".into());
         }
         let sizes = std::iter::once(("max_record_size", c.max_record_size)).chain(
             c.stream_max_record_size
@@ -330,7 +333,9 @@ mod tests {
 
     #[test]
     fn defaults_are_the_kpl_ones_and_valid() {
-        let c = ProducerConfig::builder().build().expect("defaults are valid");
+        let c = ProducerConfig::builder()
+            .build()
+            .expect("defaults are valid");
         assert!(c.aggregation_enabled);
         assert_eq!(c.aggregation_max_size, 51_200);
         assert_eq!(c.collection_max_count, 500);
@@ -343,16 +348,43 @@ mod tests {
     #[test]
     fn errors_name_the_parameter() {
         let cases: Vec<(ProducerConfigBuilder, &str)> = vec![
-            (ProducerConfig::builder().aggregation_max_count(0), "AggregationMaxCount"),
-            (ProducerConfig::builder().aggregation_max_size(2 << 20), "AggregationMaxSize"),
-            (ProducerConfig::builder().collection_max_count(501), "CollectionMaxCount"),
-            (ProducerConfig::builder().collection_max_size(10), "CollectionMaxSize"),
-            (ProducerConfig::builder().record_ttl(Duration::ZERO), "RecordTtl"),
+            (
+                ProducerConfig::builder().aggregation_max_count(0),
+                "AggregationMaxCount",
+            ),
+            (
+                ProducerConfig::builder().aggregation_max_size(2 << 20),
+                "AggregationMaxSize",
+            ),
+            (
+                ProducerConfig::builder().collection_max_count(501),
+                "CollectionMaxCount",
+            ),
+            (
+                ProducerConfig::builder().collection_max_size(10),
+                "CollectionMaxSize",
+            ),
+            (
+                ProducerConfig::builder().record_ttl(Duration::ZERO),
+                "RecordTtl",
+            ),
             (ProducerConfig::builder().rate_limit(0), "RateLimit"),
-            (ProducerConfig::builder().max_connections(0), "MaxConnections"),
-            (ProducerConfig::builder().request_timeout(Duration::ZERO), "RequestTimeout"),
-            (ProducerConfig::builder().buffer_max_records(0), "buffer_max_records"),
-            (ProducerConfig::builder().buffer_max_bytes(10), "buffer_max_bytes"),
+            (
+                ProducerConfig::builder().max_connections(0),
+                "MaxConnections",
+            ),
+            (
+                ProducerConfig::builder().request_timeout(Duration::ZERO),
+                "RequestTimeout",
+            ),
+            (
+                ProducerConfig::builder().buffer_max_records(0),
+                "buffer_max_records",
+            ),
+            (
+                ProducerConfig::builder().buffer_max_bytes(10),
+                "buffer_max_bytes",
+            ),
             (
                 ProducerConfig::builder().retry_max_delay(Duration::from_millis(1)),
                 "retry_max_delay",

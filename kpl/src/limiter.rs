@@ -55,8 +55,7 @@ impl TokenBucket {
             return Ok(());
         }
         let need_records = (1.0 - self.records).max(0.0) / self.records_per_sec;
-        let need_bytes =
-            (bytes.min(self.bytes_per_sec) - self.bytes).max(0.0) / self.bytes_per_sec;
+        let need_bytes = (bytes.min(self.bytes_per_sec) - self.bytes).max(0.0) / self.bytes_per_sec;
         Err(Duration::from_secs_f64(need_records.max(need_bytes)).max(Duration::from_micros(100)))
     }
 }

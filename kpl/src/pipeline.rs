@@ -221,8 +221,15 @@ impl Book {
 
 /// Outcome of one entry of a PutRecords call.
 enum Outcome {
-    Put { shard: Arc<str>, seq: Arc<str> },
-    Failed { code: String, message: String, retryable: bool },
+    Put {
+        shard: Arc<str>,
+        seq: Arc<str>,
+    },
+    Failed {
+        code: String,
+        message: String,
+        retryable: bool,
+    },
 }
 
 /// The pipeline task's state.
@@ -268,7 +275,11 @@ impl Pipeline {
             events_tx,
             backoff,
         };
-        let mut buf = Vec::with_capacity(1024);
+        // Up to this many records are taken from the channel between two scans: under load
+        // a backlog of records already past their buffered time would otherwise seal a small
+        // aggregate per shard at every scan, and small aggregates make the backlog worse.
+        const BATCH: usize = 16 * 1024;
+        let mut buf = Vec::with_capacity(BATCH);
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(sleep);
         let mut rx_open = true;
@@ -291,7 +302,7 @@ impl Pipeline {
                         p.on_event(ev);
                     }
                 }
-                n = rx.recv_many(&mut buf, 1024), if rx_open => {
+                n = rx.recv_many(&mut buf, BATCH), if rx_open => {
                     if n == 0 {
                         rx_open = false;
                         p.closing = true;
@@ -363,7 +374,10 @@ impl Pipeline {
             refresh_due: Some(now),
             refresh_backoff: None,
             // Room for the container's partition key (256 characters of up to 4 bytes).
-            agg_limit: self.cfg.aggregation_max_size.min(max_record.saturating_sub(1024)),
+            agg_limit: self
+                .cfg
+                .aggregation_max_size
+                .min(max_record.saturating_sub(1024)),
             shards: Vec::new(),
             shard_pos: HashMap::new(),
             unrouted: Vec::new(),
@@ -383,8 +397,9 @@ impl Pipeline {
 
         // Retries that are due go back to the front of their shard's queue.
         if !self.retries.is_empty() {
-            let (due, later): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut self.retries).into_iter().partition(|(at, _, _)| *at <= now);
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
+                .into_iter()
+                .partition(|(at, _, _)| *at <= now);
             self.retries = later;
             for (at, _, _) in &self.retries {
                 wake(*at);
@@ -734,8 +749,16 @@ impl Pipeline {
             Ok(map) if !map.open.is_empty() => map,
             Ok(_) | Err(_) => {
                 let (code, message, retryable) = match &result {
-                    Err(e) => (e.code().to_owned(), e.message().to_owned(), e.is_retryable()),
-                    Ok(_) => ("ResourceInUseException".into(), "the stream has no open shard".into(), true),
+                    Err(e) => (
+                        e.code().to_owned(),
+                        e.message().to_owned(),
+                        e.is_retryable(),
+                    ),
+                    Ok(_) => (
+                        "ResourceInUseException".into(),
+                        "the stream has no open shard".into(),
+                        true,
+                    ),
                 };
                 tracing::warn!(stream = %st.name, %code, %message, "listing shards failed");
                 st.metrics.error("-", &code);
@@ -877,9 +900,7 @@ fn ack(
         shard_metrics.user_put.increment(acked as u64);
         shard_metrics.user_data_put.increment(bytes);
         shard_metrics.kinesis_put.increment(1);
-        shard_metrics
-            .kinesis_data_put
-            .increment(krec.size as u64);
+        shard_metrics.kinesis_data_put.increment(krec.size as u64);
         shard_metrics.per_kinesis_record.record(acked as f64);
     }
     rest

@@ -133,8 +133,7 @@ impl Producer {
         };
         records.forget();
         bytes.forget();
-        self.enqueue(record, hash, size)
-            .map_err(SendError::Closed)
+        self.enqueue(record, hash, size).map_err(SendError::Closed)
     }
 
     /// Takes a record if the buffer has room, without waiting.
@@ -200,11 +199,7 @@ impl Producer {
                 shared.records.add_permits(1);
                 shared.bytes.add_permits(size);
                 match msg {
-                    Msg::Record {
-                        stream,
-                        record,
-                        ..
-                    } => Err(Record {
+                    Msg::Record { stream, record, .. } => Err(Record {
                         stream,
                         partition_key: record.partition_key,
                         explicit_hash_key: record.explicit_hash_key,
@@ -262,10 +257,11 @@ fn validate(config: &ProducerConfig, record: &Record) -> Result<(u128, usize), S
         ));
     }
     let hash = match &record.explicit_hash_key {
-        Some(k) => k
-            .parse::<HashKey>()
-            .map_err(|e| format!("explicit hash key {k:?}: {e}"))?
-            .0,
+        Some(k) => {
+            k.parse::<HashKey>()
+                .map_err(|e| format!("explicit hash key {k:?}: {e}"))?
+                .0
+        }
         None => HashKey::from_partition_key(&record.partition_key).0,
     };
     let size = record.size();

@@ -52,7 +52,10 @@ impl ShardMap {
 
     /// Index in `open` of the shard owning `hash`.
     pub fn route(&self, hash: u128) -> Option<usize> {
-        let i = self.open.partition_point(|s| s.start <= hash).checked_sub(1)?;
+        let i = self
+            .open
+            .partition_point(|s| s.start <= hash)
+            .checked_sub(1)?;
         (self.open[i].end >= hash).then_some(i)
     }
 
@@ -89,10 +92,15 @@ impl ShardMap {
                 })??;
             for shard in out.shards {
                 let parse = |s: &str| {
-                    s.parse::<HashKey>().map(|h| h.0).map_err(|e| Error::Internal {
-                        message: format!("ListShards returned hash key {s:?} for {}: {e}", shard.shard_id),
-                        source: None,
-                    })
+                    s.parse::<HashKey>()
+                        .map(|h| h.0)
+                        .map_err(|e| Error::Internal {
+                            message: format!(
+                                "ListShards returned hash key {s:?} for {}: {e}",
+                                shard.shard_id
+                            ),
+                            source: None,
+                        })
                 };
                 let start = parse(&shard.hash_key_range.starting_hash_key)?;
                 let end = parse(&shard.hash_key_range.ending_hash_key)?;

@@ -54,10 +54,13 @@ async fn aws_kinesis_agg_deaggregates_what_rill_produced() -> TestResult {
     let stream: Arc<str> = "peer".into();
     let mut sent = Vec::new();
     for i in 0..2000u32 {
-        let data: Vec<u8> = (0..(i % 300)).map(|j| (i as u8).wrapping_mul(31) ^ j as u8).collect();
+        let data: Vec<u8> = (0..(i % 300))
+            .map(|j| (i as u8).wrapping_mul(31) ^ j as u8)
+            .collect();
         let mut record = Record::new(Arc::clone(&stream), format!("ключ-{}", i % 41), data);
         if i % 5 == 0 {
-            record = record.with_explicit_hash_key((u128::MAX / 1000 * u128::from(i % 1000)).to_string());
+            record = record
+                .with_explicit_hash_key((u128::MAX / 1000 * u128::from(i % 1000)).to_string());
         }
         let fut = producer.send(record.clone()).await?;
         sent.push((record, fut));
@@ -75,7 +78,10 @@ async fn aws_kinesis_agg_deaggregates_what_rill_produced() -> TestResult {
         };
         expected.insert((ack.sequence_number().to_string(), sub), record);
     }
-    assert!(aggregated > 1900, "most records were aggregated: {aggregated}");
+    assert!(
+        aggregated > 1900,
+        "most records were aggregated: {aggregated}"
+    );
 
     let mut input = String::new();
     for stored in read_all(&*kinesis, "peer").await? {
@@ -104,25 +110,37 @@ async fn aws_kinesis_agg_deaggregates_what_rill_produced() -> TestResult {
         script.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout)?;
     let mut seen = 0;
     for line in stdout.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         assert_eq!(f.len(), 5, "{line}");
         let key = (f[0].to_string(), f[1].to_string());
-        let record = expected
-            .remove(&key)
-            .ok_or_else(|| format!("aws_kinesis_agg returned an unexpected or repeated record at {key:?}"))?;
+        let record = expected.remove(&key).ok_or_else(|| {
+            format!("aws_kinesis_agg returned an unexpected or repeated record at {key:?}")
+        })?;
         assert_eq!(f[2], record.partition_key, "{key:?}");
         // The reference fills in no explicit hash key for plain records.
         if f[1] != "-" {
-            assert_eq!(f[3], record.explicit_hash_key.as_deref().unwrap_or("-"), "{key:?}");
+            assert_eq!(
+                f[3],
+                record.explicit_hash_key.as_deref().unwrap_or("-"),
+                "{key:?}"
+            );
         }
         assert_eq!(f[4], hex(&record.data), "{key:?}");
         seen += 1;
     }
-    assert!(expected.is_empty(), "{} records not returned by aws_kinesis_agg", expected.len());
+    assert!(
+        expected.is_empty(),
+        "{} records not returned by aws_kinesis_agg",
+        expected.len()
+    );
     assert_eq!(seen, 2000);
     producer.shutdown().await;
     Ok(())

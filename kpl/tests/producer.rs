@@ -51,9 +51,16 @@ async fn check_exactly_once(
     let view = consumer_view(kinesis, stream).await?;
     let mut at: HashMap<(String, String, u64), _> = HashMap::new();
     for (key, r) in view {
-        assert!(at.insert(key.clone(), r).is_none(), "duplicate position {key:?}");
+        assert!(
+            at.insert(key.clone(), r).is_none(),
+            "duplicate position {key:?}"
+        );
     }
-    assert_eq!(at.len(), acked.len(), "the consumer sees as many records as acked");
+    assert_eq!(
+        at.len(),
+        acked.len(),
+        "the consumer sees as many records as acked"
+    );
     let mut seen_data = HashSet::new();
     for (record, ack) in acked {
         let key = (
@@ -66,7 +73,10 @@ async fn check_exactly_once(
             .ok_or_else(|| format!("nothing read at the acked position {key:?}"))?;
         assert_eq!(got.data, record.data, "{key:?}");
         assert_eq!(got.partition_key, record.partition_key, "{key:?}");
-        assert!(seen_data.insert(record.data.clone()), "data sent twice in test");
+        assert!(
+            seen_data.insert(record.data.clone()),
+            "data sent twice in test"
+        );
     }
     Ok(())
 }
@@ -145,7 +155,11 @@ async fn aggregation_off_puts_plain_records() -> TestResult {
     }
     let stored = read_all(&*kinesis, "s").await?;
     assert_eq!(stored.len(), 700);
-    assert!(stored.iter().all(|s| !rill_engine::api::agg::is_aggregated(&s.data)));
+    assert!(
+        stored
+            .iter()
+            .all(|s| !rill_engine::api::agg::is_aggregated(&s.data))
+    );
     check_exactly_once(&*kinesis, "s", &acked).await?;
     Ok(())
 }
@@ -173,13 +187,23 @@ async fn shard_map_is_paginated_and_refreshed_when_a_put_lands_elsewhere() -> Te
     let sent = send_all(&producer, numbered(&stream, 2000, 101, 30)).await?;
     producer.flush().await;
     let acked = acks(sent).await?;
-    assert!(faulty.list_calls.load(std::sync::atomic::Ordering::SeqCst) >= 4, "refreshed, 3 pages");
+    assert!(
+        faulty.list_calls.load(std::sync::atomic::Ordering::SeqCst) >= 4,
+        "refreshed, 3 pages"
+    );
     let wrong: Vec<_> = acked
         .iter()
-        .filter(|(_, a)| a.attempts().iter().any(|t| t.error_code.as_deref() == Some("WrongShard")))
+        .filter(|(_, a)| {
+            a.attempts()
+                .iter()
+                .any(|t| t.error_code.as_deref() == Some("WrongShard"))
+        })
         .collect();
     assert!(!wrong.is_empty(), "some records were routed again");
-    let shards_used: HashSet<_> = acked.iter().map(|(_, a)| a.shard_id().to_string()).collect();
+    let shards_used: HashSet<_> = acked
+        .iter()
+        .map(|(_, a)| a.shard_id().to_string())
+        .collect();
     assert_eq!(shards_used.len(), 5);
     check_exactly_once(&*real, "s", &acked).await?;
     Ok(())
@@ -234,12 +258,19 @@ async fn failed_entries_whole_call_errors_and_timeouts_are_retried_and_recorded(
         "RequestTimeout",
         "ProvisionedThroughputExceededException",
     ] {
-        assert!(codes.contains(code), "{code} recorded in attempts: {codes:?}");
+        assert!(
+            codes.contains(code),
+            "{code} recorded in attempts: {codes:?}"
+        );
     }
     for (_, a) in &acked {
         let attempts = a.attempts();
         assert!(attempts.last().is_some_and(|t| t.is_success()));
-        assert!(attempts[..attempts.len() - 1].iter().all(|t| !t.is_success()));
+        assert!(
+            attempts[..attempts.len() - 1]
+                .iter()
+                .all(|t| !t.is_success())
+        );
         for t in &attempts[..attempts.len() - 1] {
             assert!(t.error_message.is_some());
         }
@@ -249,7 +280,10 @@ async fn failed_entries_whole_call_errors_and_timeouts_are_retried_and_recorded(
         .flat_map(|(_, a)| a.attempts())
         .find(|t| t.error_code.as_deref() == Some("RequestTimeout"))
         .ok_or("no timeout")?;
-    assert!(timed_out.duration >= Duration::from_millis(150), "{timed_out:?}");
+    assert!(
+        timed_out.duration >= Duration::from_millis(150),
+        "{timed_out:?}"
+    );
     assert!(acked.iter().any(|(_, a)| a.attempts().len() >= 3));
     check_exactly_once(&*real, "s", &acked).await?;
     Ok(())
@@ -277,7 +311,11 @@ async fn records_past_their_ttl_fail_with_their_attempts() -> TestResult {
             Err(err @ RecordError::Expired { .. }) => {
                 assert!(!err.attempts().is_empty());
                 assert!(err.to_string().contains("RecordTtl"), "{err}");
-                assert!(err.to_string().contains("ProvisionedThroughputExceededException"), "{err}");
+                assert!(
+                    err.to_string()
+                        .contains("ProvisionedThroughputExceededException"),
+                    "{err}"
+                );
             }
             other => panic!("expected Expired, got {other:?}"),
         }
@@ -372,7 +410,11 @@ async fn strict_order_keeps_each_partition_key_in_order_under_retries() -> TestR
         for (_, r) in consumer_view(&*real, "s").await? {
             let n: u64 = std::str::from_utf8(&r.data[..8])?.parse()?;
             if let Some(prev) = last.insert(r.partition_key.clone(), n) {
-                assert!(prev < n, "{}: {prev} then {n} (aggregation {aggregation})", r.partition_key);
+                assert!(
+                    prev < n,
+                    "{}: {prev} then {n} (aggregation {aggregation})",
+                    r.partition_key
+                );
             }
         }
         assert_eq!(last.len(), 6);
@@ -400,7 +442,11 @@ async fn backpressure_try_send_is_full_and_send_waits() -> TestResult {
     );
     let mut futs = Vec::new();
     for i in 0..10 {
-        futs.push(producer.try_send(Record::new("s", format!("k{i}"), "x")).map_err(|e| format!("{e}"))?);
+        futs.push(
+            producer
+                .try_send(Record::new("s", format!("k{i}"), "x"))
+                .map_err(|e| format!("{e}"))?,
+        );
     }
     assert_eq!(producer.outstanding(), 10);
     match producer.try_send(Record::new("s", "k", "eleven")) {
@@ -425,10 +471,7 @@ async fn backpressure_try_send_is_full_and_send_waits() -> TestResult {
     }
     later.await?;
     // Byte limit too.
-    let producer = Producer::new(
-        real,
-        cfg().buffer_max_bytes(1024 * 1024).build()?,
-    );
+    let producer = Producer::new(real, cfg().buffer_max_bytes(1024 * 1024).build()?);
     let big = producer
         .try_send(Record::new("s", "k", vec![0u8; 1024 * 1024 - 1]))
         .map_err(|e| format!("{e}"))?;
@@ -448,7 +491,9 @@ async fn dropping_or_shutting_down_resolves_every_record() -> TestResult {
     // Drop without flush: the pipeline flushes.
     let producer = Producer::new(
         Arc::clone(&kinesis),
-        cfg().record_max_buffered_time(Duration::from_secs(10)).build()?,
+        cfg()
+            .record_max_buffered_time(Duration::from_secs(10))
+            .build()?,
     );
     let clone = producer.clone();
     let sent = send_all(&producer, numbered(&stream, 1000, 9, 16)).await?;
@@ -459,7 +504,9 @@ async fn dropping_or_shutting_down_resolves_every_record() -> TestResult {
     // Shutdown: flushes, then refuses.
     let producer = Producer::new(
         Arc::clone(&kinesis),
-        cfg().record_max_buffered_time(Duration::from_secs(10)).build()?,
+        cfg()
+            .record_max_buffered_time(Duration::from_secs(10))
+            .build()?,
     );
     let sent = send_all(
         &producer,

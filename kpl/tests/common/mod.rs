@@ -104,13 +104,13 @@ impl Kinesis for Faulty {
     }
     async fn list_shards(&self, mut input: ListShardsInput) -> Result<ListShardsOutput> {
         let n = self.list_calls.fetch_add(1, Ordering::SeqCst);
-        if let Some((shards, truth_after)) = &*self.fake_shards.lock().expect("lock") {
-            if n < *truth_after {
-                return Ok(ListShardsOutput {
-                    shards: shards.clone(),
-                    next_token: None,
-                });
-            }
+        if let Some((shards, truth_after)) = &*self.fake_shards.lock().expect("lock")
+            && n < *truth_after
+        {
+            return Ok(ListShardsOutput {
+                shards: shards.clone(),
+                next_token: None,
+            });
         }
         if let Some(page) = self.list_page {
             input.max_results = Some(page);
@@ -312,8 +312,16 @@ pub async fn consumer_view(
         .shards
         .into_iter()
         .map(|s| {
-            let a = s.hash_key_range.starting_hash_key.parse::<HashKey>().map(|h| h.0);
-            let b = s.hash_key_range.ending_hash_key.parse::<HashKey>().map(|h| h.0);
+            let a = s
+                .hash_key_range
+                .starting_hash_key
+                .parse::<HashKey>()
+                .map(|h| h.0);
+            let b = s
+                .hash_key_range
+                .ending_hash_key
+                .parse::<HashKey>()
+                .map(|h| h.0);
             (s.shard_id, (a.unwrap_or(0), b.unwrap_or(u128::MAX)))
         })
         .collect();
