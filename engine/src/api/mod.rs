@@ -19,6 +19,12 @@ pub use types::*;
 
 use async_trait::async_trait;
 
+/// The events of a SubscribeToShard call: each item an event or the error that ended it.
+/// The stream ends after the subscription's lifetime (5 minutes) or at the end of a closed
+/// shard (the last event then carries `child_shards`).
+pub type SubscribeToShardStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<SubscribeToShardEvent>> + Send + 'static>>;
+
 /// The result of a Kinesis call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -72,6 +78,29 @@ pub trait Kinesis: Send + Sync {
     async fn split_shard(&self, input: SplitShardInput) -> Result<()>;
     /// Merges two open shards with adjacent hash-key ranges into one; both parents close.
     async fn merge_shards(&self, input: MergeShardsInput) -> Result<()>;
+    /// Registers an enhanced fan-out consumer of a stream.
+    async fn register_stream_consumer(
+        &self,
+        input: RegisterStreamConsumerInput,
+    ) -> Result<RegisterStreamConsumerOutput>;
+    /// Describes a registered consumer.
+    async fn describe_stream_consumer(
+        &self,
+        input: DescribeStreamConsumerInput,
+    ) -> Result<DescribeStreamConsumerOutput>;
+    /// Lists a stream's registered consumers, a page at a time.
+    async fn list_stream_consumers(
+        &self,
+        input: ListStreamConsumersInput,
+    ) -> Result<ListStreamConsumersOutput>;
+    /// Deregisters a consumer; its subscriptions end.
+    async fn deregister_stream_consumer(&self, input: DeregisterStreamConsumerInput) -> Result<()>;
+    /// Subscribes a registered consumer to a shard: records are pushed as they are committed.
+    /// Dropping the stream ends the subscription.
+    async fn subscribe_to_shard(
+        &self,
+        input: SubscribeToShardInput,
+    ) -> Result<SubscribeToShardStream>;
     /// Switches a stream between PROVISIONED and ON_DEMAND capacity.
     async fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<()>;
     /// Encrypts records written from now on with a KMS key.

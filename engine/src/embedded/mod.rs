@@ -13,6 +13,7 @@
 
 mod clock;
 mod crypto;
+mod fanout;
 mod limits;
 mod ops;
 mod reshard;
@@ -73,6 +74,12 @@ pub struct EngineConfig {
     /// Keys for streams encrypted with StartStreamEncryption (see [`KeyRing`]). Default: none,
     /// and StartStreamEncryption answers KMSNotFoundException.
     pub kms_keys: Arc<KeyRing>,
+    /// Most registered consumers per stream. Default 20, as AWS.
+    pub max_consumers: u32,
+    /// How long a new consumer stays CREATING. Default 0.
+    pub consumer_delay: Duration,
+    /// How long a SubscribeToShard subscription lasts. Default 5 minutes, as AWS.
+    pub subscription_ttl: Duration,
     /// How ON_DEMAND streams scale themselves.
     pub on_demand: OnDemandScaling,
 }
@@ -96,6 +103,9 @@ impl Default for EngineConfig {
             delete_delay: Duration::ZERO,
             kms_keys: Arc::new(KeyRing::default()),
             on_demand: OnDemandScaling::default(),
+            max_consumers: 20,
+            consumer_delay: Duration::ZERO,
+            subscription_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -209,6 +219,8 @@ pub(crate) struct Stream {
     pub gate: tokio::sync::RwLock<()>,
     /// Per-shard throughput buckets.
     pub limiter: limits::Limiter,
+    /// Registered enhanced fan-out consumers.
+    pub consumers: fanout::Consumers,
     /// Per-shard write counters since the scaler last looked: (records, bytes).
     pub writes: parking_lot::Mutex<HashMap<u64, (u64, u64)>>,
     /// Per-shard count of consecutive hot (or cold, negative) scaler checks.
@@ -329,8 +341,13 @@ impl Engine {
                 limiter: limits::Limiter::new(config.limits),
                 writes: Default::default(),
                 heat: Default::default(),
+                consumers: Default::default(),
             });
             telemetry::stream_created(&row.name);
+            for (name, created_ms) in catalog.consumers(row.epoch).map_err(StoreError::from)? {
+                let c = Engine::consumer_for_load(&config, &stream, &name, created_ms);
+                stream.consumers.lock().insert(name, c);
+            }
             registry.by_epoch.insert(row.epoch, Arc::clone(&stream));
             registry.by_name.insert(row.name, stream);
         }

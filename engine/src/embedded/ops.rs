@@ -150,6 +150,15 @@ impl Engine {
             .collect()
     }
 
+    /// [`Self::stream`] for sibling modules.
+    pub(crate) fn stream_pub(
+        &self,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<Arc<Stream>, Error> {
+        self.stream(name, arn)
+    }
+
     /// [`Self::parse_shard_id`] for sibling modules.
     pub(crate) fn parse_shard_id_pub(id: &str) -> Option<u64> {
         Self::parse_shard_id(id)
@@ -588,6 +597,7 @@ impl Kinesis for Engine {
             limiter: super::limits::Limiter::new(self.inner.config.limits),
             writes: Default::default(),
             heat: Default::default(),
+            consumers: Default::default(),
         });
         let mut reg = self.inner.streams.write();
         reg.by_epoch.insert(epoch, Arc::clone(&stream));
@@ -628,6 +638,18 @@ impl Kinesis for Engine {
             let mut catalog = self.inner.catalog.lock();
             if stream.meta.read().status == StreamStatus::Deleting {
                 return Err(self.not_found(&stream.name));
+            }
+            if !input.enforce_consumer_deletion.unwrap_or(false)
+                && !stream.consumers.lock().is_empty()
+            {
+                return Err(Error::ResourceInUse(format!(
+                    "Stream {} under account {} has registered consumers; deregister them or set EnforceConsumerDeletion.",
+                    stream.name,
+                    self.account()
+                )));
+            }
+            for c in stream.consumers.lock().values() {
+                c.gone.store(true, std::sync::atomic::Ordering::SeqCst);
             }
             catalog
                 .set_status(stream.epoch, StreamStatus::Deleting.as_str())
@@ -735,7 +757,7 @@ impl Kinesis for Engine {
                 encryption_type: Some(meta.encryption),
                 key_id: meta.key_id,
                 open_shard_count: open,
-                consumer_count: Some(0),
+                consumer_count: Some(stream.consumers.lock().len() as i32),
             },
         })
     }
@@ -1593,6 +1615,43 @@ impl Kinesis for Engine {
     async fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
         self.check_open()?;
         self.change_retention(input, false).await
+    }
+
+    async fn register_stream_consumer(
+        &self,
+        input: RegisterStreamConsumerInput,
+    ) -> Result<RegisterStreamConsumerOutput> {
+        self.check_open()?;
+        self.do_register_consumer(input).await
+    }
+
+    async fn describe_stream_consumer(
+        &self,
+        input: DescribeStreamConsumerInput,
+    ) -> Result<DescribeStreamConsumerOutput> {
+        self.check_open()?;
+        self.do_describe_consumer(input)
+    }
+
+    async fn list_stream_consumers(
+        &self,
+        input: ListStreamConsumersInput,
+    ) -> Result<ListStreamConsumersOutput> {
+        self.check_open()?;
+        self.do_list_consumers(input)
+    }
+
+    async fn deregister_stream_consumer(&self, input: DeregisterStreamConsumerInput) -> Result<()> {
+        self.check_open()?;
+        self.do_deregister_consumer(input)
+    }
+
+    async fn subscribe_to_shard(
+        &self,
+        input: SubscribeToShardInput,
+    ) -> Result<SubscribeToShardStream> {
+        self.check_open()?;
+        self.do_subscribe(input).await
     }
 
     async fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<()> {

@@ -20,6 +20,7 @@ pub(crate) enum Kind {
     Iterator = 1,
     ListShards = 2,
     ListStreams = 3,
+    ListConsumers = 4,
 }
 
 /// A decoded token.

@@ -230,6 +230,9 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .unwrap_or("")
         .to_string();
+    if op == "SubscribeToShard" {
+        return subscribe(&state, codec, &id, &body).await;
+    }
     let started = std::time::Instant::now();
     let result = dispatch(&state, &op, codec, &body).await;
     tracing::debug!(op = %op, ok = result.is_ok(), micros = started.elapsed().as_micros() as u64, "request");
@@ -250,6 +253,100 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
+/// One event-stream message (see [`subscribe`]).
+fn event_message(headers: &[(&'static str, String)], payload: Vec<u8>) -> bytes::Bytes {
+    use aws_smithy_types::event_stream::{Header, HeaderValue as EsValue, Message};
+    let mut m = Message::new(payload);
+    for (name, value) in headers {
+        m = m.add_header(Header::new(*name, EsValue::String(value.clone().into())));
+    }
+    let mut out = Vec::new();
+    // Writing a well-formed message into a Vec cannot fail.
+    let _ = aws_smithy_eventstream::frame::write_message_to(&m, &mut out);
+    out.into()
+}
+
+/// SubscribeToShard: `application/vnd.amazon.eventstream`, an `initial-response` event, then
+/// one `SubscribeToShardEvent` per push; an error after the start is an `exception` message
+/// (`:exception-type` = the AWS exception name) and ends the stream.
+async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Response {
+    use futures::StreamExt;
+    let input: crate::api::SubscribeToShardInput = match codec
+        .decode(body)
+        .map_err(|e| WireError::bad_request("SerializationException", e))
+        .and_then(|v| {
+            check_required_subscribe(&v)?;
+            serde_json::from_value(v)
+                .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))
+        }) {
+        Ok(i) => i,
+        Err(e) => return error_response(codec, id, e),
+    };
+    let events = match state.kinesis.subscribe_to_shard(input).await {
+        Ok(s) => s,
+        Err(e) => return error_response(codec, id, e.into()),
+    };
+    let content_type = codec.content_type().to_string();
+    let initial = event_message(
+        &[
+            (":message-type", "event".into()),
+            (":event-type", "initial-response".into()),
+            (":content-type", content_type.clone()),
+        ],
+        codec.encode(&serde_json::json!({})),
+    );
+    let frames = events.map(move |item| {
+        let frame = match item {
+            Ok(event) => {
+                let value = serde_json::to_value(&event).unwrap_or_default();
+                event_message(
+                    &[
+                        (":message-type", "event".into()),
+                        (":event-type", "SubscribeToShardEvent".into()),
+                        (":content-type", content_type.clone()),
+                    ],
+                    codec.encode(&value),
+                )
+            }
+            Err(e) => event_message(
+                &[
+                    (":message-type", "exception".into()),
+                    (":exception-type", e.code().to_string()),
+                    (":content-type", content_type.clone()),
+                ],
+                codec.encode(&serde_json::json!({ "message": e.message() })),
+            ),
+        };
+        Ok::<_, std::convert::Infallible>(frame)
+    });
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(initial) })
+        .chain(frames);
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+fn check_required_subscribe(value: &Json) -> Result<(), WireError> {
+    let mut v = crate::api::ValidationErrors::new();
+    for (wire, name) in [
+        ("ConsumerARN", "consumerARN"),
+        ("ShardId", "shardId"),
+        ("StartingPosition", "startingPosition"),
+    ] {
+        if value.get(wire).is_none_or(Json::is_null) {
+            v.null(name);
+        }
+    }
+    v.finish().map_err(WireError::from)
+}
+
 /// Members each operation requires, as (wire name, name in messages); a request without one
 /// gets AWS's "Value null at '...' failed to satisfy constraint: Member must not be null".
 fn required(op: &str) -> &'static [(&'static str, &'static str)] {
@@ -267,6 +364,8 @@ fn required(op: &str) -> &'static [(&'static str, &'static str)] {
         "StartStreamEncryption" | "StopStreamEncryption" => {
             &[("EncryptionType", "encryptionType"), ("KeyId", "keyId")]
         }
+        "RegisterStreamConsumer" => &[("StreamARN", "streamARN"), ("ConsumerName", "consumerName")],
+        "ListStreamConsumers" => &[("StreamARN", "streamARN")],
         "UpdateStreamMode" => &[
             ("StreamARN", "streamARN"),
             ("StreamModeDetails", "streamModeDetails"),
@@ -395,6 +494,12 @@ async fn dispatch(
         }
         "SplitShard" => call(codec, op, body, |i| k.split_shard(i)).await,
         "UpdateStreamMode" => call(codec, op, body, |i| k.update_stream_mode(i)).await,
+        "RegisterStreamConsumer" => call(codec, op, body, |i| k.register_stream_consumer(i)).await,
+        "DescribeStreamConsumer" => call(codec, op, body, |i| k.describe_stream_consumer(i)).await,
+        "ListStreamConsumers" => call(codec, op, body, |i| k.list_stream_consumers(i)).await,
+        "DeregisterStreamConsumer" => {
+            call(codec, op, body, |i| k.deregister_stream_consumer(i)).await
+        }
         "StartStreamEncryption" => call(codec, op, body, |i| k.start_stream_encryption(i)).await,
         "StopStreamEncryption" => call(codec, op, body, |i| k.stop_stream_encryption(i)).await,
         "MergeShards" => call(codec, op, body, |i| k.merge_shards(i)).await,

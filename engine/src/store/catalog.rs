@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS shards (
   start_hash TEXT NOT NULL, end_hash TEXT NOT NULL, generation INTEGER NOT NULL,
   created_ms INTEGER NOT NULL, closed_ms INTEGER, ending_position INTEGER,
   PRIMARY KEY (epoch, shard_index));
+CREATE TABLE IF NOT EXISTS consumers (
+  epoch INTEGER NOT NULL, name TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  PRIMARY KEY (epoch, name));
 CREATE TABLE IF NOT EXISTS tags (
   epoch INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (epoch, key));
 ";
@@ -302,6 +305,38 @@ impl Catalog {
         Ok(())
     }
 
+    /// A stream's registered consumers: (name, creation ms), by name.
+    pub fn consumers(&self, epoch: u64) -> rusqlite::Result<Vec<(String, i64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, created_ms FROM consumers WHERE epoch = ?1 ORDER BY name")?;
+        st.query_map(params![i64_of(epoch)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+
+    /// Registers a consumer.
+    pub fn add_consumer(
+        &mut self,
+        epoch: u64,
+        name: &str,
+        created_ms: i64,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO consumers (epoch, name, created_ms) VALUES (?1, ?2, ?3)",
+            params![i64_of(epoch), name, created_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Deregisters a consumer.
+    pub fn remove_consumer(&mut self, epoch: u64, name: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "DELETE FROM consumers WHERE epoch = ?1 AND name = ?2",
+            params![i64_of(epoch), name],
+        )?;
+        Ok(())
+    }
+
     /// Sets a stream's capacity mode.
     pub fn set_mode(&mut self, epoch: u64, mode: &str) -> rusqlite::Result<()> {
         self.conn.execute(
@@ -363,6 +398,7 @@ impl Catalog {
         let tx = self.conn.transaction()?;
         let e = i64_of(epoch);
         tx.execute("DELETE FROM tags WHERE epoch = ?1", params![e])?;
+        tx.execute("DELETE FROM consumers WHERE epoch = ?1", params![e])?;
         tx.execute("DELETE FROM shards WHERE epoch = ?1", params![e])?;
         tx.execute("DELETE FROM streams WHERE epoch = ?1", params![e])?;
         tx.commit()

@@ -1,0 +1,575 @@
+//! Enhanced fan-out: registered consumers and SubscribeToShard.
+//!
+//! A consumer is registered on a stream by name; its ARN is the stream's ARN followed by
+//! `/consumer/<name>:<registration time in epoch seconds>`. A subscription is a stream of
+//! events for one (consumer, shard): it reads from its position whenever the shard's log
+//! commits (it waits on the log's commit signal, never on a timer), pushes what it read as
+//! one event, and ends after `subscription_ttl` (5 minutes), when the consumer is
+//! deregistered, or at the end of a closed shard (the last event names the children). With
+//! limits on, each consumer reads at most `read_bytes_per_sec` (2 MiB/s) per shard, on its
+//! own budget: the subscription waits for budget rather than failing. While no record comes,
+//! an empty event is pushed every 5 s so that clients see the subscription is alive.
+//!
+//! `ContinuationSequenceNumber` is the sequence number of the last record pushed, or, before
+//! any, the number just below the subscription's starting position: subscribing again
+//! AFTER_SEQUENCE_NUMBER it loses and repeats nothing.
+
+use super::limits::Limiter;
+use super::token::{Kind, Token};
+use super::{Engine, Stream, shard_id, telemetry, validate};
+use crate::api::*;
+use crate::store::StoreError;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Events carry at most this many bytes of records.
+const EVENT_BYTES: usize = 1024 * 1024;
+/// Events carry at most this many records.
+const EVENT_RECORDS: usize = 10_000;
+/// An empty event is pushed after this long without records.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A second subscription of a consumer to a shard within this long is refused.
+const RESUBSCRIBE_MS: i64 = 5_000;
+
+/// A registered consumer.
+#[derive(Debug)]
+pub(crate) struct ConsumerInfo {
+    pub name: String,
+    pub arn: String,
+    pub created_ms: i64,
+    pub status: Mutex<ConsumerStatus>,
+    pub gone: AtomicBool,
+    /// Its own read budget per shard.
+    pub limiter: Limiter,
+    /// When each shard's latest subscription started (epoch ms).
+    pub subscribed: Mutex<HashMap<u64, i64>>,
+}
+
+/// The consumers of one stream, by name.
+pub(crate) type Consumers = Mutex<BTreeMap<String, Arc<ConsumerInfo>>>;
+
+pub(crate) fn consumer_arn(stream_arn: &str, name: &str, created_ms: i64) -> String {
+    format!(
+        "{stream_arn}/consumer/{name}:{}",
+        created_ms.div_euclid(1000)
+    )
+}
+
+impl Engine {
+    /// A consumer read back from the catalog at open (ACTIVE).
+    pub(crate) fn consumer_for_load(
+        config: &super::EngineConfig,
+        stream: &Stream,
+        name: &str,
+        created_ms: i64,
+    ) -> Arc<ConsumerInfo> {
+        let mut limits = config.limits;
+        limits.read_calls_per_sec = u64::MAX / 4;
+        Arc::new(ConsumerInfo {
+            name: name.to_string(),
+            arn: consumer_arn(&stream.arn, name, created_ms),
+            created_ms,
+            status: Mutex::new(ConsumerStatus::Active),
+            gone: AtomicBool::new(false),
+            limiter: Limiter::new(limits),
+            subscribed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn new_consumer(
+        &self,
+        stream: &Stream,
+        name: &str,
+        created_ms: i64,
+        status: ConsumerStatus,
+    ) -> Arc<ConsumerInfo> {
+        let mut limits = self.inner.config.limits;
+        // A consumer's budget is reads of bytes only; its calls are pushes, not requests.
+        limits.read_calls_per_sec = u64::MAX / 4;
+        Arc::new(ConsumerInfo {
+            name: name.to_string(),
+            arn: consumer_arn(&stream.arn, name, created_ms),
+            created_ms,
+            status: Mutex::new(status),
+            gone: AtomicBool::new(false),
+            limiter: Limiter::new(limits),
+            subscribed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn consumer_not_found(&self, what: &str) -> Error {
+        Error::ResourceNotFound(format!(
+            "Consumer {what} under account {} not found.",
+            self.inner.config.account_id
+        ))
+    }
+
+    /// Finds a consumer by its ARN, or by stream ARN and name.
+    fn find_consumer(
+        &self,
+        stream_arn: Option<&str>,
+        name: Option<&str>,
+        consumer_arn: Option<&str>,
+    ) -> Result<(Arc<Stream>, Arc<ConsumerInfo>), Error> {
+        let (stream_arn, name) = match (consumer_arn, stream_arn, name) {
+            (Some(arn), _, _) => {
+                let (stream_part, rest) = arn
+                    .split_once("/consumer/")
+                    .ok_or_else(|| Error::InvalidArgument(format!("Invalid ConsumerARN {arn}.")))?;
+                let name = rest.rsplit_once(':').map_or(rest, |(n, _)| n);
+                (stream_part.to_string(), name.to_string())
+            }
+            (None, Some(s), Some(n)) => (s.to_string(), n.to_string()),
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "Either ConsumerARN or both StreamARN and ConsumerName must be provided."
+                        .into(),
+                ));
+            }
+        };
+        let stream = self.stream_pub(None, Some(&stream_arn))?;
+        let c = stream
+            .consumers
+            .lock()
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| self.consumer_not_found(consumer_arn.unwrap_or(&name)))?;
+        if let Some(arn) = consumer_arn
+            && arn != c.arn
+        {
+            return Err(self.consumer_not_found(arn));
+        }
+        Ok((stream, c))
+    }
+
+    fn describe(c: &ConsumerInfo) -> Consumer {
+        Consumer {
+            consumer_name: c.name.clone(),
+            consumer_arn: c.arn.clone(),
+            consumer_status: Some(*c.status.lock()),
+            consumer_creation_timestamp: Timestamp(c.created_ms),
+        }
+    }
+
+    pub(crate) async fn do_register_consumer(
+        &self,
+        input: RegisterStreamConsumerInput,
+    ) -> Result<RegisterStreamConsumerOutput, Error> {
+        let mut v = ValidationErrors::new();
+        validate::stream_arn(&mut v, "streamARN", &input.stream_arn);
+        validate::name(&mut v, "consumerName", &input.consumer_name);
+        v.finish()?;
+        let stream = self.stream_pub(None, Some(&input.stream_arn))?;
+        let account = self.inner.config.account_id.clone();
+        let delay = self.inner.config.consumer_delay;
+        let consumer = {
+            let mut catalog = self.inner.catalog.lock();
+            let mut consumers = stream.consumers.lock();
+            if consumers.contains_key(&input.consumer_name) {
+                return Err(Error::ResourceInUse(format!(
+                    "Consumer {} under stream {} under account {account} already exists.",
+                    input.consumer_name, stream.name
+                )));
+            }
+            let max = self.inner.config.max_consumers as usize;
+            if consumers.len() >= max {
+                return Err(Error::LimitExceeded(format!(
+                    "Stream {} under account {account} has reached the limit of {max} registered consumers.",
+                    stream.name
+                )));
+            }
+            let now = self.inner.config.clock.now_ms();
+            catalog
+                .add_consumer(stream.epoch, &input.consumer_name, now)
+                .map_err(StoreError::from)?;
+            let status = if delay.is_zero() {
+                ConsumerStatus::Active
+            } else {
+                ConsumerStatus::Creating
+            };
+            let c = self.new_consumer(&stream, &input.consumer_name, now, status);
+            consumers.insert(input.consumer_name.clone(), Arc::clone(&c));
+            c
+        };
+        if !delay.is_zero() {
+            let c = Arc::clone(&consumer);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let mut s = c.status.lock();
+                if *s == ConsumerStatus::Creating {
+                    *s = ConsumerStatus::Active;
+                }
+            });
+        }
+        tracing::info!(stream = %stream.name, consumer = %input.consumer_name, "consumer registered");
+        Ok(RegisterStreamConsumerOutput {
+            consumer: Self::describe(&consumer),
+        })
+    }
+
+    pub(crate) fn do_describe_consumer(
+        &self,
+        input: DescribeStreamConsumerInput,
+    ) -> Result<DescribeStreamConsumerOutput, Error> {
+        let (stream, c) = self.find_consumer(
+            input.stream_arn.as_deref(),
+            input.consumer_name.as_deref(),
+            input.consumer_arn.as_deref(),
+        )?;
+        let d = Self::describe(&c);
+        Ok(DescribeStreamConsumerOutput {
+            consumer_description: ConsumerDescription {
+                consumer_name: d.consumer_name,
+                consumer_arn: d.consumer_arn,
+                consumer_status: d.consumer_status,
+                consumer_creation_timestamp: d.consumer_creation_timestamp,
+                stream_arn: stream.arn.clone(),
+            },
+        })
+    }
+
+    pub(crate) fn do_list_consumers(
+        &self,
+        input: ListStreamConsumersInput,
+    ) -> Result<ListStreamConsumersOutput, Error> {
+        let mut v = ValidationErrors::new();
+        validate::stream_arn(&mut v, "streamARN", &input.stream_arn);
+        validate::range(&mut v, "maxResults", input.max_results, 1, 10000);
+        v.finish()?;
+        let stream = self.stream_pub(None, Some(&input.stream_arn))?;
+        let limit = input.max_results.unwrap_or(100) as usize;
+        let after = match &input.next_token {
+            Some(t) => {
+                let tok = Token::decode(t, &self.inner.key, Kind::ListConsumers)
+                    .ok_or_else(|| Error::InvalidArgument("Invalid NextToken.".into()))?;
+                Some(tok.name)
+            }
+            None => None,
+        };
+        let consumers = stream.consumers.lock();
+        let mut page = Vec::new();
+        let mut more = false;
+        for (name, c) in consumers.iter() {
+            if after.as_ref().is_some_and(|a| name <= a) {
+                continue;
+            }
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            page.push(Self::describe(c));
+        }
+        let next_token = match (more, page.last()) {
+            (true, Some(last)) => Some(
+                Token {
+                    kind: Kind::ListConsumers,
+                    issued_ms: self.inner.config.clock.now_ms(),
+                    epoch: stream.epoch,
+                    a: 0,
+                    b: 0,
+                    name: last.consumer_name.clone(),
+                }
+                .encode(&self.inner.key),
+            ),
+            _ => None,
+        };
+        Ok(ListStreamConsumersOutput {
+            consumers: page,
+            next_token,
+        })
+    }
+
+    pub(crate) fn do_deregister_consumer(
+        &self,
+        input: DeregisterStreamConsumerInput,
+    ) -> Result<(), Error> {
+        let (stream, c) = self.find_consumer(
+            input.stream_arn.as_deref(),
+            input.consumer_name.as_deref(),
+            input.consumer_arn.as_deref(),
+        )?;
+        let mut catalog = self.inner.catalog.lock();
+        catalog
+            .remove_consumer(stream.epoch, &c.name)
+            .map_err(StoreError::from)?;
+        stream.consumers.lock().remove(&c.name);
+        c.gone.store(true, Ordering::SeqCst);
+        tracing::info!(stream = %stream.name, consumer = %c.name, "consumer deregistered");
+        Ok(())
+    }
+
+    pub(crate) async fn do_subscribe(
+        &self,
+        input: SubscribeToShardInput,
+    ) -> Result<SubscribeToShardStream, Error> {
+        let mut v = ValidationErrors::new();
+        validate::length(&mut v, "consumerARN", &input.consumer_arn, 1, 2048);
+        validate::name(&mut v, "shardId", &input.shard_id);
+        v.finish()?;
+        let (stream, consumer) = self.find_consumer(None, None, Some(&input.consumer_arn))?;
+        if *consumer.status.lock() != ConsumerStatus::Active {
+            return Err(Error::ResourceInUse(format!(
+                "Consumer {} is not ACTIVE.",
+                consumer.arn
+            )));
+        }
+        // The starting position, with GetShardIterator's validation and messages.
+        let it = self
+            .get_shard_iterator(GetShardIteratorInput {
+                stream_arn: Some(stream.arn.clone()),
+                shard_id: input.shard_id.clone(),
+                shard_iterator_type: Some(input.starting_position.position_type),
+                starting_sequence_number: input.starting_position.sequence_number.clone(),
+                timestamp: input.starting_position.timestamp,
+                ..Default::default()
+            })
+            .await?
+            .shard_iterator
+            .unwrap_or_default();
+        let tok =
+            Token::decode(&it, &self.inner.key, Kind::Iterator).ok_or_else(|| Error::Internal {
+                message: "could not decode an iterator just issued".into(),
+                source: None,
+            })?;
+        let now = self.inner.config.clock.now_ms();
+        {
+            let mut subs = consumer.subscribed.lock();
+            if let Some(last) = subs.get(&tok.a)
+                && now - last < RESUBSCRIBE_MS
+            {
+                return Err(Error::ResourceInUse(format!(
+                    "Another active subscription exists for consumer {} on shard {}; wait 5 seconds between subscriptions to the same shard.",
+                    consumer.arn,
+                    shard_id(tok.a)
+                )));
+            }
+            subs.insert(tok.a, now);
+        }
+        let sub = Subscription {
+            engine: self.clone(),
+            stream,
+            consumer,
+            shard: tok.a,
+            position: tok.b,
+            deadline: tokio::time::Instant::now() + self.inner.config.subscription_ttl,
+            commits: None,
+            done: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(
+            sub,
+            |mut sub| async move {
+                let item = sub.next_event().await?;
+                Some((item, sub))
+            },
+        )))
+    }
+}
+
+struct Subscription {
+    engine: Engine,
+    stream: Arc<Stream>,
+    consumer: Arc<ConsumerInfo>,
+    shard: u64,
+    position: u64,
+    deadline: tokio::time::Instant,
+    commits: Option<tokio::sync::watch::Receiver<u64>>,
+    done: bool,
+}
+
+impl Subscription {
+    /// The next event, or `None` when the subscription is over.
+    async fn next_event(&mut self) -> Option<Result<SubscribeToShardEvent, Error>> {
+        if self.done {
+            return None;
+        }
+        let mut commits = match self.commits.take() {
+            Some(c) => c,
+            None => self.stream.log.subscribe_commits(),
+        };
+        let result = loop {
+            if self.consumer.gone.load(Ordering::SeqCst)
+                || tokio::time::Instant::now() >= self.deadline
+                || self.engine.inner.closed.load(Ordering::SeqCst)
+            {
+                self.done = true;
+                return None;
+            }
+            // Mark the commits seen before reading, so a commit after the read wakes us.
+            commits.borrow_and_update();
+            match self.read_event() {
+                Ok(Some(event)) => break Ok(event),
+                Ok(None) => {}
+                Err(e) => {
+                    self.done = true;
+                    break Err(e);
+                }
+            }
+            let wait = HEARTBEAT.min(
+                self.deadline
+                    .saturating_duration_since(tokio::time::Instant::now()),
+            );
+            match tokio::time::timeout(wait, commits.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => {
+                    // The log closed: the stream was deleted or the engine closed.
+                    self.done = true;
+                    return None;
+                }
+                Err(_) if tokio::time::Instant::now() >= self.deadline => {
+                    self.done = true;
+                    return None;
+                }
+                Err(_) => break Ok(self.empty_event(None)),
+            }
+        };
+        self.commits = Some(commits);
+        Some(result)
+    }
+
+    fn continuation(&self, shard: &crate::store::ShardRow) -> String {
+        // The number just below `position`: record position-1's, or the shard's start.
+        SequenceNumber {
+            generation: shard.generation,
+            position: self.position,
+            shard_index: self.shard,
+            stream_epoch: self.stream.epoch,
+        }
+        .to_string()
+    }
+
+    fn empty_event(&self, children: Option<Vec<ChildShard>>) -> SubscribeToShardEvent {
+        let shards = Arc::clone(&self.stream.shards.read());
+        let continuation = shards
+            .all
+            .get(self.shard as usize)
+            .map(|s| self.continuation(s))
+            .unwrap_or_default();
+        SubscribeToShardEvent {
+            records: Vec::new(),
+            continuation_sequence_number: continuation,
+            millis_behind_latest: 0,
+            child_shards: children,
+        }
+    }
+
+    /// Reads what is there: an event with records, the final event of a closed shard, or
+    /// `None` when there is nothing new.
+    fn read_event(&mut self) -> Result<Option<SubscribeToShardEvent>, Error> {
+        let engine = &self.engine;
+        let shards = Arc::clone(&self.stream.shards.read());
+        let shard = shards
+            .all
+            .get(self.shard as usize)
+            .cloned()
+            .ok_or_else(|| {
+                Error::ResourceNotFound(format!("Shard {} does not exist", shard_id(self.shard)))
+            })?;
+        let now = engine.inner.config.clock.now_ms();
+        let end = shard.ending_position;
+        let max = end.map_or(EVENT_RECORDS, |e| {
+            EVENT_RECORDS.min(e.saturating_sub(self.position) as usize)
+        });
+        // The consumer's own read budget: wait for it (checked again on the next wake).
+        if !self.consumer.limiter.try_read(self.shard, now) {
+            return Ok(None);
+        }
+        let (stored, next) = self
+            .stream
+            .log
+            .read(self.shard as u32, self.position, max, EVENT_BYTES)
+            .map_err(Error::from)?;
+        let bytes: usize = stored
+            .iter()
+            .map(|r| r.data.len() + r.partition_key.len())
+            .sum();
+        self.consumer.limiter.charge_read(self.shard, bytes, now);
+        let at_end = end.is_some_and(|e| next.max(self.position) >= e);
+        if stored.is_empty() && !at_end {
+            return Ok(None);
+        }
+        let keys = &engine.inner.config.kms_keys;
+        let records = stored
+            .into_iter()
+            .map(|r| {
+                let encrypted = r.flags & super::crypto::FLAG_ENCRYPTED != 0;
+                let data = if encrypted {
+                    keys.open(&r.partition_key, &r.data)?
+                } else {
+                    r.data
+                };
+                Ok(Record {
+                    sequence_number: SequenceNumber::of_record(
+                        shard.generation,
+                        r.position,
+                        self.shard,
+                        self.stream.epoch,
+                    )
+                    .to_string(),
+                    approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
+                    data,
+                    partition_key: r.partition_key,
+                    encryption_type: Some(if encrypted {
+                        EncryptionType::Kms
+                    } else {
+                        EncryptionType::None
+                    }),
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        if !records.is_empty() {
+            self.position = next;
+        }
+        let state = self.stream.log.shard_state(self.shard as u32);
+        let millis_behind = if self.position >= state.next_position {
+            0
+        } else {
+            self.stream
+                .log
+                .arrival_of(self.shard as u32, self.position)
+                .map_or(0, |a| (now - a).max(0))
+        };
+        telemetry::get(
+            &self.stream.name,
+            self.shard,
+            records.len(),
+            bytes,
+            millis_behind,
+        );
+        let child_shards = if at_end {
+            self.done = true;
+            Some(
+                shards
+                    .all
+                    .iter()
+                    .filter(|c| {
+                        c.parent == Some(self.shard) || c.adjacent_parent == Some(self.shard)
+                    })
+                    .map(|c| ChildShard {
+                        shard_id: shard_id(c.shard_index),
+                        parent_shards: c
+                            .parent
+                            .iter()
+                            .chain(c.adjacent_parent.iter())
+                            .map(|p| shard_id(*p))
+                            .collect(),
+                        hash_key_range: types::HashKeyRange {
+                            starting_hash_key: c.start_hash.to_string(),
+                            ending_hash_key: c.end_hash.to_string(),
+                        },
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok(Some(SubscribeToShardEvent {
+            records,
+            continuation_sequence_number: self.continuation(&shard),
+            millis_behind_latest: millis_behind,
+            child_shards,
+        }))
+    }
+}
