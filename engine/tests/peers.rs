@@ -9,8 +9,9 @@
 //! `RILL_PEERS_NODE_DIR`); a test whose variable is missing fails, saying to run
 //! `scripts/peers`. The peers run with a cleared environment: fixed test credentials,
 //! `us-east-1`, and empty AWS config and credentials files, so that nothing configured on the
-//! machine leaks in. The Python and JavaScript peers are `tests/peers/boto3_check.py` and
-//! `tests/peers/js_check.mjs`; the AWS CLI is driven from here, one command at a time.
+//! machine leaks in. The Python and JavaScript peers are `tests/peers/boto3_check.py` (with
+//! `tests/peers/boto3_fanout.py` for enhanced fan-out) and `tests/peers/js_check.mjs`; the AWS
+//! CLI is driven from here, one command at a time.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -262,6 +263,27 @@ fn boto3_with_sigv4_auth() {
         &output,
         &server,
     );
+}
+
+/// Enhanced fan-out through boto3 (`tests/peers/boto3_fanout.py`): a registered consumer,
+/// SubscribeToShard read from botocore's event stream while a thread puts records, continuation
+/// from ContinuationSequenceNumber after the 5-second rule, ChildShards at the shard's end.
+#[test]
+#[ignore = "needs boto3/awscli/node peers: run scripts/test"]
+fn boto3_enhanced_fan_out() {
+    let python = peer_var("RILL_PEERS_PYTHON");
+    let server = Server::start(None);
+    let mut cmd = Command::new(&python);
+    cmd.arg(script("boto3_fanout.py")).arg(&server.endpoint);
+    peer_env(&mut cmd, &server, SECRET_KEY);
+    let (status, output) = run(cmd, &server, "boto3_fanout.out");
+    assert_peer_passed(
+        &format!("{} boto3_fanout.py", python.display()),
+        status,
+        &output,
+        &server,
+    );
+    assert!(output.contains("checks passed"), "{output}");
 }
 
 #[test]
