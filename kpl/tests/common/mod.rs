@@ -214,6 +214,33 @@ impl Kinesis for Faulty {
     async fn merge_shards(&self, input: MergeShardsInput) -> Result<()> {
         self.inner.merge_shards(input).await
     }
+    async fn register_stream_consumer(
+        &self,
+        input: RegisterStreamConsumerInput,
+    ) -> Result<RegisterStreamConsumerOutput> {
+        self.inner.register_stream_consumer(input).await
+    }
+    async fn describe_stream_consumer(
+        &self,
+        input: DescribeStreamConsumerInput,
+    ) -> Result<DescribeStreamConsumerOutput> {
+        self.inner.describe_stream_consumer(input).await
+    }
+    async fn list_stream_consumers(
+        &self,
+        input: ListStreamConsumersInput,
+    ) -> Result<ListStreamConsumersOutput> {
+        self.inner.list_stream_consumers(input).await
+    }
+    async fn deregister_stream_consumer(&self, input: DeregisterStreamConsumerInput) -> Result<()> {
+        self.inner.deregister_stream_consumer(input).await
+    }
+    async fn subscribe_to_shard(
+        &self,
+        input: SubscribeToShardInput,
+    ) -> Result<SubscribeToShardStream> {
+        self.inner.subscribe_to_shard(input).await
+    }
     async fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<()> {
         self.inner.update_stream_mode(input).await
     }
