@@ -1,23 +1,42 @@
-//! Quickstart: the embedded engine end to end.
+//! Quickstart: a producer and a fleet of consumer workers on the embedded engine.
 //!
-//! Opens the engine on a data directory (a fresh temporary one, or `--data-dir DIR` to keep
-//! it), creates a stream of 4 shards, writes 200,000 records of 100 bytes with PutRecords from
-//! 8 concurrent writers, reads every record back from every shard with GetRecords, checks that
-//! each came back exactly once, and prints what it did.
+//! On a fresh data directory (temporary, or `--data-dir DIR`) it creates a stream of 8 shards
+//! with AWS's per-shard limits, and runs in this one process:
 //!
-//! Delivery guarantee shown here: every record the engine acknowledged is read back, once,
-//! in its shard's order, and (with the default fsync policy) was on disk before it was
-//! acknowledged.
+//! * an aggregating producer (rill-kpl) that sends `--records N` (default 200,000) records
+//!   of about 100 bytes under 1,000 partition keys, pacing itself to the shards' limits;
+//! * three consumer workers (rill-kcl) sharing the shards through a SQLite lease table;
+//!   each record processor checkpoints after every batch.
 //!
-//! Run: `cargo run --release --example quickstart [-- --data-dir DIR] [--records N]`
+//! Halfway through, one worker is stopped abruptly (its task is aborted, as if its process
+//! died): the other two take its shards once its leases expire, from its last checkpoints.
+//! Progress bars show records produced and processed and each worker's shards; a summary
+//! gives the counts, the duplicates (records processed twice: those after the dead worker's
+//! last checkpoints) and the time from the worker's death to a full rebalance.
+//!
+//! Delivery guarantee shown here: **at least once**. Every acknowledged record is processed;
+//! a record is processed twice only when a worker dies between processing it and
+//! checkpointing it.
+//!
+//! Run: `cargo run --release --example quickstart [-- --records N] [--data-dir DIR]`
 
+use async_trait::async_trait;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use rill_engine::api::*;
 use rill_engine::{Engine, EngineConfig};
+use rill_kcl::{
+    InitialPosition, InitializationInput, ProcessRecordsInput, RecordProcessor, Scheduler,
+    ShardEndedInput, ShutdownRequestedInput, SqliteLeaseTable,
+};
+use rill_kpl::{Producer, ProducerConfig, Record};
 use std::collections::HashSet;
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const STREAM: &str = "quickstart";
-const WRITERS: usize = 8;
+const SHARDS: i32 = 8;
+const WORKERS: usize = 3;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -26,141 +45,286 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// What the whole fleet has seen.
+#[derive(Default)]
+struct Seen {
+    ids: Mutex<HashSet<u64>>,
+    processed: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+/// One worker's view: how many shards it holds now.
+struct WorkerState {
+    shards: AtomicI64,
+    bar: ProgressBar,
+    name: String,
+}
+
+impl WorkerState {
+    fn show(&self) {
+        self.bar.set_message(format!(
+            "{}: {} shards",
+            self.name,
+            self.shards.load(Ordering::SeqCst)
+        ));
+    }
+}
+
+struct Counter {
+    seen: Arc<Seen>,
+    worker: Arc<WorkerState>,
+    processed_bar: ProgressBar,
+    holding: bool,
+}
+
+impl Counter {
+    fn release(&mut self) {
+        if self.holding {
+            self.holding = false;
+            self.worker.shards.fetch_sub(1, Ordering::SeqCst);
+            self.worker.show();
+        }
+    }
+}
+
+#[async_trait]
+impl RecordProcessor for Counter {
+    async fn initialize(&mut self, _input: InitializationInput) {
+        self.holding = true;
+        self.worker.shards.fetch_add(1, Ordering::SeqCst);
+        self.worker.show();
+    }
+
+    async fn process_records(&mut self, input: ProcessRecordsInput<'_>) {
+        for r in &input.records {
+            let id = std::str::from_utf8(&r.data)
+                .ok()
+                .and_then(|t| t.split(',').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            let Some(id) = id else { continue };
+            self.seen.processed.fetch_add(1, Ordering::Relaxed);
+            let fresh = self
+                .seen
+                .ids
+                .lock()
+                .map(|mut s| s.insert(id))
+                .unwrap_or(false);
+            if fresh {
+                self.processed_bar.inc(1);
+            } else {
+                self.seen.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // Checkpoint after every batch: a new owner resumes after it.
+        if let Err(e) = input.checkpointer.checkpoint().await {
+            tracing::debug!(error = %e, "checkpoint refused (lease moved)");
+        }
+    }
+
+    async fn lease_lost(&mut self) {
+        self.release();
+    }
+
+    async fn shard_ended(&mut self, input: ShardEndedInput<'_>) {
+        let _ = input.checkpointer.checkpoint().await;
+        self.release();
+    }
+
+    async fn shutdown_requested(&mut self, input: ShutdownRequestedInput<'_>) {
+        let _ = input.checkpointer.checkpoint().await;
+        self.release();
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
-    let records: usize = arg("--records").map_or(Ok(200_000), |s| s.parse())?;
+    let records: u64 = arg("--records").map_or(Ok(200_000), |s| s.parse())?;
     let temp = tempfile::tempdir()?;
     let dir = arg("--data-dir").map_or_else(|| temp.path().to_path_buf(), Into::into);
 
-    let engine = Engine::open(
-        &dir,
-        EngineConfig {
-            // Writes here go as fast as the machine allows; AWS's per-shard limits (on by
-            // default) would refuse most of them. The producer (rill-kpl) paces itself.
-            limits: rill_engine::embedded::ThroughputLimits::off(),
-            ..EngineConfig::default()
-        },
-    )
-    .await?;
-    println!(
-        "engine opened on {} (fsync: every commit, group commit)",
-        dir.display()
-    );
+    // The engine: durable (fsync per group commit) and with AWS's per-shard limits.
+    let engine = Engine::open(dir.join("engine"), EngineConfig::default()).await?;
     match engine
         .create_stream(CreateStreamInput {
             stream_name: STREAM.into(),
-            shard_count: Some(4),
+            shard_count: Some(SHARDS),
             ..Default::default()
         })
         .await
     {
-        Ok(()) => println!("created stream {STREAM} with 4 shards"),
-        Err(Error::ResourceInUse(_)) => println!("stream {STREAM} exists; appending to it"),
+        Ok(()) | Err(Error::ResourceInUse(_)) => {}
         Err(e) => return Err(e.into()),
     }
-
-    // Write: WRITERS tasks, each sending PutRecords of up to 500 records.
-    let started = Instant::now();
-    let per_writer = records.div_ceil(WRITERS);
-    let mut writers = Vec::new();
-    for w in 0..WRITERS {
-        let engine = engine.clone();
-        writers.push(tokio::spawn(async move {
-            let mut acked = Vec::new();
-            let mut i = 0;
-            while i < per_writer {
-                let n = (per_writer - i).min(500);
-                let entries = (i..i + n)
-                    .map(|k| PutRecordsRequestEntry {
-                        data: format!("writer-{w} record-{k:08} {}", "x".repeat(60)).into(),
-                        partition_key: format!("user-{}", (w * per_writer + k) % 1000),
-                        explicit_hash_key: None,
-                    })
-                    .collect();
-                let out = engine
-                    .put_records(PutRecordsInput {
-                        stream_name: Some(STREAM.into()),
-                        records: entries,
-                        ..Default::default()
-                    })
-                    .await?;
-                if out.failed_record_count > 0 {
-                    return Err(format!("{} records failed", out.failed_record_count).into());
-                }
-                acked.extend(out.records.into_iter().filter_map(|r| r.sequence_number));
-                i += n;
-            }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(acked)
-        }));
-    }
-    let mut acked = HashSet::new();
-    for w in writers {
-        acked.extend(w.await?.map_err(|e| e.to_string())?);
-    }
-    let write_s = started.elapsed().as_secs_f64();
+    let kinesis: Arc<dyn Kinesis> = Arc::new(engine.clone());
     println!(
-        "wrote {} records in {write_s:.2} s ({:.0} records/s), each acknowledged after fsync",
-        acked.len(),
-        acked.len() as f64 / write_s
+        "rill quickstart: stream {STREAM:?} of {SHARDS} shards on {} (AWS limits, fsync on), {records} records, {WORKERS} workers",
+        dir.display()
     );
 
-    // Read: every shard from its oldest record to its newest.
-    let started = Instant::now();
-    let shards = engine
-        .list_shards(ListShardsInput {
-            stream_name: Some(STREAM.into()),
-            ..Default::default()
-        })
-        .await?
-        .shards;
-    let mut seen = HashSet::new();
-    for shard in &shards {
-        let mut count = 0usize;
-        let mut it = engine
-            .get_shard_iterator(GetShardIteratorInput {
-                stream_name: Some(STREAM.into()),
-                shard_id: shard.shard_id.clone(),
-                shard_iterator_type: Some(ShardIteratorType::TrimHorizon),
-                ..Default::default()
+    let multi = MultiProgress::new();
+    let style =
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {per_sec} {msg}")?
+            .progress_chars("=> ");
+    let produced_bar = multi.add(
+        ProgressBar::new(records)
+            .with_style(style.clone())
+            .with_prefix("produced"),
+    );
+    let processed_bar = multi.add(
+        ProgressBar::new(records)
+            .with_style(style)
+            .with_prefix("processed"),
+    );
+    let seen = Arc::new(Seen::default());
+
+    // The consumer fleet.
+    let leases = dir.join("leases.sqlite");
+    let mut workers = Vec::new();
+    let mut states = Vec::new();
+    for w in 0..WORKERS {
+        let state = Arc::new(WorkerState {
+            shards: AtomicI64::new(0),
+            bar: multi.add(ProgressBar::new_spinner()),
+            name: format!("worker-{w}"),
+        });
+        state.show();
+        let (seen, st, pbar) = (Arc::clone(&seen), Arc::clone(&state), processed_bar.clone());
+        let scheduler = Scheduler::builder()
+            .application_name("quickstart")
+            .stream_name(STREAM)
+            .worker_id(format!("worker-{w}"))
+            .kinesis(Arc::clone(&kinesis))
+            .lease_table(Arc::new(SqliteLeaseTable::open(&leases, "quickstart")?))
+            .initial_position(InitialPosition::TrimHorizon)
+            .failover_time(Duration::from_secs(3))
+            .processor_factory(move |_shard: &str| {
+                Box::new(Counter {
+                    seen: Arc::clone(&seen),
+                    worker: Arc::clone(&st),
+                    processed_bar: pbar.clone(),
+                    holding: false,
+                }) as Box<dyn RecordProcessor>
             })
-            .await?
-            .shard_iterator;
-        while let Some(iterator) = it {
-            let page = engine
-                .get_records(GetRecordsInput {
-                    shard_iterator: iterator,
-                    ..Default::default()
-                })
-                .await?;
-            if page.records.is_empty() && page.millis_behind_latest == Some(0) {
-                break;
-            }
-            for r in page.records {
-                if !seen.insert(r.sequence_number.clone()) {
-                    return Err(format!("record {} read twice", r.sequence_number).into());
+            .build()?;
+        let stop = scheduler.shutdown_handle();
+        workers.push((stop, tokio::spawn(scheduler.run())));
+        states.push(state);
+    }
+
+    // The producer.
+    let started = Instant::now();
+    let producer = Producer::new(Arc::clone(&kinesis), ProducerConfig::builder().build()?);
+    let stream: Arc<str> = STREAM.into();
+    let acked = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut killed_at: Option<Instant> = None;
+    let mut pending = Vec::with_capacity(records as usize);
+    for i in 0..records {
+        let data = format!("{i},{}", "x".repeat(90));
+        let future = producer
+            .send(Record::new(
+                Arc::clone(&stream),
+                format!("user-{}", i % 1000),
+                data,
+            ))
+            .await?;
+        let (acked, failed, bar) = (
+            Arc::clone(&acked),
+            Arc::clone(&failed),
+            produced_bar.clone(),
+        );
+        pending.push(tokio::spawn(async move {
+            match future.await {
+                Ok(_) => {
+                    acked.fetch_add(1, Ordering::Relaxed);
+                    bar.inc(1);
                 }
-                count += 1;
+                Err(_) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            it = page.next_shard_iterator;
+        }));
+        // Halfway: one worker dies (no shutdown, no checkpoint, no lease release).
+        if i == records / 2 && killed_at.is_none() {
+            let (_, task) = workers.remove(WORKERS - 1);
+            task.abort();
+            let dead = states.remove(WORKERS - 1);
+            dead.bar
+                .finish_with_message(format!("{}: stopped abruptly", dead.name));
+            killed_at = Some(Instant::now());
         }
-        println!("  {}: {count} records", shard.shard_id);
     }
-    let read_s = started.elapsed().as_secs_f64();
-    let missing = acked.difference(&seen).count();
-    println!(
-        "read {} records in {read_s:.2} s ({:.0} records/s); acknowledged but missing: {missing}",
-        seen.len(),
-        seen.len() as f64 / read_s
-    );
+    producer.flush().await;
+    for p in pending {
+        p.await?;
+    }
+    let produce_s = started.elapsed().as_secs_f64();
+    producer.shutdown().await;
+    produced_bar.finish();
+
+    // Wait until the survivors hold every shard, then until every acknowledged record is in.
+    let total_shards = SHARDS as i64;
+    let mut rebalance: Option<Duration> = None;
+    let want = acked.load(Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let held: i64 = states.iter().map(|s| s.shards.load(Ordering::SeqCst)).sum();
+        if rebalance.is_none() && held == total_shards {
+            rebalance = killed_at.map(|k| k.elapsed());
+        }
+        let distinct = seen.ids.lock().map(|s| s.len() as u64).unwrap_or(0);
+        if distinct >= want && rebalance.is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out: {distinct} of {want} records processed").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let total_s = started.elapsed().as_secs_f64();
+    processed_bar.finish();
+    for (stop, task) in workers {
+        stop.shutdown().await;
+        task.await??;
+    }
+    for s in &states {
+        s.bar.finish();
+    }
     engine.close().await?;
-    if missing > 0 {
-        return Err(format!("{missing} acknowledged records were not read back").into());
+
+    let distinct = seen.ids.lock().map(|s| s.len() as u64).unwrap_or(0);
+    let duplicates = seen.duplicates.load(Ordering::Relaxed);
+    let summary = serde_json::json!({
+        "records": records,
+        "acked": want,
+        "failed": failed.load(Ordering::Relaxed),
+        "processed_distinct": distinct,
+        "duplicates": duplicates,
+        "produce_seconds": (produce_s * 100.0).round() / 100.0,
+        "producer_records_per_s": (want as f64 / produce_s).round(),
+        "end_to_end_seconds": (total_s * 100.0).round() / 100.0,
+        "rebalance_seconds": rebalance.map(|d| (d.as_secs_f64() * 100.0).round() / 100.0),
+    });
+    println!();
+    println!("summary: {summary}");
+    println!(
+        "{want} records acknowledged and {distinct} processed ({duplicates} processed twice, after the stopped worker's last checkpoints); the survivors held all {SHARDS} shards {:.1} s after the worker stopped",
+        rebalance.map_or(0.0, |d| d.as_secs_f64())
+    );
+    if distinct != want {
+        return Err(format!(
+            "{} acknowledged records were not processed",
+            want - distinct
+        )
+        .into());
     }
-    println!("ok: every acknowledged record was read back exactly once");
+    println!("ok: at-least-once delivery held through a worker failure");
     Ok(())
 }
