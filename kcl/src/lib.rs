@@ -9,7 +9,9 @@
 //! * [`RecordProcessor`] and [`RecordProcessorFactory`]: the application's side
 //!   ([`processor`]), with a [`Checkpointer`] per shard ([`checkpoint`]).
 //! * [`LeaseTable`] with the KCL's lease schema, and its SQLite implementation
-//!   [`SqliteLeaseTable`] for workers of one host ([`lease`]).
+//!   [`SqliteLeaseTable`] for workers of one host ([`lease`]); with the cargo feature
+//!   `dynamodb`, `DynamoLeaseTable` for fleets across hosts (schema-compatible with the
+//!   Java KCL's lease tables).
 //! * Polling retrieval with prefetch ([`retrieval`]), KPL deaggregation ([`record`]).
 //! * Metrics with the KCL's names through the `metrics` facade ([`metrics`]).
 //!
@@ -84,6 +86,8 @@ pub mod shard_sync;
 pub use checkpoint::{CheckpointError, Checkpointer, PreparedCheckpointer};
 pub use config::{InitialPosition, LeaseConfig, PollingConfig};
 pub use error::KclError;
+#[cfg(feature = "dynamodb")]
+pub use lease::DynamoLeaseTable;
 pub use lease::{CheckpointUpdate, Lease, LeaseError, LeaseTable, SqliteLeaseTable};
 pub use processor::{
     InitializationInput, ProcessRecordsInput, RecordProcessor, RecordProcessorFactory,

@@ -3,8 +3,9 @@
 //! A lease is one row of the lease table per shard, with the KCL's schema (the DynamoDB
 //! attribute names are given on each field of [`Lease`]; the SQLite table uses them as
 //! column names). [`LeaseTable`] is the storage-agnostic interface the coordinator and the
-//! checkpointer use; [`SqliteLeaseTable`] implements it on one SQLite file, and a DynamoDB
-//! implementation can implement it unchanged.
+//! checkpointer use; [`SqliteLeaseTable`] implements it on one SQLite file, and
+//! `DynamoLeaseTable` (cargo feature `dynamodb`) on a DynamoDB table that the Java KCL can
+//! share or hand over.
 //!
 //! # Invariants every implementation keeps
 //!
@@ -24,8 +25,12 @@
 //!   the old owner after its last checkpoint) or the lease expired.
 
 pub mod coordinator;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 pub mod sqlite;
 
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::DynamoLeaseTable;
 pub use sqlite::SqliteLeaseTable;
 
 use crate::sequence::ExtendedSequenceNumber;
@@ -138,6 +143,34 @@ pub enum LeaseError {
         /// The lease key.
         key: String,
         /// What is wrong.
+        reason: String,
+    },
+    /// The lease table does not exist (DynamoDB's `ResourceNotFoundException`).
+    #[error(
+        "lease table {table:?} does not exist: create it, or let the consumer create it \
+         (DynamoLeaseTable::create_table_if_not_exists)"
+    )]
+    TableNotFound {
+        /// The table name.
+        table: String,
+    },
+    /// The table exists but is not a lease table (its key schema is not `leaseKey` (S) as
+    /// the only key).
+    #[error("table {table:?} is not a KCL lease table: {reason}")]
+    TableSchema {
+        /// The table name.
+        table: String,
+        /// What is wrong with its schema.
+        reason: String,
+    },
+    /// An attribute of a stored row is missing, of the wrong type, or out of range.
+    #[error("lease table row {key:?}: attribute {attribute} {reason}")]
+    MalformedAttribute {
+        /// The lease key (`?` when the key itself is the malformed attribute).
+        key: String,
+        /// The attribute's name, as in the KCL schema (e.g. `leaseCounter`).
+        attribute: String,
+        /// What is wrong (e.g. `must be a number (N), found S`).
         reason: String,
     },
     /// The table name or another parameter is invalid.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod dynalite;
 pub mod lease_suite;
 
 use async_trait::async_trait;
