@@ -128,12 +128,22 @@ pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
 
 /// Serves the Kinesis endpoint on `listener` until `shutdown` completes, then finishes the
 /// requests in flight.
+///
+/// Accepted connections get TCP_NODELAY: a SubscribeToShard response is a stream of small
+/// event-stream frames, and with Nagle's algorithm a frame written while the previous one is
+/// unacknowledged waits for the client's delayed ACK (up to 40 ms on Linux).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     kinesis: Arc<dyn Kinesis>,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY on a connection: {e}");
+        }
+    });
     axum::serve(listener, router(kinesis, config))
         .with_graceful_shutdown(shutdown)
         .await
