@@ -123,7 +123,8 @@ impl Remote {
     }
 
     /// The underlying SDK client, for operations the [`Kinesis`] trait does not cover
-    /// (enhanced fan-out consumers, resharding, encryption, ...).
+    /// (the channel operations and UpdateStreamRecordDistributionStrategy of newer SDKs), or
+    /// for members it does not carry (`StreamId`).
     pub fn client(&self) -> &aws_sdk_kinesis::Client {
         &self.client
     }
@@ -691,6 +692,232 @@ impl Kinesis for Remote {
             stream_arn: out.stream_arn,
         })
     }
+
+    async fn describe_limits(
+        &self,
+        _input: api::DescribeLimitsInput,
+    ) -> Result<api::DescribeLimitsOutput> {
+        let out = self
+            .client
+            .describe_limits()
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeLimits", e))?;
+        Ok(api::DescribeLimitsOutput {
+            shard_limit: out.shard_limit,
+            open_shard_count: out.open_shard_count,
+            on_demand_stream_count: out.on_demand_stream_count,
+            on_demand_stream_count_limit: out.on_demand_stream_count_limit,
+        })
+    }
+
+    async fn describe_account_settings(
+        &self,
+        _input: api::DescribeAccountSettingsInput,
+    ) -> Result<api::DescribeAccountSettingsOutput> {
+        let out = self
+            .client
+            .describe_account_settings()
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeAccountSettings", e))?;
+        Ok(api::DescribeAccountSettingsOutput {
+            minimum_throughput_billing_commitment: out
+                .minimum_throughput_billing_commitment
+                .and_then(commitment_out),
+        })
+    }
+
+    async fn update_account_settings(
+        &self,
+        input: api::UpdateAccountSettingsInput,
+    ) -> Result<api::UpdateAccountSettingsOutput> {
+        let commitment = match input.minimum_throughput_billing_commitment {
+            None => None,
+            Some(c) => {
+                let Some(status) = c.status else {
+                    // The SDK cannot send a commitment without its required status.
+                    return Err(Error::Validation(
+                        "1 validation error detected: Value null at 'minimumThroughputBillingCommitment.status' failed to satisfy constraint: Member must not be null".into(),
+                    ));
+                };
+                Some(
+                    sdk::MinimumThroughputBillingCommitmentInput::builder()
+                        .status(sdk::MinimumThroughputBillingCommitmentInputStatus::from(
+                            status.as_str(),
+                        ))
+                        .build()
+                        .map_err(build_error)?,
+                )
+            }
+        };
+        let out = self
+            .client
+            .update_account_settings()
+            .set_minimum_throughput_billing_commitment(commitment)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateAccountSettings", e))?;
+        Ok(api::UpdateAccountSettingsOutput {
+            minimum_throughput_billing_commitment: out
+                .minimum_throughput_billing_commitment
+                .and_then(commitment_out),
+        })
+    }
+
+    async fn enable_enhanced_monitoring(
+        &self,
+        input: api::EnhancedMonitoringInput,
+    ) -> Result<api::EnhancedMonitoringOutput> {
+        let out = self
+            .client
+            .enable_enhanced_monitoring()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .set_shard_level_metrics(Some(metrics_in(input.shard_level_metrics)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("EnableEnhancedMonitoring", e))?;
+        Ok(api::EnhancedMonitoringOutput {
+            stream_name: out.stream_name,
+            stream_arn: out.stream_arn,
+            current_shard_level_metrics: metric_names_out(out.current_shard_level_metrics),
+            desired_shard_level_metrics: metric_names_out(out.desired_shard_level_metrics),
+        })
+    }
+
+    async fn disable_enhanced_monitoring(
+        &self,
+        input: api::EnhancedMonitoringInput,
+    ) -> Result<api::EnhancedMonitoringOutput> {
+        let out = self
+            .client
+            .disable_enhanced_monitoring()
+            .set_stream_name(input.stream_name)
+            .set_stream_arn(input.stream_arn)
+            .set_shard_level_metrics(Some(metrics_in(input.shard_level_metrics)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DisableEnhancedMonitoring", e))?;
+        Ok(api::EnhancedMonitoringOutput {
+            stream_name: out.stream_name,
+            stream_arn: out.stream_arn,
+            current_shard_level_metrics: metric_names_out(out.current_shard_level_metrics),
+            desired_shard_level_metrics: metric_names_out(out.desired_shard_level_metrics),
+        })
+    }
+
+    async fn tag_resource(&self, input: api::TagResourceInput) -> Result<()> {
+        self.client
+            .tag_resource()
+            .resource_arn(input.resource_arn)
+            .set_tags(Some(input.tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn untag_resource(&self, input: api::UntagResourceInput) -> Result<()> {
+        self.client
+            .untag_resource()
+            .resource_arn(input.resource_arn)
+            .set_tag_keys(Some(input.tag_keys))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UntagResource", e))?;
+        Ok(())
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        input: api::ListTagsForResourceInput,
+    ) -> Result<api::ListTagsForResourceOutput> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(input.resource_arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListTagsForResource", e))?;
+        Ok(api::ListTagsForResourceOutput {
+            tags: out
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| api::Tag {
+                    key: t.key,
+                    value: t.value,
+                })
+                .collect(),
+        })
+    }
+
+    async fn update_max_record_size(&self, input: api::UpdateMaxRecordSizeInput) -> Result<()> {
+        self.client
+            .update_max_record_size()
+            .stream_arn(input.stream_arn)
+            .max_record_size_in_kib(input.max_record_size_in_kib)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateMaxRecordSize", e))?;
+        Ok(())
+    }
+
+    async fn update_stream_warm_throughput(
+        &self,
+        input: api::UpdateStreamWarmThroughputInput,
+    ) -> Result<api::UpdateStreamWarmThroughputOutput> {
+        let out = self
+            .client
+            .update_stream_warm_throughput()
+            .set_stream_arn(input.stream_arn)
+            .set_stream_name(input.stream_name)
+            .warm_throughput_mibps(input.warm_throughput_mibps)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateStreamWarmThroughput", e))?;
+        Ok(api::UpdateStreamWarmThroughputOutput {
+            stream_arn: out.stream_arn,
+            stream_name: out.stream_name,
+            warm_throughput: out.warm_throughput.map(warm_out),
+        })
+    }
+
+    async fn put_resource_policy(&self, input: api::PutResourcePolicyInput) -> Result<()> {
+        self.client
+            .put_resource_policy()
+            .resource_arn(input.resource_arn)
+            .policy(input.policy)
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutResourcePolicy", e))?;
+        Ok(())
+    }
+
+    async fn get_resource_policy(
+        &self,
+        input: api::ResourcePolicyInput,
+    ) -> Result<api::GetResourcePolicyOutput> {
+        let out = self
+            .client
+            .get_resource_policy()
+            .resource_arn(input.resource_arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetResourcePolicy", e))?;
+        Ok(api::GetResourcePolicyOutput { policy: out.policy })
+    }
+
+    async fn delete_resource_policy(&self, input: api::ResourcePolicyInput) -> Result<()> {
+        self.client
+            .delete_resource_policy()
+            .resource_arn(input.resource_arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteResourcePolicy", e))?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------- errors
@@ -837,6 +1064,38 @@ fn metrics_out(m: Vec<sdk::EnhancedMetrics>) -> Vec<api::EnhancedMetrics> {
         .collect()
 }
 
+fn metrics_in(names: Vec<String>) -> Vec<sdk::MetricsName> {
+    names
+        .iter()
+        .map(|n| sdk::MetricsName::from(n.as_str()))
+        .collect()
+}
+
+fn metric_names_out(m: Option<Vec<sdk::MetricsName>>) -> Vec<String> {
+    m.unwrap_or_default()
+        .iter()
+        .map(|n| n.as_str().to_string())
+        .collect()
+}
+
+fn commitment_out(
+    c: sdk::MinimumThroughputBillingCommitmentOutput,
+) -> Option<api::MinimumThroughputBillingCommitmentOutput> {
+    Some(api::MinimumThroughputBillingCommitmentOutput {
+        status: api::MinimumThroughputBillingCommitmentStatus::parse(c.status.as_str())?,
+        started_at: c.started_at.map(timestamp),
+        ended_at: c.ended_at.map(timestamp),
+        earliest_allowed_end_at: c.earliest_allowed_end_at.map(timestamp),
+    })
+}
+
+fn warm_out(w: sdk::WarmThroughputObject) -> api::WarmThroughputObject {
+    api::WarmThroughputObject {
+        target_mibps: w.target_mibps,
+        current_mibps: w.current_mibps,
+    }
+}
+
 fn hash_key_range_out(r: Option<sdk::HashKeyRange>) -> api::types::HashKeyRange {
     r.map(|r| api::types::HashKeyRange {
         starting_hash_key: r.starting_hash_key,
@@ -906,6 +1165,8 @@ fn description_summary_out(d: sdk::StreamDescriptionSummary) -> api::StreamDescr
         key_id: d.key_id,
         open_shard_count: d.open_shard_count,
         consumer_count: d.consumer_count,
+        warm_throughput: d.warm_throughput.map(warm_out),
+        max_record_size_in_kib: d.max_record_size_in_kib,
         stream_name: d.stream_name,
         stream_arn: d.stream_arn,
     }

@@ -112,4 +112,134 @@ pub trait Kinesis: Send + Sync {
         &self,
         input: UpdateShardCountInput,
     ) -> Result<UpdateShardCountOutput>;
+
+    // The operations below have default implementations that answer
+    // `UnknownOperationException` (see [`unsupported`]), so that implementors written before
+    // they were added (test wrappers, fakes) keep compiling. [`Engine`](crate::Engine) and
+    // `Remote` override every one of them.
+
+    /// The account's shard limit and open shard count, and its ON_DEMAND stream count and
+    /// limit.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn describe_limits(&self, input: DescribeLimitsInput) -> Result<DescribeLimitsOutput> {
+        let _ = input;
+        Err(unsupported("DescribeLimits"))
+    }
+    /// The account-level settings (the minimum throughput billing commitment).
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn describe_account_settings(
+        &self,
+        input: DescribeAccountSettingsInput,
+    ) -> Result<DescribeAccountSettingsOutput> {
+        let _ = input;
+        Err(unsupported("DescribeAccountSettings"))
+    }
+    /// Changes the account-level settings.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn update_account_settings(
+        &self,
+        input: UpdateAccountSettingsInput,
+    ) -> Result<UpdateAccountSettingsOutput> {
+        let _ = input;
+        Err(unsupported("UpdateAccountSettings"))
+    }
+    /// Turns shard-level metrics on for a stream.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn enable_enhanced_monitoring(
+        &self,
+        input: EnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput> {
+        let _ = input;
+        Err(unsupported("EnableEnhancedMonitoring"))
+    }
+    /// Turns shard-level metrics off for a stream.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn disable_enhanced_monitoring(
+        &self,
+        input: EnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput> {
+        let _ = input;
+        Err(unsupported("DisableEnhancedMonitoring"))
+    }
+    /// Adds or overwrites tags on a stream or consumer, named by ARN.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn tag_resource(&self, input: TagResourceInput) -> Result<()> {
+        let _ = input;
+        Err(unsupported("TagResource"))
+    }
+    /// Removes tags from a stream or consumer, named by ARN.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn untag_resource(&self, input: UntagResourceInput) -> Result<()> {
+        let _ = input;
+        Err(unsupported("UntagResource"))
+    }
+    /// Lists the tags of a stream or consumer, named by ARN.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn list_tags_for_resource(
+        &self,
+        input: ListTagsForResourceInput,
+    ) -> Result<ListTagsForResourceOutput> {
+        let _ = input;
+        Err(unsupported("ListTagsForResource"))
+    }
+    /// Sets a stream's largest record size (1024..=10240 KiB).
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn update_max_record_size(&self, input: UpdateMaxRecordSizeInput) -> Result<()> {
+        let _ = input;
+        Err(unsupported("UpdateMaxRecordSize"))
+    }
+    /// Sets an ON_DEMAND stream's warm throughput.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn update_stream_warm_throughput(
+        &self,
+        input: UpdateStreamWarmThroughputInput,
+    ) -> Result<UpdateStreamWarmThroughputOutput> {
+        let _ = input;
+        Err(unsupported("UpdateStreamWarmThroughput"))
+    }
+    /// Attaches a resource policy (a JSON document) to a stream or consumer.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn put_resource_policy(&self, input: PutResourcePolicyInput) -> Result<()> {
+        let _ = input;
+        Err(unsupported("PutResourcePolicy"))
+    }
+    /// The resource policy of a stream or consumer (`{}` when none).
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn get_resource_policy(
+        &self,
+        input: ResourcePolicyInput,
+    ) -> Result<GetResourcePolicyOutput> {
+        let _ = input;
+        Err(unsupported("GetResourcePolicy"))
+    }
+    /// Removes the resource policy of a stream or consumer.
+    ///
+    /// Default implementation: `UnknownOperationException` (see [`unsupported`]).
+    async fn delete_resource_policy(&self, input: ResourcePolicyInput) -> Result<()> {
+        let _ = input;
+        Err(unsupported("DeleteResourcePolicy"))
+    }
+}
+
+/// The error of an operation an implementation does not serve: `UnknownOperationException`
+/// (an [`Error::Other`]) with the message "`<Op>` is not supported by this implementation".
+/// The default implementations of the [`Kinesis`] methods added after the first 26
+/// operations answer it, so older implementors keep compiling.
+pub fn unsupported(operation: &str) -> Error {
+    Error::Other {
+        code: "UnknownOperationException".into(),
+        message: format!("{operation} is not supported by this implementation"),
+    }
 }

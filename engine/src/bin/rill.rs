@@ -142,8 +142,8 @@ struct ServeArgs {
     /// Keys for StartStreamEncryption: `KEY_ID BASE64_OF_32_BYTES` per line.
     #[arg(long)]
     kms_keys: Option<PathBuf>,
-    /// Largest request body in bytes.
-    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    /// Largest request body in bytes (the default fits a 10 MiB record in base64).
+    #[arg(long, default_value_t = 20 * 1024 * 1024)]
     body_limit: usize,
 }
 

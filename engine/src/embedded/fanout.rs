@@ -108,7 +108,7 @@ impl Engine {
     }
 
     /// Finds a consumer by its ARN, or by stream ARN and name.
-    fn find_consumer(
+    pub(super) fn find_consumer(
         &self,
         stream_arn: Option<&str>,
         name: Option<&str>,
@@ -533,6 +533,7 @@ impl Subscription {
         };
         telemetry::get(
             &self.stream.name,
+            self.stream.meta.read().shard_metrics,
             self.shard,
             records.len(),
             bytes,

@@ -11,6 +11,7 @@
 //! [`crate::api::seq`]). Shard iterators and pagination tokens are authenticated tokens that
 //! expire (see `token`).
 
+mod admin;
 mod clock;
 mod crypto;
 mod fanout;
@@ -51,6 +52,9 @@ pub struct EngineConfig {
     pub account_id: String,
     /// Most open shards across all streams (AWS's account shard quota). Default 500.
     pub shard_limit: u32,
+    /// Most ON_DEMAND streams (AWS's account quota, reported by DescribeLimits and enforced by
+    /// CreateStream and UpdateStreamMode). Default 50, as AWS.
+    pub on_demand_stream_limit: u32,
     /// Shards of a new ON_DEMAND stream. Default 4, as AWS.
     pub on_demand_shards: u32,
     /// How long shard iterators stay valid. Default 5 minutes, as AWS.
@@ -92,6 +96,7 @@ impl Default for EngineConfig {
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             shard_limit: 500,
+            on_demand_stream_limit: 50,
             on_demand_shards: 4,
             iterator_ttl: Duration::from_secs(300),
             next_token_ttl: Duration::from_secs(300),
@@ -199,6 +204,12 @@ pub(crate) struct StreamMeta {
     pub encryption: EncryptionType,
     pub key_id: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// Enabled shard-level metrics, a bit per name of [`crate::api::SHARD_LEVEL_METRICS`].
+    pub shard_metrics: u32,
+    /// Largest record accepted, in KiB (1024..=10240).
+    pub max_record_kib: u32,
+    /// Warm throughput in MiB/s (ON_DEMAND streams), when set.
+    pub warm_mibps: Option<u32>,
     /// Resharding generation: shards created by the next reshard get a higher one.
     pub generation: u32,
     /// Index the next new shard gets.
@@ -245,6 +256,9 @@ pub(crate) struct Inner {
     pub key: Vec<u8>,
     lock: File,
     pub closed: std::sync::atomic::AtomicBool,
+    /// Token buckets of the account-level call limits of DescribeLimits and the account
+    /// settings operations: operation -> (last refill ms, tokens).
+    pub call_rates: Mutex<HashMap<&'static str, (i64, f64)>>,
     /// Background threads (retention, on-demand scaling) and the senders that stop them.
     background: Mutex<Vec<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
@@ -332,6 +346,9 @@ impl Engine {
                         .unwrap_or(EncryptionType::None),
                     key_id: row.key_id.clone(),
                     tags: tags.into_iter().collect(),
+                    shard_metrics: row.shard_metrics,
+                    max_record_kib: row.max_record_kib,
+                    warm_mibps: row.warm_mibps,
                     generation: row.generation,
                     next_shard_index: row.next_shard_index,
                 }),
@@ -372,6 +389,7 @@ impl Engine {
             key,
             lock,
             closed: std::sync::atomic::AtomicBool::new(false),
+            call_rates: Mutex::new(HashMap::new()),
             background: Mutex::new(Vec::new()),
         });
         if !inner.config.retention_interval.is_zero() {

@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Largest record payload (1 MiB).
+/// Largest record payload of a stream whose maximum record size was not raised (1 MiB).
 pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
 /// Largest PutRecords request: data and partition keys (5 MiB).
 pub(crate) const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
@@ -25,18 +25,18 @@ pub(crate) const MAX_TAGS: usize = 50;
 /// [`MAX_TAGS`] is checked separately, as an InvalidArgumentException).
 pub(crate) const MAX_TAG_MAP_ENTRIES: usize = 200;
 
-const TAG_CHARS_MESSAGE: &str = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.";
+pub(super) const TAG_CHARS_MESSAGE: &str = "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.";
 
 impl Engine {
-    fn account(&self) -> &str {
+    pub(super) fn account(&self) -> &str {
         &self.inner.config.account_id
     }
 
-    fn now(&self) -> i64 {
+    pub(super) fn now(&self) -> i64 {
         self.inner.config.clock.now_ms()
     }
 
-    fn not_found(&self, name: &str) -> Error {
+    pub(super) fn not_found(&self, name: &str) -> Error {
         Error::ResourceNotFound(format!(
             "Stream {name} under account {} not found.",
             self.account()
@@ -44,7 +44,7 @@ impl Engine {
     }
 
     /// Validates the StreamName / StreamARN pair of a request.
-    fn check_target(v: &mut ValidationErrors, name: Option<&str>, arn: Option<&str>) {
+    pub(super) fn check_target(v: &mut ValidationErrors, name: Option<&str>, arn: Option<&str>) {
         match (name, arn) {
             (None, None) => v.null("streamName"),
             (n, a) => {
@@ -59,7 +59,11 @@ impl Engine {
     }
 
     /// Finds the stream a request names by StreamName or StreamARN.
-    fn stream(&self, name: Option<&str>, arn: Option<&str>) -> Result<Arc<Stream>, Error> {
+    pub(super) fn stream(
+        &self,
+        name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Result<Arc<Stream>, Error> {
         let by_arn = match arn {
             Some(a) => {
                 let (region, account, n) = validate::parse_stream_arn(a).ok_or_else(|| {
@@ -98,7 +102,7 @@ impl Engine {
             .ok_or_else(|| self.not_found(target))
     }
 
-    fn open_shard_count(&self) -> u64 {
+    pub(super) fn open_shard_count(&self) -> u64 {
         self.inner
             .streams
             .read()
@@ -106,6 +110,15 @@ impl Engine {
             .values()
             .map(|s| s.shards.read().open.len() as u64)
             .sum()
+    }
+
+    /// The largest record the stream a request names accepts, in bytes: its maximum record
+    /// size (see UpdateMaxRecordSize), or 1 MiB when the stream is not found (the lookup's
+    /// own error then comes after the validation errors).
+    fn record_limit(&self, name: Option<&str>, arn: Option<&str>) -> usize {
+        self.stream(name, arn).map_or(MAX_RECORD_BYTES, |s| {
+            s.meta.read().max_record_kib as usize * 1024
+        })
     }
 
     fn describe_shard(stream: &Stream, s: &ShardRow) -> Shard {
@@ -185,7 +198,11 @@ impl Engine {
         .encode(&self.inner.key)
     }
 
-    fn validate_tags(&self, stream: &str, tags: &BTreeMap<String, String>) -> Result<(), Error> {
+    pub(super) fn validate_tags(
+        &self,
+        stream: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), Error> {
         for (k, v) in tags {
             if !validate::tag_chars_ok(k) || !validate::tag_chars_ok(v) {
                 let _ = stream;
@@ -195,7 +212,10 @@ impl Engine {
         Ok(())
     }
 
-    fn check_tag_map(v: &mut ValidationErrors, tags: &std::collections::HashMap<String, String>) {
+    pub(super) fn check_tag_map(
+        v: &mut ValidationErrors,
+        tags: &std::collections::HashMap<String, String>,
+    ) {
         if tags.is_empty() {
             v.constraint(
                 "{}",
@@ -279,7 +299,7 @@ impl Engine {
         Ok(())
     }
 
-    fn require_writable(&self, stream: &Stream, meta: &StreamMeta) -> Result<(), Error> {
+    pub(super) fn require_writable(&self, stream: &Stream, meta: &StreamMeta) -> Result<(), Error> {
         match meta.status {
             StreamStatus::Active | StreamStatus::Updating => Ok(()),
             other => Err(Error::ResourceInUse(format!(
@@ -505,6 +525,11 @@ impl Kinesis for Engine {
                 self.account()
             )));
         }
+        if mode == StreamMode::OnDemand
+            && self.on_demand_stream_count() >= self.inner.config.on_demand_stream_limit as usize
+        {
+            return Err(self.on_demand_limit_error());
+        }
         let open = self.open_shard_count();
         let limit = u64::from(self.inner.config.shard_limit);
         if open + u64::from(count) > limit {
@@ -555,6 +580,9 @@ impl Kinesis for Engine {
             next_shard_index: u64::from(count),
             encryption_type: EncryptionType::None.as_str().into(),
             key_id: None,
+            shard_metrics: 0,
+            max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
+            warm_mibps: None,
         };
         let tag_rows: Vec<(String, String)> =
             tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -588,6 +616,9 @@ impl Kinesis for Engine {
                 encryption: EncryptionType::None,
                 key_id: None,
                 tags,
+                shard_metrics: 0,
+                max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
+                warm_mibps: None,
                 generation: 0,
                 next_shard_index: u64::from(count),
             }),
@@ -721,7 +752,9 @@ impl Kinesis for Engine {
                 has_more_shards: has_more,
                 retention_period_hours: meta.retention_hours as i32,
                 stream_creation_timestamp: Timestamp(stream.epoch as i64),
-                enhanced_monitoring: vec![EnhancedMetrics::default()],
+                enhanced_monitoring: vec![EnhancedMetrics {
+                    shard_level_metrics: super::admin::metric_names(meta.shard_metrics),
+                }],
                 encryption_type: Some(meta.encryption),
                 key_id: meta.key_id,
             },
@@ -753,11 +786,15 @@ impl Kinesis for Engine {
                 }),
                 retention_period_hours: meta.retention_hours as i32,
                 stream_creation_timestamp: Timestamp(stream.epoch as i64),
-                enhanced_monitoring: vec![EnhancedMetrics::default()],
+                enhanced_monitoring: vec![EnhancedMetrics {
+                    shard_level_metrics: super::admin::metric_names(meta.shard_metrics),
+                }],
                 encryption_type: Some(meta.encryption),
                 key_id: meta.key_id,
                 open_shard_count: open,
                 consumer_count: Some(stream.consumers.lock().len() as i32),
+                warm_throughput: self.warm_throughput(&stream),
+                max_record_size_in_kib: Some(meta.max_record_kib as i32),
             },
         })
     }
@@ -976,14 +1013,17 @@ impl Kinesis for Engine {
         );
         validate::length(&mut v, "partitionKey", &input.partition_key, 1, 256);
         if input.data.len() > MAX_RECORD_BYTES {
-            v.constraint(
-                format_args!(
-                    "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
-                    input.data.len()
-                ),
-                "data",
-                &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
-            );
+            let max = self.record_limit(input.stream_name.as_deref(), input.stream_arn.as_deref());
+            if input.data.len() > max {
+                v.constraint(
+                    format_args!(
+                        "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                        input.data.len()
+                    ),
+                    "data",
+                    &format!("Member must have length less than or equal to {max}"),
+                );
+            }
         }
         if let Some(e) = &input.explicit_hash_key
             && !HashKey::matches_pattern(e)
@@ -1036,7 +1076,13 @@ impl Kinesis for Engine {
         let rx = stream.log.append(records);
         drop(gate);
         let result = Self::committed(rx).await?;
-        telemetry::put(&stream.name, false, &[(shard, size)], 0);
+        telemetry::put(
+            &stream.name,
+            stream.meta.read().shard_metrics,
+            false,
+            &[(shard, size)],
+            0,
+        );
         stream.count_writes(&[(shard, size)]);
         let position = result.positions.first().copied().unwrap_or_default();
         Ok(PutRecordOutput {
@@ -1063,6 +1109,15 @@ impl Kinesis for Engine {
             );
         }
         let mut total = 0usize;
+        let max_record = if input
+            .records
+            .iter()
+            .any(|r| r.data.len() > MAX_RECORD_BYTES)
+        {
+            self.record_limit(input.stream_name.as_deref(), input.stream_arn.as_deref())
+        } else {
+            MAX_RECORD_BYTES
+        };
         for (i, r) in input.records.iter().enumerate() {
             let n = i + 1;
             if r.partition_key.is_empty() || r.partition_key.len() > 256 {
@@ -1074,14 +1129,14 @@ impl Kinesis for Engine {
                     256,
                 );
             }
-            if r.data.len() > MAX_RECORD_BYTES {
+            if r.data.len() > max_record {
                 v.constraint(
                     format_args!(
                         "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
                         r.data.len()
                     ),
                     &format!("records.{n}.member.data"),
-                    &format!("Member must have length less than or equal to {MAX_RECORD_BYTES}"),
+                    &format!("Member must have length less than or equal to {max_record}"),
                 );
             }
             if let Some(e) = &r.explicit_hash_key
@@ -1150,7 +1205,13 @@ impl Kinesis for Engine {
         };
         match result {
             Ok(result) => {
-                telemetry::put(&stream.name, true, &sizes, throttled);
+                telemetry::put(
+                    &stream.name,
+                    stream.meta.read().shard_metrics,
+                    true,
+                    &sizes,
+                    throttled,
+                );
                 stream.count_writes(&sizes);
                 let mut ids: BTreeMap<u64, String> = BTreeMap::new();
                 let mut positions = result.positions.iter();
@@ -1418,6 +1479,7 @@ impl Kinesis for Engine {
         };
         telemetry::get(
             &stream.name,
+            stream.meta.read().shard_metrics,
             tok.a,
             stored.len(),
             stored
@@ -1671,6 +1733,14 @@ impl Kinesis for Engine {
                     meta.status
                 )));
             }
+            if mode == StreamMode::OnDemand
+                && meta.mode != StreamMode::OnDemand
+                && self.on_demand_stream_count()
+                    >= self.inner.config.on_demand_stream_limit as usize
+            {
+                drop(meta);
+                return Err(self.on_demand_limit_error());
+            }
         }
         self.inner
             .catalog
@@ -1769,6 +1839,92 @@ impl Kinesis for Engine {
             target_shard_count: Some(target as i32),
             stream_arn: Some(stream.arn.clone()),
         })
+    }
+
+    async fn describe_limits(&self, _input: DescribeLimitsInput) -> Result<DescribeLimitsOutput> {
+        self.check_open()?;
+        self.do_describe_limits()
+    }
+
+    async fn describe_account_settings(
+        &self,
+        _input: DescribeAccountSettingsInput,
+    ) -> Result<DescribeAccountSettingsOutput> {
+        self.check_open()?;
+        self.do_describe_account_settings()
+    }
+
+    async fn update_account_settings(
+        &self,
+        input: UpdateAccountSettingsInput,
+    ) -> Result<UpdateAccountSettingsOutput> {
+        self.check_open()?;
+        self.do_update_account_settings(input)
+    }
+
+    async fn enable_enhanced_monitoring(
+        &self,
+        input: EnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput> {
+        self.check_open()?;
+        self.do_enhanced_monitoring(input, true)
+    }
+
+    async fn disable_enhanced_monitoring(
+        &self,
+        input: EnhancedMonitoringInput,
+    ) -> Result<EnhancedMonitoringOutput> {
+        self.check_open()?;
+        self.do_enhanced_monitoring(input, false)
+    }
+
+    async fn tag_resource(&self, input: TagResourceInput) -> Result<()> {
+        self.check_open()?;
+        self.do_tag_resource(input).await
+    }
+
+    async fn untag_resource(&self, input: UntagResourceInput) -> Result<()> {
+        self.check_open()?;
+        self.do_untag_resource(input).await
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        input: ListTagsForResourceInput,
+    ) -> Result<ListTagsForResourceOutput> {
+        self.check_open()?;
+        self.do_list_tags_for_resource(input)
+    }
+
+    async fn update_max_record_size(&self, input: UpdateMaxRecordSizeInput) -> Result<()> {
+        self.check_open()?;
+        self.do_update_max_record_size(input)
+    }
+
+    async fn update_stream_warm_throughput(
+        &self,
+        input: UpdateStreamWarmThroughputInput,
+    ) -> Result<UpdateStreamWarmThroughputOutput> {
+        self.check_open()?;
+        self.do_update_warm_throughput(input)
+    }
+
+    async fn put_resource_policy(&self, input: PutResourcePolicyInput) -> Result<()> {
+        self.check_open()?;
+        self.do_put_resource_policy(input)
+    }
+
+    async fn get_resource_policy(
+        &self,
+        input: ResourcePolicyInput,
+    ) -> Result<GetResourcePolicyOutput> {
+        self.check_open()?;
+        self.do_get_resource_policy(input)
+    }
+
+    async fn delete_resource_policy(&self, input: ResourcePolicyInput) -> Result<()> {
+        self.check_open()?;
+        self.do_delete_resource_policy(input)
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Names follow the CloudWatch metrics of Kinesis Data Streams. Stream-level metrics carry the
 //! label `stream`; shard-level ones (CloudWatch's "enhanced" metrics) are prefixed `Shard.`
-//! and carry `stream` and `shard`:
+//! and carry `stream` and `shard`. As CloudWatch's, shard-level metrics are emitted only for
+//! streams that turned them on with EnableEnhancedMonitoring, each one by its name
+//! (`Shard.IncomingBytes` when `IncomingBytes` is enabled, and so on):
 //!
 //! | metric | kind | meaning |
 //! |---|---|---|
@@ -18,10 +20,18 @@
 //! | `Shard.OutgoingBytes`, `Shard.OutgoingRecords` | counter | per shard |
 //! | `Shard.IteratorAgeMilliseconds` | gauge | per shard |
 
+use super::admin::metric_on;
 use std::collections::BTreeMap;
 
-/// Records a successful put of `records` (shard index, payload bytes) into `stream`.
-pub(crate) fn put(stream: &str, batch: bool, records: &[(u64, usize)], failed: usize) {
+/// Records a successful put of `records` (shard index, payload bytes) into `stream`, whose
+/// enabled shard-level metrics are `shard_metrics` (a bit set, see `admin`).
+pub(crate) fn put(
+    stream: &str,
+    shard_metrics: u32,
+    batch: bool,
+    records: &[(u64, usize)],
+    failed: usize,
+) {
     let total_bytes: usize = records.iter().map(|r| r.1).sum();
     let n = records.len() as u64;
     let s = stream.to_string();
@@ -39,6 +49,11 @@ pub(crate) fn put(stream: &str, batch: bool, records: &[(u64, usize)], failed: u
         metrics::counter!("PutRecord.Success", "stream" => s.clone()).increment(1);
         metrics::counter!("PutRecord.Bytes", "stream" => s.clone()).increment(total_bytes as u64);
     }
+    let want_records = metric_on(shard_metrics, "IncomingRecords");
+    let want_bytes = metric_on(shard_metrics, "IncomingBytes");
+    if !want_records && !want_bytes {
+        return;
+    }
     let mut per_shard: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     for &(shard, bytes) in records {
         let e = per_shard.entry(shard).or_default();
@@ -47,15 +62,27 @@ pub(crate) fn put(stream: &str, batch: bool, records: &[(u64, usize)], failed: u
     }
     for (shard, (count, bytes)) in per_shard {
         let id = super::shard_id(shard);
-        metrics::counter!("Shard.IncomingRecords", "stream" => s.clone(), "shard" => id.clone())
-            .increment(count);
-        metrics::counter!("Shard.IncomingBytes", "stream" => s.clone(), "shard" => id)
-            .increment(bytes);
+        if want_records {
+            metrics::counter!("Shard.IncomingRecords", "stream" => s.clone(), "shard" => id.clone())
+                .increment(count);
+        }
+        if want_bytes {
+            metrics::counter!("Shard.IncomingBytes", "stream" => s.clone(), "shard" => id)
+                .increment(bytes);
+        }
     }
 }
 
-/// Records a successful GetRecords on `shard` of `stream`.
-pub(crate) fn get(stream: &str, shard: u64, records: usize, bytes: usize, iterator_age_ms: i64) {
+/// Records a successful GetRecords (or pushed event) on `shard` of `stream`, whose enabled
+/// shard-level metrics are `shard_metrics`.
+pub(crate) fn get(
+    stream: &str,
+    shard_metrics: u32,
+    shard: u64,
+    records: usize,
+    bytes: usize,
+    iterator_age_ms: i64,
+) {
     let s = stream.to_string();
     let id = super::shard_id(shard);
     metrics::counter!("GetRecords.Success", "stream" => s.clone()).increment(1);
@@ -63,12 +90,18 @@ pub(crate) fn get(stream: &str, shard: u64, records: usize, bytes: usize, iterat
     metrics::counter!("GetRecords.Bytes", "stream" => s.clone()).increment(bytes as u64);
     metrics::gauge!("GetRecords.IteratorAgeMilliseconds", "stream" => s.clone())
         .set(iterator_age_ms as f64);
-    metrics::counter!("Shard.OutgoingRecords", "stream" => s.clone(), "shard" => id.clone())
-        .increment(records as u64);
-    metrics::counter!("Shard.OutgoingBytes", "stream" => s.clone(), "shard" => id.clone())
-        .increment(bytes as u64);
-    metrics::gauge!("Shard.IteratorAgeMilliseconds", "stream" => s, "shard" => id)
-        .set(iterator_age_ms as f64);
+    if metric_on(shard_metrics, "OutgoingRecords") {
+        metrics::counter!("Shard.OutgoingRecords", "stream" => s.clone(), "shard" => id.clone())
+            .increment(records as u64);
+    }
+    if metric_on(shard_metrics, "OutgoingBytes") {
+        metrics::counter!("Shard.OutgoingBytes", "stream" => s.clone(), "shard" => id.clone())
+            .increment(bytes as u64);
+    }
+    if metric_on(shard_metrics, "IteratorAgeMilliseconds") {
+        metrics::gauge!("Shard.IteratorAgeMilliseconds", "stream" => s, "shard" => id)
+            .set(iterator_age_ms as f64);
+    }
 }
 
 /// Registers a stream's throttling counters at zero, so they are visible before any throttle.

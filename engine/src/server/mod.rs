@@ -40,8 +40,9 @@ pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest request body accepted, in bytes. Default 16 MiB (a 5 MiB PutRecords is about
-    /// 7 MiB once base64-encoded).
+    /// Largest request body accepted, in bytes. Default 20 MiB: a 10 MiB record (the largest
+    /// a stream accepts after UpdateMaxRecordSize) is about 13.4 MiB once base64-encoded, a
+    /// 5 MiB PutRecords about 7 MiB.
     pub body_limit: usize,
     /// When set, requests must carry a valid SigV4 signature by one of these credentials.
     pub auth: Option<Arc<auth::Credentials>>,
@@ -50,7 +51,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            body_limit: 16 * 1024 * 1024,
+            body_limit: 20 * 1024 * 1024,
             auth: None,
         }
     }
@@ -395,6 +396,20 @@ fn required(op: &str) -> &'static [(&'static str, &'static str)] {
         "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
             &[("RetentionPeriodHours", "retentionPeriodHours")]
         }
+        "EnableEnhancedMonitoring" | "DisableEnhancedMonitoring" => {
+            &[("ShardLevelMetrics", "shardLevelMetrics")]
+        }
+        "TagResource" => &[("Tags", "tags"), ("ResourceARN", "resourceARN")],
+        "UntagResource" => &[("TagKeys", "tagKeys"), ("ResourceARN", "resourceARN")],
+        "ListTagsForResource" | "GetResourcePolicy" | "DeleteResourcePolicy" => {
+            &[("ResourceARN", "resourceARN")]
+        }
+        "PutResourcePolicy" => &[("ResourceARN", "resourceARN"), ("Policy", "policy")],
+        "UpdateMaxRecordSize" => &[
+            ("StreamARN", "streamARN"),
+            ("MaxRecordSizeInKiB", "maxRecordSizeInKiB"),
+        ],
+        "UpdateStreamWarmThroughput" => &[("WarmThroughputMiBps", "warmThroughputMiBps")],
         _ => &[],
     }
 }
@@ -514,6 +529,27 @@ async fn dispatch(
         "StopStreamEncryption" => call(codec, op, body, |i| k.stop_stream_encryption(i)).await,
         "MergeShards" => call(codec, op, body, |i| k.merge_shards(i)).await,
         "UpdateShardCount" => call(codec, op, body, |i| k.update_shard_count(i)).await,
+        "DescribeLimits" => call(codec, op, body, |i| k.describe_limits(i)).await,
+        "DescribeAccountSettings" => {
+            call(codec, op, body, |i| k.describe_account_settings(i)).await
+        }
+        "UpdateAccountSettings" => call(codec, op, body, |i| k.update_account_settings(i)).await,
+        "EnableEnhancedMonitoring" => {
+            call(codec, op, body, |i| k.enable_enhanced_monitoring(i)).await
+        }
+        "DisableEnhancedMonitoring" => {
+            call(codec, op, body, |i| k.disable_enhanced_monitoring(i)).await
+        }
+        "TagResource" => call(codec, op, body, |i| k.tag_resource(i)).await,
+        "UntagResource" => call(codec, op, body, |i| k.untag_resource(i)).await,
+        "ListTagsForResource" => call(codec, op, body, |i| k.list_tags_for_resource(i)).await,
+        "UpdateMaxRecordSize" => call(codec, op, body, |i| k.update_max_record_size(i)).await,
+        "UpdateStreamWarmThroughput" => {
+            call(codec, op, body, |i| k.update_stream_warm_throughput(i)).await
+        }
+        "PutResourcePolicy" => call(codec, op, body, |i| k.put_resource_policy(i)).await,
+        "GetResourcePolicy" => call(codec, op, body, |i| k.get_resource_policy(i)).await,
+        "DeleteResourcePolicy" => call(codec, op, body, |i| k.delete_resource_policy(i)).await,
         "" => Err(WireError::bad_request(
             "UnknownOperationException",
             "Missing or malformed X-Amz-Target header",

@@ -4,13 +4,20 @@
 //! Tables (schema version 1, kept in `PRAGMA user_version`):
 //!
 //! * `meta(key PRIMARY KEY, value BLOB)`: `iterator_key` (32 random bytes that authenticate
-//!   shard iterators and pagination tokens, so they survive restarts).
+//!   shard iterators and pagination tokens, so they survive restarts), `account_settings`
+//!   (JSON, see [`Catalog::meta`]).
 //! * `streams(name PRIMARY KEY, epoch UNIQUE, status, mode, retention_hours, created_ms,
-//!   generation, next_shard_index, encryption_type, key_id)`: `epoch` is the stream's creation
-//!   time in ms, made unique, and names its directory and appears in its sequence numbers.
+//!   generation, next_shard_index, encryption_type, key_id, shard_metrics, max_record_kib,
+//!   warm_mibps)`: `epoch` is the stream's creation time in ms, made unique, and names its
+//!   directory and appears in its sequence numbers. `shard_metrics` is a bit set of the
+//!   enabled shard-level metrics. The last three columns were added later: [`Catalog::open`]
+//!   adds them (`ALTER TABLE ... ADD COLUMN`) to a catalog that lacks them.
 //! * `shards(epoch, shard_index, parent, adjacent_parent, start_hash, end_hash, generation,
 //!   created_ms, closed_ms, ending_position)`: hash keys are decimal text.
 //! * `tags(epoch, key, value)`.
+//! * `consumer_tags(epoch, consumer, key, value)`: tags of registered consumers.
+//! * `policies(epoch, consumer, policy)`: resource policies (JSON documents); `consumer` is
+//!   `''` for the stream's own policy.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -36,6 +43,12 @@ pub struct StreamRow {
     pub encryption_type: String,
     /// KMS key id, when encrypted.
     pub key_id: Option<String>,
+    /// Bit set of the enabled shard-level metrics.
+    pub shard_metrics: u32,
+    /// Largest record accepted, in KiB.
+    pub max_record_kib: u32,
+    /// Warm throughput in MiB/s, when set.
+    pub warm_mibps: Option<u32>,
 }
 
 /// A shard as the catalog stores it.
@@ -88,7 +101,20 @@ CREATE TABLE IF NOT EXISTS consumers (
   PRIMARY KEY (epoch, name));
 CREATE TABLE IF NOT EXISTS tags (
   epoch INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (epoch, key));
+CREATE TABLE IF NOT EXISTS consumer_tags (
+  epoch INTEGER NOT NULL, consumer TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (epoch, consumer, key));
+CREATE TABLE IF NOT EXISTS policies (
+  epoch INTEGER NOT NULL, consumer TEXT NOT NULL, policy TEXT NOT NULL,
+  PRIMARY KEY (epoch, consumer));
 ";
+
+/// Columns added to `streams` after the first schema, with their definitions.
+const STREAM_COLUMNS: [(&str, &str); 3] = [
+    ("shard_metrics", "INTEGER NOT NULL DEFAULT 0"),
+    ("max_record_kib", "INTEGER NOT NULL DEFAULT 1024"),
+    ("warm_mibps", "INTEGER"),
+];
 
 fn parse_u128(s: String) -> rusqlite::Result<u128> {
     s.parse::<u128>().map_err(|e| {
@@ -108,8 +134,148 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        Self::add_missing_columns(&conn)?;
         conn.pragma_update(None, "user_version", 1)?;
         Ok(Catalog { conn })
+    }
+
+    /// Adds to `streams` the columns a catalog written by an older rill lacks.
+    fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+        let have: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('streams')")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, def) in STREAM_COLUMNS {
+            if !have.iter().any(|h| h == name) {
+                conn.execute_batch(&format!("ALTER TABLE streams ADD COLUMN {name} {def}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+    }
+
+    /// Sets a value of the `meta` table.
+    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a stream's enabled shard-level metrics (a bit set).
+    pub fn set_shard_metrics(&mut self, epoch: u64, bits: u32) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET shard_metrics = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), bits],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a stream's largest record size, in KiB.
+    pub fn set_max_record_kib(&mut self, epoch: u64, kib: u32) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET max_record_kib = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), kib],
+        )?;
+        Ok(())
+    }
+
+    /// Sets (or clears) a stream's warm throughput, in MiB/s.
+    pub fn set_warm_throughput(&mut self, epoch: u64, mibps: Option<u32>) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET warm_mibps = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), mibps],
+        )?;
+        Ok(())
+    }
+
+    /// A consumer's tags, by key.
+    pub fn consumer_tags(
+        &self,
+        epoch: u64,
+        consumer: &str,
+    ) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut st = self.conn.prepare(
+            "SELECT key, value FROM consumer_tags WHERE epoch = ?1 AND consumer = ?2 ORDER BY key",
+        )?;
+        st.query_map(params![i64_of(epoch), consumer], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect()
+    }
+
+    /// Adds or overwrites a consumer's tags, in one transaction.
+    pub fn put_consumer_tags(
+        &mut self,
+        epoch: u64,
+        consumer: &str,
+        tags: &[(String, String)],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        for (k, v) in tags {
+            tx.execute(
+                "INSERT OR REPLACE INTO consumer_tags (epoch, consumer, key, value) VALUES (?1, ?2, ?3, ?4)",
+                params![i64_of(epoch), consumer, k, v],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// Removes some of a consumer's tags, in one transaction.
+    pub fn remove_consumer_tags(
+        &mut self,
+        epoch: u64,
+        consumer: &str,
+        keys: &[String],
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        for k in keys {
+            tx.execute(
+                "DELETE FROM consumer_tags WHERE epoch = ?1 AND consumer = ?2 AND key = ?3",
+                params![i64_of(epoch), consumer, k],
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// The resource policy of a stream (`consumer` = `""`) or of one of its consumers.
+    pub fn policy(&self, epoch: u64, consumer: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT policy FROM policies WHERE epoch = ?1 AND consumer = ?2",
+                params![i64_of(epoch), consumer],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// Attaches (`Some`) or removes (`None`) the resource policy of a stream or consumer.
+    pub fn set_policy(
+        &mut self,
+        epoch: u64,
+        consumer: &str,
+        policy: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        match policy {
+            Some(p) => self.conn.execute(
+                "INSERT OR REPLACE INTO policies (epoch, consumer, policy) VALUES (?1, ?2, ?3)",
+                params![i64_of(epoch), consumer, p],
+            )?,
+            None => self.conn.execute(
+                "DELETE FROM policies WHERE epoch = ?1 AND consumer = ?2",
+                params![i64_of(epoch), consumer],
+            )?,
+        };
+        Ok(())
     }
 
     /// The iterator key, created on first use.
@@ -142,7 +308,8 @@ impl Catalog {
         let mut out = Vec::new();
         let mut st = self.conn.prepare(
             "SELECT name, epoch, status, mode, retention_hours, generation, next_shard_index,
-                    encryption_type, key_id FROM streams ORDER BY name",
+                    encryption_type, key_id, shard_metrics, max_record_kib, warm_mibps
+             FROM streams ORDER BY name",
         )?;
         let streams = st
             .query_map([], |r| {
@@ -156,6 +323,9 @@ impl Catalog {
                     next_shard_index: r.get::<_, i64>(6)? as u64,
                     encryption_type: r.get(7)?,
                     key_id: r.get(8)?,
+                    shard_metrics: r.get(9)?,
+                    max_record_kib: r.get(10)?,
+                    warm_mibps: r.get(11)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -218,7 +388,8 @@ impl Catalog {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO streams (name, epoch, status, mode, retention_hours, generation,
-               next_shard_index, encryption_type, key_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+               next_shard_index, encryption_type, key_id, shard_metrics, max_record_kib, warm_mibps)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
             params![
                 s.name,
                 i64_of(s.epoch),
@@ -228,7 +399,10 @@ impl Catalog {
                 s.generation,
                 i64_of(s.next_shard_index),
                 s.encryption_type,
-                s.key_id
+                s.key_id,
+                s.shard_metrics,
+                s.max_record_kib,
+                s.warm_mibps
             ],
         )?;
         for sh in shards {
@@ -328,13 +502,23 @@ impl Catalog {
         Ok(())
     }
 
-    /// Deregisters a consumer.
+    /// Deregisters a consumer, with its tags and resource policy, in one transaction.
     pub fn remove_consumer(&mut self, epoch: u64, name: &str) -> rusqlite::Result<()> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        let e = i64_of(epoch);
+        tx.execute(
             "DELETE FROM consumers WHERE epoch = ?1 AND name = ?2",
-            params![i64_of(epoch), name],
+            params![e, name],
         )?;
-        Ok(())
+        tx.execute(
+            "DELETE FROM consumer_tags WHERE epoch = ?1 AND consumer = ?2",
+            params![e, name],
+        )?;
+        tx.execute(
+            "DELETE FROM policies WHERE epoch = ?1 AND consumer = ?2",
+            params![e, name],
+        )?;
+        tx.commit()
     }
 
     /// Sets a stream's capacity mode.
@@ -398,6 +582,8 @@ impl Catalog {
         let tx = self.conn.transaction()?;
         let e = i64_of(epoch);
         tx.execute("DELETE FROM tags WHERE epoch = ?1", params![e])?;
+        tx.execute("DELETE FROM consumer_tags WHERE epoch = ?1", params![e])?;
+        tx.execute("DELETE FROM policies WHERE epoch = ?1", params![e])?;
         tx.execute("DELETE FROM consumers WHERE epoch = ?1", params![e])?;
         tx.execute("DELETE FROM shards WHERE epoch = ?1", params![e])?;
         tx.execute("DELETE FROM streams WHERE epoch = ?1", params![e])?;
@@ -424,6 +610,9 @@ mod tests {
             next_shard_index: 1,
             encryption_type: "NONE".into(),
             key_id: None,
+            shard_metrics: 0,
+            max_record_kib: 1024,
+            warm_mibps: None,
         };
         let sh = ShardRow {
             shard_index: 0,
@@ -455,8 +644,57 @@ mod tests {
             all,
             vec![(s.clone(), vec![sh], vec![("a".into(), "1".into())])]
         );
+        c.set_shard_metrics(10, 5)?;
+        c.set_max_record_kib(10, 10240)?;
+        c.set_warm_throughput(10, Some(100))?;
+        c.put_consumer_tags(10, "c", &[("k".into(), "v".into())])?;
+        c.set_policy(10, "", Some("{}"))?;
+        c.set_meta("account_settings", b"x")?;
+        drop(c);
+        let mut c = Catalog::open(&path)?;
+        let row = &c.load()?[0].0;
+        assert_eq!(
+            (row.shard_metrics, row.max_record_kib, row.warm_mibps),
+            (5, 10240, Some(100))
+        );
+        assert_eq!(c.consumer_tags(10, "c")?, vec![("k".into(), "v".into())]);
+        assert_eq!(c.policy(10, "")?.as_deref(), Some("{}"));
+        assert_eq!(c.meta("account_settings")?.as_deref(), Some(&b"x"[..]));
+        c.remove_consumer(10, "c")?;
+        assert!(c.consumer_tags(10, "c")?.is_empty());
         c.delete_stream(10)?;
         assert!(c.load()?.is_empty());
+        assert_eq!(c.policy(10, "")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn opens_a_catalog_without_the_later_columns() -> rusqlite::Result<()> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let path = dir.path().join("c.sqlite");
+        {
+            // The first schema's streams table, with one stream in it.
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(
+                "CREATE TABLE streams (
+                   name TEXT PRIMARY KEY, epoch INTEGER NOT NULL UNIQUE, status TEXT NOT NULL,
+                   mode TEXT NOT NULL, retention_hours INTEGER NOT NULL, generation INTEGER NOT NULL,
+                   next_shard_index INTEGER NOT NULL, encryption_type TEXT NOT NULL, key_id TEXT);
+                 INSERT INTO streams VALUES ('old', 7, 'ACTIVE', 'PROVISIONED', 24, 0, 1, 'NONE', NULL);",
+            )?;
+        }
+        let c = Catalog::open(&path)?;
+        let all = c.load()?;
+        assert_eq!(all.len(), 1);
+        let row = &all[0].0;
+        assert_eq!(
+            (row.shard_metrics, row.max_record_kib, row.warm_mibps),
+            (0, 1024, None)
+        );
+        drop(c);
+        // Opening again finds the columns and adds nothing.
+        Catalog::open(&path)?;
         Ok(())
     }
 }
