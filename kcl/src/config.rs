@@ -82,3 +82,52 @@ impl Default for PollingConfig {
         }
     }
 }
+
+/// How records get from Kinesis to the processors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RetrievalMode {
+    /// GetRecords in a loop per shard ([`PollingConfig`]). The default.
+    #[default]
+    Polling,
+    /// Enhanced fan-out: the worker registers (or finds) a stream consumer and subscribes to
+    /// each of its shards with SubscribeToShard ([`FanOutConfig`]).
+    FanOut {
+        /// The stream consumer's name. Default: the application name, so that every worker
+        /// of the application shares one consumer (and its per-shard read throughput).
+        consumer_name: Option<String>,
+    },
+}
+
+/// Enhanced fan-out retrieval settings.
+#[derive(Debug, Clone)]
+pub struct FanOutConfig {
+    /// A subscription that delivered no event (not even the empty one Kinesis sends every
+    /// 5 s) for this long is dropped and made again from the last continuation. Default 30 s.
+    pub silence_timeout: Duration,
+    /// First backoff after ResourceInUse (a subscription to the shard made less than 5 s
+    /// ago), throttling or a transient failure; doubles with jitter per retry. Default
+    /// 200 ms.
+    pub retry_min_backoff: Duration,
+    /// Longest backoff. Default 5 s.
+    pub retry_max_backoff: Duration,
+    /// Events received ahead of the processor, per shard. Default 3.
+    pub prefetch_events: usize,
+    /// How long the worker waits at start for the stream consumer to become ACTIVE.
+    /// Default 2 min.
+    pub consumer_active_timeout: Duration,
+    /// How often the consumer's status is polled while it is not ACTIVE. Default 1 s.
+    pub consumer_poll_interval: Duration,
+}
+
+impl Default for FanOutConfig {
+    fn default() -> Self {
+        FanOutConfig {
+            silence_timeout: Duration::from_secs(30),
+            retry_min_backoff: Duration::from_millis(200),
+            retry_max_backoff: Duration::from_secs(5),
+            prefetch_events: 3,
+            consumer_active_timeout: Duration::from_secs(120),
+            consumer_poll_interval: Duration::from_secs(1),
+        }
+    }
+}

@@ -12,14 +12,16 @@
 //!   returned, so the next owner starts from the processor's last checkpoint.
 
 use crate::checkpoint::Checkpointer;
-use crate::config::{InitialPosition, PollingConfig};
+use crate::config::{FanOutConfig, InitialPosition, PollingConfig};
 use crate::lease::coordinator::{HeldLease, LeaseCoordinator, LeaseSignal};
 use crate::metrics as m;
 use crate::processor::{
     InitializationInput, ProcessRecordsInput, RecordProcessorFactory, ShardEndedInput,
     ShutdownRequestedInput,
 };
-use crate::retrieval::polling::{Fetched, PollingFetcher, StartPosition};
+use crate::retrieval::fanout::{self, FanOutFetcher};
+use crate::retrieval::polling::PollingFetcher;
+use crate::retrieval::{Fetched, Fetcher, StartPosition};
 use crate::shard_sync;
 use rill_engine::api::Kinesis;
 use std::sync::Arc;
@@ -33,8 +35,67 @@ pub(crate) struct ShardContext {
     pub stream_name: String,
     pub initial_position: InitialPosition,
     pub polling: PollingConfig,
+    /// Enhanced fan-out, when selected instead of polling.
+    pub fan_out: Option<FanOutContext>,
     /// How often a child polls its parents' leases.
     pub parent_poll: Duration,
+}
+
+/// The enhanced fan-out consumer of a worker.
+pub(crate) struct FanOutContext {
+    /// The stream consumer's name.
+    pub consumer_name: String,
+    pub config: FanOutConfig,
+    /// Its ARN, once found or registered and ACTIVE.
+    pub consumer_arn: tokio::sync::OnceCell<String>,
+}
+
+impl ShardContext {
+    /// The fan-out consumer's ARN: found, or registered and waited for, on first use.
+    pub(crate) async fn consumer_arn(&self) -> Result<Option<String>, crate::KclError> {
+        let Some(f) = &self.fan_out else {
+            return Ok(None);
+        };
+        let arn = f
+            .consumer_arn
+            .get_or_try_init(|| {
+                fanout::ensure_consumer(
+                    self.kinesis.as_ref(),
+                    &self.stream_name,
+                    &f.consumer_name,
+                    &f.config,
+                )
+            })
+            .await?;
+        Ok(Some(arn.clone()))
+    }
+
+    fn fetcher(
+        &self,
+        consumer_arn: Option<String>,
+        shard_id: String,
+        start: StartPosition,
+        range: Option<rill_engine::api::HashKeyRange>,
+    ) -> Fetcher {
+        match (&self.fan_out, consumer_arn) {
+            (Some(f), Some(arn)) => FanOutFetcher::spawn(
+                Arc::clone(&self.kinesis),
+                arn,
+                shard_id,
+                start,
+                f.config.clone(),
+                range,
+            ),
+            _ => PollingFetcher::spawn(
+                Arc::clone(&self.kinesis),
+                self.stream_name.clone(),
+                shard_id,
+                start,
+                self.polling.clone(),
+                range,
+            ),
+        }
+    }
 }
 
 /// Runs the shard of `held` until its lease is lost, handed over, released or the shard
@@ -122,6 +183,8 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
         release(ctx, held, false).await;
         return Ok(());
     }
+    // Before the processor exists: a failure here releases the lease untouched.
+    let consumer_arn = ctx.consumer_arn().await?;
     let checkpointer = Checkpointer::new(
         me.clone(),
         Arc::clone(held),
@@ -142,15 +205,13 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
         InitialPosition::AtTimestamp(t) => Some(t),
         _ => None,
     };
-    let mut fetcher = Some(PollingFetcher::spawn(
-        Arc::clone(&ctx.kinesis),
-        ctx.stream_name.clone(),
+    let mut fetcher = Some(ctx.fetcher(
+        consumer_arn,
         shard_id.clone(),
         StartPosition {
             checkpoint: lease.checkpoint(),
             timestamp,
         },
-        ctx.polling.clone(),
         lease.hash_key_range(),
     ));
     let mut signal = held.signal.subscribe();

@@ -17,6 +17,14 @@ pub enum KclError {
     /// A Kinesis call failed.
     #[error(transparent)]
     Kinesis(#[from] rill_engine::api::Error),
+    /// The enhanced fan-out consumer could not be registered or did not become ACTIVE.
+    #[error("enhanced fan-out consumer {consumer}: {reason}")]
+    FanOutConsumer {
+        /// The consumer's name.
+        consumer: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The lease table failed.
     #[error(transparent)]
     LeaseTable(#[from] LeaseError),

@@ -12,7 +12,8 @@
 //!   [`SqliteLeaseTable`] for workers of one host ([`lease`]); with the cargo feature
 //!   `dynamodb`, `DynamoLeaseTable` for fleets across hosts (schema-compatible with the
 //!   Java KCL's lease tables).
-//! * Polling retrieval with prefetch ([`retrieval`]), KPL deaggregation ([`record`]).
+//! * Polling retrieval with prefetch, or enhanced fan-out (SubscribeToShard) selected with
+//!   [`SchedulerBuilder::retrieval`] ([`retrieval`]); KPL deaggregation ([`record`]).
 //! * Metrics with the KCL's names through the `metrics` facade ([`metrics`]).
 //!
 //! Delivery is **at least once**: records after a shard's last checkpoint are delivered
@@ -84,7 +85,7 @@ pub mod sequence;
 pub mod shard_sync;
 
 pub use checkpoint::{CheckpointError, Checkpointer, PreparedCheckpointer};
-pub use config::{InitialPosition, LeaseConfig, PollingConfig};
+pub use config::{FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode};
 pub use error::KclError;
 #[cfg(feature = "dynamodb")]
 pub use lease::DynamoLeaseTable;

@@ -26,6 +26,13 @@ pub const GET_RECORDS_SUCCESS: &str = "GetRecords.Success";
 pub const GET_RECORDS_THROTTLED: &str = "GetRecords.Throttled";
 /// Counter: iterators that expired and were fetched again.
 pub const EXPIRED_ITERATOR: &str = "ExpiredIterator";
+/// Counter: SubscribeToShard calls that started a subscription (enhanced fan-out).
+pub const SUBSCRIBE_TO_SHARD_SUCCESS: &str = "SubscribeToShard.Success";
+/// Counter: SubscribeToShard calls or subscriptions that failed and were retried (including
+/// ResourceInUse within 5 s of the previous subscription).
+pub const SUBSCRIBE_TO_SHARD_RETRIED: &str = "SubscribeToShard.Retried";
+/// Counter: subscriptions restarted for being silent longer than the silence timeout.
+pub const SUBSCRIPTION_SILENT: &str = "SubscribeToShard.Silent";
 /// Counter: KPL sub-records dropped for lying outside the shard's hash key range.
 pub const RECORDS_DROPPED_OUT_OF_RANGE: &str = "RecordsDroppedOutOfRange";
 /// Counter: shard sync runs.

@@ -15,8 +15,8 @@
 //! [`ShutdownHandle::shutdown`] stops it gracefully: every processor is asked to checkpoint
 //! (`shutdown_requested`), then every lease is released so that others take them at once.
 
-use crate::config::{InitialPosition, LeaseConfig, PollingConfig};
-use crate::consumer::{self, ShardContext};
+use crate::config::{FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode};
+use crate::consumer::{self, FanOutContext, ShardContext};
 use crate::error::KclError;
 use crate::lease::LeaseTable;
 use crate::lease::coordinator::LeaseCoordinator;
@@ -45,6 +45,8 @@ pub struct SchedulerBuilder {
     renewal_interval_set: bool,
     taker_interval_set: bool,
     polling: PollingConfig,
+    retrieval: RetrievalMode,
+    fan_out: FanOutConfig,
     shard_sync_interval: Option<Duration>,
     shutdown_timeout: Option<Duration>,
 }
@@ -128,6 +130,17 @@ impl SchedulerBuilder {
         self.polling = polling;
         self
     }
+    /// How records are retrieved: [`RetrievalMode::Polling`] (the default) or
+    /// [`RetrievalMode::FanOut`] (enhanced fan-out, SubscribeToShard).
+    pub fn retrieval(mut self, mode: RetrievalMode) -> Self {
+        self.retrieval = mode;
+        self
+    }
+    /// Enhanced fan-out settings (used with [`RetrievalMode::FanOut`]).
+    pub fn fan_out(mut self, config: FanOutConfig) -> Self {
+        self.fan_out = config;
+        self
+    }
     /// How often shards are listed to create leases for new ones (default 60 s).
     pub fn shard_sync_interval(mut self, d: Duration) -> Self {
         self.shard_sync_interval = Some(d);
@@ -204,6 +217,39 @@ impl SchedulerBuilder {
                 "must be positive and at most retry_max_backoff",
             ));
         }
+        let fan_out = match self.retrieval {
+            RetrievalMode::Polling => None,
+            RetrievalMode::FanOut { consumer_name } => {
+                let consumer_name = consumer_name.unwrap_or_else(|| application_name.clone());
+                if !crate::retrieval::fanout::valid_consumer_name(&consumer_name) {
+                    return Err(bad(
+                        "retrieval.consumer_name",
+                        "must match [a-zA-Z0-9_.-]{1,128} (it defaults to the application name)",
+                    ));
+                }
+                let f = &self.fan_out;
+                if f.silence_timeout.is_zero() {
+                    return Err(bad("fan_out.silence_timeout", "must be positive"));
+                }
+                if f.retry_min_backoff.is_zero() || f.retry_max_backoff < f.retry_min_backoff {
+                    return Err(bad(
+                        "fan_out.retry_min_backoff",
+                        "must be positive and at most retry_max_backoff",
+                    ));
+                }
+                if f.prefetch_events == 0 {
+                    return Err(bad("fan_out.prefetch_events", "must be at least 1"));
+                }
+                if f.consumer_poll_interval.is_zero() {
+                    return Err(bad("fan_out.consumer_poll_interval", "must be positive"));
+                }
+                Some(FanOutContext {
+                    consumer_name,
+                    config: self.fan_out,
+                    consumer_arn: tokio::sync::OnceCell::new(),
+                })
+            }
+        };
         let shard_sync_interval = self.shard_sync_interval.unwrap_or(Duration::from_secs(60));
         if shard_sync_interval.is_zero() {
             return Err(bad("shard_sync_interval", "must be positive"));
@@ -224,6 +270,7 @@ impl SchedulerBuilder {
                 stream_name,
                 initial_position: self.initial_position,
                 polling: self.polling,
+                fan_out,
                 parent_poll,
             }),
             shutdown: Arc::new(shutdown_tx),
@@ -300,8 +347,9 @@ impl Scheduler {
     /// Runs the worker until [`ShutdownHandle::shutdown`]; returns after the graceful
     /// shutdown completed.
     ///
-    /// Fails only if the lease table or Kinesis fails at start (the first shard sync);
-    /// later failures are logged and retried.
+    /// Fails only if the lease table or Kinesis fails at start (the first shard sync, and
+    /// with enhanced fan-out finding or registering the stream consumer); later failures
+    /// are logged and retried.
     ///
     /// Cancel safety: dropping the future stops the worker abruptly, like a crash: every
     /// task it started is aborted, no lease is released, nothing more is checkpointed.
@@ -326,6 +374,8 @@ impl Scheduler {
             ctx.initial_position,
         )
         .await?;
+        // Enhanced fan-out: the consumer must exist and be ACTIVE before any subscription.
+        ctx.consumer_arn().await?;
         let renewer = {
             let coordinator = Arc::clone(&coordinator);
             let every = self.lease.renewal_interval;

@@ -23,54 +23,23 @@
 //! * Any other error (ResourceNotFound, AccessDenied, ...) is sent as [`Fetched::Failed`]
 //!   and stops the task.
 
-use super::AbortOnDrop;
+use super::{Fetcher, transient};
 use crate::config::PollingConfig;
 use crate::metrics as m;
-use crate::record::{KinesisClientRecord, convert};
-use crate::sequence::{AT_TIMESTAMP, ExtendedSequenceNumber, LATEST, TRIM_HORIZON};
+use crate::record::convert;
+use crate::sequence::{AT_TIMESTAMP, LATEST, TRIM_HORIZON};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use rill_engine::api::{
-    ChildShard, Error, GetRecordsInput, GetShardIteratorInput, HashKeyRange, Kinesis,
-    ShardIteratorType, Timestamp,
+    Error, GetRecordsInput, GetShardIteratorInput, HashKeyRange, Kinesis, ShardIteratorType,
 };
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// What the fetch task hands to the processing loop.
-#[derive(Debug)]
-pub enum Fetched {
-    /// A non-empty batch.
-    Records {
-        /// User records, in shard order.
-        records: Vec<KinesisClientRecord>,
-        /// MillisBehindLatest of the call.
-        millis_behind_latest: Option<i64>,
-    },
-    /// The shard is closed and was read to its end.
-    ShardEnd {
-        /// Its children, as GetRecords reported them.
-        child_shards: Vec<ChildShard>,
-    },
-    /// Retrieval failed for good.
-    Failed(Error),
-}
+pub use super::{Fetched, StartPosition};
 
-/// Where to start reading a shard.
-#[derive(Debug, Clone)]
-pub struct StartPosition {
-    /// The checkpoint to resume after.
-    pub checkpoint: ExtendedSequenceNumber,
-    /// The timestamp for an `AT_TIMESTAMP` checkpoint.
-    pub timestamp: Option<Timestamp>,
-}
-
-/// A running fetch task; dropping it stops the task.
+/// The polling fetcher: [`spawn`](PollingFetcher::spawn) starts its task.
 #[derive(Debug)]
-pub struct PollingFetcher {
-    /// Batches, in order.
-    pub rx: mpsc::Receiver<Fetched>,
-    _task: AbortOnDrop<()>,
-}
+pub struct PollingFetcher;
 
 struct Task {
     kinesis: Arc<dyn Kinesis>,
@@ -91,7 +60,7 @@ impl PollingFetcher {
         start: StartPosition,
         config: PollingConfig,
         range: Option<HashKeyRange>,
-    ) -> PollingFetcher {
+    ) -> Fetcher {
         let (tx, rx) = mpsc::channel(config.prefetch_batches.max(1));
         let task = Task {
             kinesis,
@@ -103,22 +72,8 @@ impl PollingFetcher {
             tx,
         };
         let span = tracing::info_span!("fetch", shard_id = %task.shard_id);
-        let handle = tokio::spawn(tracing::Instrument::instrument(task.run(), span));
-        PollingFetcher {
-            rx,
-            _task: AbortOnDrop(handle),
-        }
+        Fetcher::spawn(rx, task.run(), span)
     }
-}
-
-fn transient(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::ProvisionedThroughputExceeded(_)
-            | Error::LimitExceeded(_)
-            | Error::Internal { .. }
-            | Error::KmsThrottling(_)
-    ) || matches!(e, Error::Other { code, .. } if code.contains("Throttl") || code.contains("ServiceUnavailable"))
 }
 
 impl Task {

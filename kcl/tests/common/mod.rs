@@ -235,8 +235,20 @@ pub fn scheduler(
     checkpoint_each_batch: bool,
     knobs: &Knobs,
 ) -> TestResult<Scheduler> {
+    Ok(builder(kinesis, table, worker, log, checkpoint_each_batch, knobs).build()?)
+}
+
+/// The builder of [`scheduler`], to change more settings.
+pub fn builder(
+    kinesis: Arc<dyn Kinesis>,
+    table: Arc<dyn LeaseTable>,
+    worker: &str,
+    log: &Log,
+    checkpoint_each_batch: bool,
+    knobs: &Knobs,
+) -> SchedulerBuilder {
     let (w, l) = (worker.to_string(), log.clone());
-    Ok(Scheduler::builder()
+    Scheduler::builder()
         .application_name("app")
         .stream_name("s")
         .worker_id(worker)
@@ -257,7 +269,18 @@ pub fn scheduler(
                 checkpoint_each_batch,
             }) as Box<dyn RecordProcessor>
         })
-        .build()?)
+}
+
+/// Enhanced fan-out with fast retries (a new owner's subscription is refused for up to 5 s
+/// after the previous owner's).
+pub fn fan_out() -> FanOutConfig {
+    FanOutConfig {
+        silence_timeout: Duration::from_secs(10),
+        retry_min_backoff: Duration::from_millis(20),
+        retry_max_backoff: Duration::from_millis(500),
+        consumer_poll_interval: Duration::from_millis(50),
+        ..Default::default()
+    }
 }
 
 /// Awaits `cond` (checked every 20 ms) for at most `timeout`.
