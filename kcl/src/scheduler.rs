@@ -7,7 +7,7 @@
 //!   delays it;
 //! * a lease scan every `taker_interval` that takes and steals leases
 //!   (see [`crate::lease::coordinator`]) and starts a processing loop per new lease
-//!   (see [`crate::consumer`]).
+//!   (the private `consumer` module).
 //!
 //! Every task is owned by [`Scheduler::run`]'s future: dropping that future (or aborting
 //! the task running it) stops the worker abruptly, as a crash would — its leases expire
