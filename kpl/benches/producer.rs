@@ -34,6 +34,7 @@ async fn run(
     size: usize,
     aggregation: bool,
     duration: Duration,
+    buffer: usize,
 ) -> Result<Figures, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).or_else(|_| tempfile::tempdir())?;
     let engine = Engine::open(
@@ -59,6 +60,7 @@ async fn run(
         ProducerConfig::builder()
             .aggregation_enabled(aggregation)
             .rate_limit(1_000_000)
+            .buffer_max_records(buffer)
             .build()?,
     );
     let stream: Arc<str> = "bench".into();
@@ -108,8 +110,22 @@ async fn run(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only 100:on` runs one case (size in bytes, aggregation on or off).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let duration = Duration::from_secs(if quick { 2 } else { 5 });
+    // `--buffer N` sets BufferMaxRecords (default: the producer's, 1,000,000).
+    let buffer = args
+        .iter()
+        .position(|a| a == "--buffer")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -118,7 +134,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "settings: embedded Engine (fsync default = group commit, ThroughputLimits::off()), \
          {SHARDS} shards, {KEYS} partition keys, one task calling send().await, \
          one awaiting the results in order, {}s per case, 2-worker tokio runtime, \
-         {} cores; producer defaults except RateLimit 1000000 %",
+         {} cores; producer defaults except RateLimit 1000000 % and BufferMaxRecords {buffer}",
         duration.as_secs(),
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -126,22 +142,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!();
     println!(
-        "| record | aggregation | user records/s | MB/s (user data) | PutRecords calls / 1,000 user records | user records / Kinesis record |"
+        "| record | aggregation | user records/s | MB/s (user data) | PutRecords calls / 1,000 user records | user records / Kinesis record | CPU µs / user record |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for size in [100usize, 1024] {
         for aggregation in [true, false] {
-            let f = rt.block_on(run(size, aggregation, duration))?;
+            let case = format!("{size}:{}", if aggregation { "on" } else { "off" });
+            if only.as_ref().is_some_and(|o| *o != case) {
+                continue;
+            }
+            let cpu0 = cpu_secs();
+            let f = rt.block_on(run(size, aggregation, duration, buffer))?;
+            let cpu = cpu_secs() - cpu0;
             let rate = f.records as f64 / f.secs;
             println!(
-                "| {size} B | {} | {:.0} | {:.1} | {:.3} | {:.1} |",
+                "| {size} B | {} | {:.0} | {:.1} | {:.3} | {:.1} | {:.2} |",
                 if aggregation { "on" } else { "off" },
                 rate,
                 rate * size as f64 / 1e6,
                 f.calls as f64 * 1000.0 / f.records as f64,
                 f.records as f64 / f.kinesis_records.max(1) as f64,
+                cpu * 1e6 / f.records as f64,
             );
         }
     }
     Ok(())
+}
+
+/// CPU time (user + system) of this process so far, in seconds (0 where /proc is missing).
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which ends with the last ')'): utime is the 12th,
+    // stime the 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

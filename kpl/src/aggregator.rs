@@ -76,12 +76,50 @@ pub(crate) fn varint_len(v: u64) -> usize {
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+/// Appends `v` as a protobuf varint.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends a length-delimited field (`tag` is the whole one-byte key).
+fn put_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 /// Bytes a length-delimited field of `len` bytes takes (one-byte tag).
 fn field_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-/// User records of one predicted shard waiting to be sealed.
+/// Protobuf keys (field number and wire type) of the aggregate's messages.
+mod tag {
+    /// `AggregatedRecord.partition_key_table` (1, length-delimited).
+    pub const PK_TABLE: u8 = 0x0A;
+    /// `AggregatedRecord.explicit_hash_key_table` (2, length-delimited).
+    pub const EHK_TABLE: u8 = 0x12;
+    /// `AggregatedRecord.records` (3, length-delimited).
+    pub const RECORDS: u8 = 0x1A;
+    /// `Record.partition_key_index` (1, varint).
+    pub const PK_INDEX: u8 = 0x08;
+    /// `Record.explicit_hash_key_index` (2, varint).
+    pub const EHK_INDEX: u8 = 0x10;
+    /// `Record.data` (3, length-delimited).
+    pub const DATA: u8 = 0x1A;
+}
+
+/// User records of one predicted shard waiting to be sealed, and their aggregate encoded as
+/// they arrive.
+///
+/// The protobuf body is built incrementally in three parts that [`Aggregator::take_encoded`]
+/// concatenates: the partition key table, the explicit hash key table and the records, each
+/// already in wire form. Fields in tag order, tables in order of first appearance, required
+/// fields always written: the same bytes as [`agg::encode`] (checked by a property test).
 #[derive(Debug, Default)]
 pub(crate) struct Aggregator {
     records: Vec<UserRecord>,
@@ -92,10 +130,23 @@ pub(crate) struct Aggregator {
     /// Explicit hash key value -> index in the table.
     ehk_index: MixMap<u64>,
     ehk_count: u64,
-    /// Length of the protobuf body so far.
-    body: usize,
+    /// `partition_key_table` entries, encoded.
+    pk_table: Vec<u8>,
+    /// `explicit_hash_key_table` entries, encoded.
+    ehk_table: Vec<u8>,
+    /// `records` entries, encoded.
+    encoded: Vec<u8>,
     /// Earliest deadline (buffered time or TTL) of the records held.
     deadline: Option<Instant>,
+    /// Records held by the last aggregate taken (capacity hint for the next).
+    last_len: usize,
+}
+
+/// Where a record's keys go in the tables: (partition key index, new?), and for an explicit
+/// hash key (index, new?).
+struct Slots {
+    pk: (u64, bool),
+    ehk: Option<(u64, bool)>,
 }
 
 impl Aggregator {
@@ -114,44 +165,57 @@ impl Aggregator {
         self.deadline
     }
 
+    /// Length of the protobuf body so far.
+    fn body(&self) -> usize {
+        self.pk_table.len() + self.ehk_table.len() + self.encoded.len()
+    }
+
     /// Exact encoded size of what is held (0 when empty).
     pub fn size(&self) -> usize {
         if self.records.is_empty() {
             0
         } else {
-            agg::OVERHEAD + self.body
+            agg::OVERHEAD + self.body()
         }
     }
 
-    /// Body bytes `record` would add, with its table entries if its keys are new.
-    fn added(&self, record: &UserRecord, meta: &Meta) -> usize {
-        let (pk_idx, pk_new) = self.pk_lookup(record, meta);
-        let mut n = 0;
-        if pk_new {
-            n += field_len(record.partition_key.len());
-        }
-        let mut inner = 1 + varint_len(pk_idx) + field_len(record.data.len());
-        if let Some(ehk) = &record.explicit_hash_key {
-            let (idx, new) = match self.ehk_index.get(&meta.hash) {
-                Some(&i) => (i, false),
-                None => (self.ehk_count, true),
-            };
-            if new {
-                n += field_len(ehk.len());
-            }
-            inner += 1 + varint_len(idx);
-        }
-        n + field_len(inner)
-    }
-
-    fn pk_lookup(&self, record: &UserRecord, meta: &Meta) -> (u64, bool) {
+    fn slots(&self, record: &UserRecord, meta: &Meta) -> Slots {
         let key = pk_hash(record, meta);
-        match self.pk_index.get(&key) {
+        let pk = match self.pk_index.get(&key) {
             Some(&(idx, pos)) if self.records[pos].partition_key == record.partition_key => {
                 (idx, false)
             }
             _ => (self.pk_count, true),
+        };
+        let ehk = record
+            .explicit_hash_key
+            .as_ref()
+            .map(|_| match self.ehk_index.get(&meta.hash) {
+                Some(&i) => (i, false),
+                None => (self.ehk_count, true),
+            });
+        Slots { pk, ehk }
+    }
+
+    /// Length of the `Record` message of `record` (without its own tag and length).
+    fn inner_len(record: &UserRecord, slots: &Slots) -> usize {
+        let mut inner = 1 + varint_len(slots.pk.0) + field_len(record.data.len());
+        if let Some((idx, _)) = slots.ehk {
+            inner += 1 + varint_len(idx);
         }
+        inner
+    }
+
+    /// Body bytes `record` would add, with its table entries if its keys are new.
+    fn added(record: &UserRecord, slots: &Slots) -> usize {
+        let mut n = field_len(Self::inner_len(record, slots));
+        if slots.pk.1 {
+            n += field_len(record.partition_key.len());
+        }
+        if let (Some((_, true)), Some(ehk)) = (slots.ehk, &record.explicit_hash_key) {
+            n += field_len(ehk.len());
+        }
+        n
     }
 
     /// Whether adding `record` would break the limits (never true when empty).
@@ -164,24 +228,44 @@ impl Aggregator {
     ) -> bool {
         !self.is_empty()
             && (self.len() >= max_count
-                || agg::OVERHEAD + self.body + self.added(record, meta) > max_size)
+                || agg::OVERHEAD + self.body() + Self::added(record, &self.slots(record, meta))
+                    > max_size)
     }
 
     /// Adds a record; `deadline` is its buffered-time or TTL deadline, whichever is first.
     pub fn push(&mut self, record: UserRecord, meta: Meta, deadline: Instant) {
-        self.body += self.added(&record, &meta);
-        let (_, pk_new) = self.pk_lookup(&record, &meta);
-        if pk_new {
+        if self.records.capacity() == 0 && self.last_len > 0 {
+            self.records.reserve(self.last_len);
+            self.meta.reserve(self.last_len);
+        }
+        let slots = self.slots(&record, &meta);
+        if slots.pk.1 {
             let key = pk_hash(&record, &meta);
             self.pk_index
                 .entry(key)
                 .or_insert((self.pk_count, self.records.len()));
             self.pk_count += 1;
+            put_bytes(
+                &mut self.pk_table,
+                tag::PK_TABLE,
+                record.partition_key.as_bytes(),
+            );
         }
-        if record.explicit_hash_key.is_some() && !self.ehk_index.contains_key(&meta.hash) {
+        if let (Some((_, true)), Some(ehk)) = (slots.ehk, &record.explicit_hash_key) {
             self.ehk_index.insert(meta.hash, self.ehk_count);
             self.ehk_count += 1;
+            put_bytes(&mut self.ehk_table, tag::EHK_TABLE, ehk.as_bytes());
         }
+        let out = &mut self.encoded;
+        out.push(tag::RECORDS);
+        put_varint(out, Self::inner_len(&record, &slots) as u64);
+        out.push(tag::PK_INDEX);
+        put_varint(out, slots.pk.0);
+        if let Some((idx, _)) = slots.ehk {
+            out.push(tag::EHK_INDEX);
+            put_varint(out, idx);
+        }
+        put_bytes(out, tag::DATA, &record.data);
         self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
         self.records.push(record);
         self.meta.push(meta);
@@ -193,12 +277,53 @@ impl Aggregator {
         self.ehk_index.clear();
         self.pk_count = 0;
         self.ehk_count = 0;
-        self.body = 0;
+        self.pk_table.clear();
+        self.ehk_table.clear();
+        self.encoded.clear();
         self.deadline = None;
+        self.last_len = self.records.len();
         (
             std::mem::take(&mut self.records),
             std::mem::take(&mut self.meta),
         )
+    }
+
+    /// Takes everything held with its aggregate's body in wire-order pieces (see
+    /// [`Pieces`]); `None` for one record or none (sent plain).
+    pub fn take_encoded(&mut self) -> (Vec<UserRecord>, Vec<Meta>, Option<Pieces>) {
+        let pieces = (self.records.len() > 1).then(|| {
+            // The next aggregate likely needs as much room as this one.
+            let take = |v: &mut Vec<u8>| {
+                let room = v.len();
+                std::mem::replace(v, Vec::with_capacity(room))
+            };
+            Pieces([
+                take(&mut self.pk_table),
+                take(&mut self.ehk_table),
+                take(&mut self.encoded),
+            ])
+        });
+        let (records, meta) = self.take();
+        (records, meta, pieces)
+    }
+}
+
+/// An aggregate's protobuf body in three pieces, in wire order: the partition key table,
+/// the explicit hash key table, the records. Framing it (magic, MD5 digest) is left to
+/// [`Pieces::frame`], which the sender runs off the pipeline task.
+#[derive(Debug)]
+pub(crate) struct Pieces([Vec<u8>; 3]);
+
+impl Pieces {
+    /// Length of the framed aggregate.
+    pub fn framed_len(&self) -> usize {
+        agg::OVERHEAD + self.0.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// The aggregate: magic, body, MD5 of the body.
+    pub fn frame(&self) -> Bytes {
+        let [pk, ehk, enc] = &self.0;
+        Bytes::from(agg::frame_body(&[pk, ehk, enc]))
     }
 }
 
@@ -223,8 +348,10 @@ pub(crate) struct KinesisRecord {
     pub records: Vec<UserRecord>,
     /// Their bookkeeping, same order.
     pub meta: Vec<Meta>,
-    /// What goes into PutRecords.
+    /// What goes into PutRecords (its data is empty while `pending` holds the aggregate).
     pub entry: PutRecordsRequestEntry,
+    /// The aggregate, not framed yet: [`KinesisRecord::materialize`] makes it `entry.data`.
+    pub pending: Option<Pieces>,
     /// Data plus partition key of `entry`.
     pub size: usize,
     /// When it must be in a PutRecords call at the latest (buffered time).
@@ -240,11 +367,13 @@ pub(crate) struct KinesisRecord {
 }
 
 impl KinesisRecord {
-    /// Seals user records (at least one) into a Kinesis record.
+    /// Seals user records (at least one) into a Kinesis record; `pieces` is their aggregate
+    /// when already encoded (see [`Aggregator::take_encoded`]), framed later.
     pub fn seal(
         shard: Arc<str>,
         records: Vec<UserRecord>,
         meta: Vec<Meta>,
+        pieces: Option<Pieces>,
         max_buffered: Duration,
         ttl: Duration,
     ) -> KinesisRecord {
@@ -253,11 +382,20 @@ impl KinesisRecord {
             .map(|m| m.arrived)
             .min()
             .unwrap_or_else(Instant::now);
-        let entry = entry_for(&records, &meta);
+        let (entry, pending) = match pieces {
+            Some(p) if records.len() > 1 => {
+                (entry_for(&records, &meta, Some(Bytes::new())), Some(p))
+            }
+            _ => (entry_for(&records, &meta, None), None),
+        };
+        let data_len = pending
+            .as_ref()
+            .map_or(entry.data.len(), Pieces::framed_len);
         KinesisRecord {
             shard,
-            size: entry.data.len() + entry.partition_key.len(),
+            size: data_len + entry.partition_key.len(),
             entry,
+            pending,
             records,
             meta,
             deadline: first + max_buffered,
@@ -291,7 +429,8 @@ impl KinesisRecord {
             }
         }
         if !self.records.is_empty() && !expired.is_empty() {
-            self.entry = entry_for(&self.records, &self.meta);
+            self.pending = None;
+            self.entry = entry_for(&self.records, &self.meta, None);
             self.size = self.entry.data.len() + self.entry.partition_key.len();
             if let Some(first) = self.meta.iter().map(|m| m.arrived).min() {
                 self.expires = first + ttl;
@@ -301,8 +440,19 @@ impl KinesisRecord {
     }
 }
 
-/// The PutRecords entry for `records` (at least one): plain for one, aggregated for more.
-fn entry_for(records: &[UserRecord], meta: &[Meta]) -> PutRecordsRequestEntry {
+impl KinesisRecord {
+    /// Frames the pending aggregate into `entry.data` (MD5 and a copy of the body: done by
+    /// the sender's task, off the pipeline task).
+    pub fn materialize(&mut self) {
+        if let Some(pieces) = self.pending.take() {
+            self.entry.data = pieces.frame();
+        }
+    }
+}
+
+/// The PutRecords entry for `records` (at least one): plain for one, aggregated for more
+/// (`blob`, or encoded here when `None`).
+fn entry_for(records: &[UserRecord], meta: &[Meta], blob: Option<Bytes>) -> PutRecordsRequestEntry {
     match (records, meta) {
         ([only], _) => PutRecordsRequestEntry {
             data: only.data.clone(),
@@ -310,7 +460,7 @@ fn entry_for(records: &[UserRecord], meta: &[Meta]) -> PutRecordsRequestEntry {
             explicit_hash_key: only.explicit_hash_key.clone(),
         },
         ([first, ..], [m, ..]) => PutRecordsRequestEntry {
-            data: Bytes::from(agg::encode(records)),
+            data: blob.unwrap_or_else(|| Bytes::from(agg::encode(records))),
             partition_key: first.partition_key.clone(),
             explicit_hash_key: Some(m.hash.to_string()),
         },
@@ -391,6 +541,35 @@ mod tests {
             prop_assert_eq!(meta.len(), records.len());
             prop_assert_eq!(records, held);
             prop_assert_eq!((a.len(), a.size()), (0, 0));
+        }
+
+        #[test]
+        fn incremental_encoding_is_byte_identical(
+            batches in prop::collection::vec(prop::collection::vec(user_record(), 1..40), 1..4)
+        ) {
+            // Several aggregates through one aggregator: its buffers are reused.
+            let mut a = Aggregator::default();
+            for records in batches {
+                for r in &records {
+                    let (m, _rx) = meta_for(r);
+                    a.push(r.clone(), m, Instant::now());
+                }
+                let size = a.size();
+                let (taken, meta, pieces) = a.take_encoded();
+                let blob = pieces.map(|p| p.frame());
+                prop_assert_eq!(meta.len(), taken.len());
+                prop_assert_eq!(&taken, &records);
+                match blob {
+                    Some(blob) => {
+                        let expected = agg::encode(&records);
+                        prop_assert_eq!(blob.len(), size);
+                        prop_assert_eq!(&blob[..], &expected[..]);
+                        prop_assert_eq!(agg::decode(&blob).map_err(|e| TestCaseError::fail(e.to_string()))?, records);
+                    }
+                    None => prop_assert_eq!(records.len(), 1),
+                }
+                prop_assert_eq!((a.len(), a.size()), (0, 0));
+            }
         }
     }
 

@@ -245,6 +245,10 @@ pub(crate) struct Pipeline {
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     events_tx: mpsc::UnboundedSender<Event>,
     backoff: ExponentialBuilder,
+    /// The stream of the last record received, and its index.
+    last_stream: Option<(Arc<str>, usize)>,
+    /// Stream names of the records received in one go, dropped together.
+    stream_names: Vec<Arc<str>>,
 }
 
 impl Pipeline {
@@ -274,6 +278,8 @@ impl Pipeline {
             shutdown_waiters: Vec::new(),
             events_tx,
             backoff,
+            last_stream: None,
+            stream_names: Vec::new(),
         };
         // Up to this many records are taken from the channel between two scans: under load
         // a backlog of records already past their buffered time would otherwise seal a small
@@ -311,6 +317,9 @@ impl Pipeline {
                     for msg in buf.drain(..) {
                         p.on_msg(msg, now);
                     }
+                    // Released together: the senders clone these `Arc`s on another core, so
+                    // one decrement per record would bounce the count's cache line.
+                    p.stream_names.clear();
                 }
                 () = &mut sleep => {}
             }
@@ -345,6 +354,7 @@ impl Pipeline {
                 mut meta,
             } => {
                 let s = self.stream_index(&stream, now);
+                self.stream_names.push(stream);
                 meta.epoch = self.book.add(s);
                 self.streams[s].metrics.received.increment(1);
                 route(&mut self.streams[s], &self.cfg, record, meta, now);
@@ -358,7 +368,13 @@ impl Pipeline {
     }
 
     fn stream_index(&mut self, name: &Arc<str>, now: Instant) -> usize {
+        if let Some((last, s)) = &self.last_stream
+            && (Arc::ptr_eq(last, name) || **last == **name)
+        {
+            return *s;
+        }
         if let Some(&s) = self.by_name.get(name) {
+            self.last_stream = Some((Arc::clone(name), s));
             return s;
         }
         let s = self.streams.len();
@@ -385,6 +401,7 @@ impl Pipeline {
             batches: VecDeque::new(),
         });
         self.by_name.insert(Arc::clone(name), s);
+        self.last_stream = Some((Arc::clone(name), s));
         s
     }
 
@@ -522,15 +539,21 @@ impl Pipeline {
         self.in_flight += 1;
         let st = &self.streams[s];
         st.metrics.per_request.record(batch.records.len() as f64);
-        let input = PutRecordsInput {
-            stream_name: Some(st.name.to_string()),
-            records: batch.records.iter().map(|k| k.entry.clone()).collect(),
-            ..Default::default()
-        };
+        let stream_name = st.name.to_string();
         let kinesis = Arc::clone(&self.kinesis);
         let tx = self.events_tx.clone();
         let timeout = self.cfg.request_timeout;
+        let mut batch = batch;
         tokio::spawn(async move {
+            // Aggregates are framed (copy and MD5) here, in parallel with the pipeline task.
+            for krec in &mut batch.records {
+                krec.materialize();
+            }
+            let input = PutRecordsInput {
+                stream_name: Some(stream_name),
+                records: batch.records.iter().map(|k| k.entry.clone()).collect(),
+                ..Default::default()
+            };
             let started = Instant::now();
             let result = tokio::time::timeout(timeout, kinesis.put_records(input))
                 .await
@@ -945,6 +968,7 @@ fn route(st: &mut StreamState, cfg: &ProducerConfig, record: UserRecord, meta: M
             Arc::clone(&shard.id),
             vec![record],
             vec![meta],
+            None,
             cfg.record_max_buffered_time,
             cfg.record_ttl,
         );
@@ -969,11 +993,12 @@ fn seal(shard: &mut ShardState, cfg: &ProducerConfig) {
     if shard.agg.is_empty() {
         return;
     }
-    let (records, meta) = shard.agg.take();
+    let (records, meta, pieces) = shard.agg.take_encoded();
     shard.queue.push_back(KinesisRecord::seal(
         Arc::clone(&shard.id),
         records,
         meta,
+        pieces,
         cfg.record_max_buffered_time,
         cfg.record_ttl,
     ));

@@ -194,11 +194,23 @@ pub fn encode(records: &[UserRecord]) -> Vec<u8> {
         explicit_hash_key_table: explicit_hash_keys.table,
         records,
     };
-    let body = message.encode_to_vec();
-    let mut blob = Vec::with_capacity(OVERHEAD + body.len());
+    frame_body(&[&message.encode_to_vec()])
+}
+
+/// Frames a protobuf `AggregatedRecord` body given in consecutive pieces: the magic, the
+/// pieces, then the MD5 of the body. [`encode`] uses it with the whole body; an encoder that
+/// builds the body incrementally (the key tables apart from the records, as the producer
+/// does) hands over its pieces in wire order and gets the same bytes.
+pub fn frame_body(pieces: &[&[u8]]) -> Vec<u8> {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut blob = Vec::with_capacity(OVERHEAD + len);
     blob.extend_from_slice(&MAGIC);
-    blob.extend_from_slice(&body);
-    blob.extend_from_slice(&Md5::digest(&body));
+    let mut md5 = Md5::new();
+    for piece in pieces {
+        blob.extend_from_slice(piece);
+        md5.update(piece);
+    }
+    blob.extend_from_slice(&md5.finalize());
     blob
 }
 
