@@ -139,6 +139,12 @@ struct ServeArgs {
     /// Require SigV4 signatures by the credentials in FILE (`ACCESS_KEY_ID SECRET` per line).
     #[arg(long)]
     auth: Option<PathBuf>,
+    /// Append one JSON line per API call to FILE (control plane; see --audit-data-plane).
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
+    /// Also log data-plane calls (PutRecord(s), GetRecords, GetShardIterator, SubscribeToShard).
+    #[arg(long)]
+    audit_data_plane: bool,
     /// Keys for StartStreamEncryption: `KEY_ID BASE64_OF_32_BYTES` per line.
     #[arg(long)]
     kms_keys: Option<PathBuf>,
@@ -280,9 +286,18 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         auth = auth.is_some(),
         "rill serve started"
     );
+    let audit = match &args.audit_log {
+        Some(path) => {
+            Some(rill_engine::server::audit::AuditLog::open(path, args.audit_data_plane).await?)
+        }
+        None => None,
+    };
     let config = ServerConfig {
         body_limit: args.body_limit,
         auth,
+        audit: audit.clone(),
+        region: engine.config().region.clone(),
+        account_id: engine.config().account_id.clone(),
     };
     rill_engine::server::serve(
         listener,
@@ -291,6 +306,10 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         shutdown_signal(),
     )
     .await?;
+    if let Some(a) = audit {
+        // Everything logged is written and synced before the process exits.
+        a.close().await?;
+    }
     engine.close().await?;
     tracing::info!("stopped");
     Ok(())

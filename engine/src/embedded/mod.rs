@@ -559,6 +559,12 @@ fn spawn_background(
     Ok(())
 }
 
+/// The name of the stream a shard iterator of this engine reads (unauthenticated: use it
+/// only to decide which policy applies; the engine itself verifies the iterator).
+pub fn iterator_stream_name(iterator: &str) -> Option<String> {
+    token::peek_name(iterator)
+}
+
 pub(crate) fn stream_arn(config: &EngineConfig, name: &str) -> String {
     format!(
         "arn:aws:kinesis:{}:{}:stream/{}",

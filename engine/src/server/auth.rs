@@ -19,16 +19,21 @@
 //! | `X-Amz-Date` more than 15 minutes off | 400 `InvalidSignatureException` ("Signature expired") |
 
 use super::WireError;
+use super::policy::Policy;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Access key id to secret access key.
 #[derive(Clone, Default)]
 pub struct Credentials {
     keys: HashMap<String, String>,
+    /// Identity policies by access key id (keys without one are allowed everything their
+    /// resources' policies do not deny).
+    policies: HashMap<String, Arc<Policy>>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -45,11 +50,29 @@ impl Credentials {
     pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Credentials {
         Credentials {
             keys: pairs.into_iter().collect(),
+            policies: HashMap::new(),
         }
     }
 
-    /// Parses the text of a credentials file.
+    /// Gives `access_key_id` an identity policy.
+    pub fn with_policy(mut self, access_key_id: &str, policy: Policy) -> Credentials {
+        self.policies
+            .insert(access_key_id.to_string(), Arc::new(policy));
+        self
+    }
+
+    /// The identity policy of a key, if it has one.
+    pub fn policy(&self, access_key_id: &str) -> Option<&Policy> {
+        self.policies.get(access_key_id).map(|p| &**p)
+    }
+
+    /// Parses the text of a credentials file: either lines of `ACCESS_KEY_ID SECRET`, or a
+    /// JSON document `{"keys": [{"access_key_id", "secret_access_key", "policy"?}]}` where
+    /// `policy` is the key's identity policy (see [`super::policy`]).
     pub fn parse(text: &str) -> Result<Credentials, String> {
+        if text.trim_start().starts_with('{') {
+            return Credentials::parse_json(text);
+        }
         let mut keys = HashMap::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -74,7 +97,38 @@ impl Credentials {
         if keys.is_empty() {
             return Err("no credentials in the file".into());
         }
-        Ok(Credentials { keys })
+        Ok(Credentials {
+            keys,
+            policies: HashMap::new(),
+        })
+    }
+
+    fn parse_json(text: &str) -> Result<Credentials, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("credentials file is not JSON: {e}"))?;
+        let keys = v
+            .get("keys")
+            .and_then(|k| k.as_array())
+            .ok_or("expected {\"keys\": [...]}")?;
+        let mut creds = Credentials::default();
+        for (i, k) in keys.iter().enumerate() {
+            let field = |name: &str| {
+                k.get(name)
+                    .and_then(|x| x.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("keys[{i}]: missing {name}"))
+            };
+            let id = field("access_key_id")?;
+            creds.keys.insert(id.clone(), field("secret_access_key")?);
+            if let Some(p) = k.get("policy") {
+                let policy = Policy::from_value(p).map_err(|e| format!("keys[{i}].policy: {e}"))?;
+                creds.policies.insert(id, Arc::new(policy));
+            }
+        }
+        if creds.keys.is_empty() {
+            return Err("no credentials in the file".into());
+        }
+        Ok(creds)
     }
 
     /// Reads and parses a credentials file.
@@ -184,14 +238,14 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Checks a request's SigV4 signature against `creds`.
+/// Checks a request's SigV4 signature against `creds`; returns the access key id.
 pub fn verify(
     creds: &Credentials,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), WireError> {
+) -> Result<String, WireError> {
     verify_at(creds, method, uri, headers, body, SystemTime::now())
 }
 
@@ -203,7 +257,7 @@ pub fn verify_at(
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Result<(), WireError> {
+) -> Result<String, WireError> {
     let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
         return Err(err(
             StatusCode::BAD_REQUEST,
@@ -362,7 +416,7 @@ pub fn verify_at(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         ));
     }
-    Ok(())
+    Ok((*key_id).to_string())
 }
 
 fn percent_decode_path(p: &str) -> String {

@@ -16,8 +16,10 @@
 //! `GET /metrics` answers the Prometheus text format (see [`metrics_handle`]);
 //! `GET /health` answers `ok`.
 
+pub mod audit;
 pub mod auth;
 pub mod codec;
+pub mod policy;
 
 use crate::api::{Error, Kinesis};
 use axum::Router;
@@ -46,6 +48,12 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// When set, requests must carry a valid SigV4 signature by one of these credentials.
     pub auth: Option<Arc<auth::Credentials>>,
+    /// When set, one JSON line per call goes to this log (see [`audit`]).
+    pub audit: Option<Arc<audit::AuditLog>>,
+    /// Region of the ARNs that policies name (the engine's). Default `us-east-1`.
+    pub region: String,
+    /// Account of the ARNs and principals that policies name. Default `000000000000`.
+    pub account_id: String,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +61,9 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 20 * 1024 * 1024,
             auth: None,
+            audit: None,
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
         }
     }
 }
@@ -145,9 +156,12 @@ pub async fn serve(
             tracing::debug!("could not set TCP_NODELAY on a connection: {e}");
         }
     });
-    axum::serve(listener, router(kinesis, config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(kinesis, config).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn metrics() -> Response {
@@ -229,24 +243,72 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
             );
         }
     };
-    if let Some(creds) = &state.config.auth
-        && let Err(e) = auth::verify(creds, &parts.method, &parts.uri, &headers, &body)
-    {
-        tracing::debug!(code = %e.code, "request refused: {}", e.message);
-        return error_response(codec, &id, e);
-    }
+    let source = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let op = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .unwrap_or("")
         .to_string();
+    let audit =
+        |key: Option<String>, resources: Vec<String>, error: Option<String>, denied: bool| {
+            if let Some(log) = &state.config.audit {
+                log.record(&audit::AuditRecord {
+                    event_time: audit::rfc3339(crate::api::Timestamp::now().as_millis()),
+                    access_key_id: key,
+                    source_ip_address: source.clone(),
+                    event_name: op.clone(),
+                    resources,
+                    request_id: id.clone(),
+                    error_code: error,
+                    denied,
+                });
+            }
+        };
+    let mut key = None;
+    if let Some(creds) = &state.config.auth {
+        match auth::verify(creds, &parts.method, &parts.uri, &headers, &body) {
+            Ok(k) => key = Some(k),
+            Err(e) => {
+                tracing::debug!(code = %e.code, "request refused: {}", e.message);
+                audit(None, Vec::new(), Some(e.code.clone()), false);
+                return error_response(codec, &id, e);
+            }
+        }
+    }
+    let resources = if state.config.auth.is_some() || state.config.audit.is_some() {
+        resources_of(&state.config, &op, codec, &body)
+    } else {
+        Vec::new()
+    };
+    if let (Some(creds), Some(k)) = (&state.config.auth, &key)
+        && let Err(e) = authorize(&state, creds, k, &op, &resources).await
+    {
+        audit(key.clone(), resources, Some(e.code.clone()), true);
+        return error_response(codec, &id, e);
+    }
     if op == "SubscribeToShard" {
-        return subscribe(&state, codec, &id, &body).await;
+        let resp = subscribe(&state, codec, &id, &body).await;
+        let error = resp
+            .headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        audit(key, resources, error, false);
+        return resp;
     }
     let started = std::time::Instant::now();
     let result = dispatch(&state, &op, codec, &body).await;
     tracing::debug!(op = %op, ok = result.is_ok(), micros = started.elapsed().as_micros() as u64, "request");
+    audit(
+        key,
+        resources,
+        result.as_ref().err().map(|e| e.code.clone()),
+        false,
+    );
     match result {
         Ok(out) => {
             let mut resp = Response::new(Body::from(out));
@@ -262,6 +324,91 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         }
         Err(e) => error_response(codec, &id, e),
     }
+}
+
+/// The ARNs a request acts on, as IAM sees them: the stream (by `StreamARN`, `StreamName`,
+/// or the stream a shard iterator reads), the consumer (`ConsumerARN`), or the resource of a
+/// tagging or policy call (`ResourceARN`); account-level operations act on `*`.
+fn resources_of(config: &ServerConfig, op: &str, codec: Codec, body: &[u8]) -> Vec<String> {
+    let Ok(v) = codec.decode(body) else {
+        return Vec::new();
+    };
+    let stream_arn = |name: &str| {
+        format!(
+            "arn:aws:kinesis:{}:{}:stream/{name}",
+            config.region, config.account_id
+        )
+    };
+    let field = |k: &str| v.get(k).and_then(Json::as_str).map(str::to_string);
+    if let Some(a) = field("ConsumerARN").or_else(|| field("ResourceARN")) {
+        return vec![a];
+    }
+    if let Some(a) = field("StreamARN") {
+        return vec![a];
+    }
+    if let Some(n) = field("StreamName") {
+        return vec![stream_arn(&n)];
+    }
+    if op == "GetRecords"
+        && let Some(name) =
+            field("ShardIterator").and_then(|i| crate::embedded::iterator_stream_name(&i))
+    {
+        return vec![stream_arn(&name)];
+    }
+    vec!["*".to_string()]
+}
+
+/// Applies the key's identity policy and the resources' policies (see [`policy`]).
+async fn authorize(
+    state: &AppState,
+    creds: &auth::Credentials,
+    key: &str,
+    op: &str,
+    resources: &[String],
+) -> Result<(), WireError> {
+    let principal = format!("arn:aws:iam::{}:user/{key}", state.config.account_id);
+    let action = format!("kinesis:{op}");
+    for resource in resources {
+        // A consumer is also governed by its stream's policy.
+        let mut owners = vec![resource.clone()];
+        if let Some((stream, _)) = resource.split_once("/consumer/") {
+            owners.push(stream.to_string());
+        }
+        let mut resource_policy: Option<policy::Policy> = None;
+        for owner in owners.iter().filter(|r| r.starts_with("arn:")) {
+            let text = state
+                .kinesis
+                .get_resource_policy(crate::api::ResourcePolicyInput {
+                    resource_arn: owner.clone(),
+                })
+                .await
+                .map(|o| o.policy)
+                .unwrap_or_default();
+            if let Ok(p) = policy::Policy::parse(&text) {
+                let merged = match resource_policy.take() {
+                    None => p,
+                    Some(prev) => prev.merge(p),
+                };
+                resource_policy = Some(merged);
+            }
+        }
+        if let policy::Decision::Deny(why) = policy::decide(
+            creds.policy(key),
+            resource_policy.as_ref(),
+            &principal,
+            &state.config.account_id,
+            &action,
+            resource,
+        ) {
+            return Err(WireError::bad_request(
+                "AccessDeniedException",
+                format!(
+                    "User: {principal} is not authorized to perform: {action} on resource: {resource} {why}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One event-stream message (see [`subscribe`]).
