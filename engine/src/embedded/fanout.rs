@@ -490,35 +490,7 @@ impl Subscription {
         if stored.is_empty() && !at_end {
             return Ok(None);
         }
-        let keys = &engine.inner.config.kms_keys;
-        let records = stored
-            .into_iter()
-            .map(|r| {
-                let encrypted = r.flags & super::crypto::FLAG_ENCRYPTED != 0;
-                let data = if encrypted {
-                    keys.open(&r.partition_key, &r.data)?
-                } else {
-                    r.data
-                };
-                Ok(Record {
-                    sequence_number: SequenceNumber::of_record(
-                        shard.generation,
-                        r.position,
-                        self.shard,
-                        self.stream.epoch,
-                    )
-                    .to_string(),
-                    approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
-                    data,
-                    partition_key: r.partition_key,
-                    encryption_type: Some(if encrypted {
-                        EncryptionType::Kms
-                    } else {
-                        EncryptionType::None
-                    }),
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let records = engine.to_records(&self.stream, shard.generation, self.shard, stored)?;
         if !records.is_empty() {
             self.position = next;
         }
@@ -541,28 +513,7 @@ impl Subscription {
         );
         let child_shards = if at_end {
             self.done = true;
-            Some(
-                shards
-                    .all
-                    .iter()
-                    .filter(|c| {
-                        c.parent == Some(self.shard) || c.adjacent_parent == Some(self.shard)
-                    })
-                    .map(|c| ChildShard {
-                        shard_id: shard_id(c.shard_index),
-                        parent_shards: c
-                            .parent
-                            .iter()
-                            .chain(c.adjacent_parent.iter())
-                            .map(|p| shard_id(*p))
-                            .collect(),
-                        hash_key_range: types::HashKeyRange {
-                            starting_hash_key: c.start_hash.to_string(),
-                            ending_hash_key: c.end_hash.to_string(),
-                        },
-                    })
-                    .collect(),
-            )
+            Some(super::ops::child_shards(&shards, self.shard))
         } else {
             None
         };

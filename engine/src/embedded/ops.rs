@@ -462,6 +462,46 @@ impl Engine {
         Ok(())
     }
 
+    /// Turns stored records of a shard into API records: sequence numbers, arrival times,
+    /// and the data decrypted when it was stored encrypted.
+    pub(crate) fn to_records(
+        &self,
+        stream: &Stream,
+        generation: u32,
+        shard: u64,
+        stored: Vec<crate::store::StoredRecord>,
+    ) -> Result<Vec<Record>, Error> {
+        let keys = &self.inner.config.kms_keys;
+        stored
+            .into_iter()
+            .map(|r| {
+                let encrypted = r.flags & super::crypto::FLAG_ENCRYPTED != 0;
+                let data = if encrypted {
+                    keys.open(&r.partition_key, &r.data)?
+                } else {
+                    r.data
+                };
+                Ok(Record {
+                    sequence_number: SequenceNumber::of_record(
+                        generation,
+                        r.position,
+                        shard,
+                        stream.epoch,
+                    )
+                    .to_string(),
+                    approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
+                    data,
+                    partition_key: r.partition_key,
+                    encryption_type: Some(if encrypted {
+                        EncryptionType::Kms
+                    } else {
+                        EncryptionType::None
+                    }),
+                })
+            })
+            .collect()
+    }
+
     /// AWS's throttling message for a shard.
     pub(crate) fn rate_exceeded(&self, stream: &Stream, shard: u64) -> String {
         format!(
@@ -1488,55 +1528,10 @@ impl Kinesis for Engine {
                 .sum(),
             millis_behind,
         );
-        let keys = &self.inner.config.kms_keys;
-        let records = stored
-            .into_iter()
-            .map(|r| {
-                let encrypted = r.flags & super::crypto::FLAG_ENCRYPTED != 0;
-                let data = if encrypted {
-                    keys.open(&r.partition_key, &r.data)?
-                } else {
-                    r.data
-                };
-                Ok(Record {
-                    sequence_number: SequenceNumber::of_record(
-                        shard.generation,
-                        r.position,
-                        tok.a,
-                        stream.epoch,
-                    )
-                    .to_string(),
-                    approximate_arrival_timestamp: Some(Timestamp(r.arrival_ms)),
-                    data,
-                    partition_key: r.partition_key,
-                    encryption_type: Some(if encrypted {
-                        EncryptionType::Kms
-                    } else {
-                        EncryptionType::None
-                    }),
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+        let records = self.to_records(&stream, shard.generation, tok.a, stored)?;
         let at_end = end.is_some_and(|e| next >= e);
         let (next_shard_iterator, child_shards) = if at_end {
-            let children = shards
-                .all
-                .iter()
-                .filter(|c| c.parent == Some(tok.a) || c.adjacent_parent == Some(tok.a))
-                .map(|c| ChildShard {
-                    shard_id: shard_id(c.shard_index),
-                    parent_shards: c
-                        .parent
-                        .iter()
-                        .chain(c.adjacent_parent.iter())
-                        .map(|p| shard_id(*p))
-                        .collect(),
-                    hash_key_range: types::HashKeyRange {
-                        starting_hash_key: c.start_hash.to_string(),
-                        ending_hash_key: c.end_hash.to_string(),
-                    },
-                })
-                .collect();
+            let children = child_shards(&shards, tok.a);
             (None, Some(children))
         } else {
             (Some(self.iterator(&stream, tok.a, next)), None)
@@ -1973,4 +1968,26 @@ fn shard_matches(code: u64, s: &ShardRow, all: &[ShardRow], live: &[ShardRow]) -
         // none, AFTER_SHARD_ID (applied as `after`), FROM_TRIM_HORIZON: every live shard.
         _ => true,
     }
+}
+
+/// The children of `parent` (split children, or the merge child it is a parent of).
+pub(crate) fn child_shards(shards: &ShardSet, parent: u64) -> Vec<ChildShard> {
+    shards
+        .all
+        .iter()
+        .filter(|c| c.parent == Some(parent) || c.adjacent_parent == Some(parent))
+        .map(|c| ChildShard {
+            shard_id: shard_id(c.shard_index),
+            parent_shards: c
+                .parent
+                .iter()
+                .chain(c.adjacent_parent.iter())
+                .map(|p| shard_id(*p))
+                .collect(),
+            hash_key_range: types::HashKeyRange {
+                starting_hash_key: c.start_hash.to_string(),
+                ending_hash_key: c.end_hash.to_string(),
+            },
+        })
+        .collect()
 }
