@@ -73,7 +73,7 @@
 //! ## Metrics
 //!
 //! Through the `metrics` facade with the KPL's names, labelled by stream and shard: see the
-//! table in [`metrics`](crate::metrics) (its docs). Install any recorder to collect them.
+//! table in [`metrics`] (its docs). Install any recorder to collect them.
 //!
 //! ## Modules
 //!

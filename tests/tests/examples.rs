@@ -266,3 +266,31 @@ fn fleet_of_three_workers_with_kills() {
         assert_eq!(w["summary"]["records"], w["logged_records"], "{w}");
     }
 }
+
+#[test]
+fn quickstart_producer_and_fleet_with_a_failure() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = example("quickstart")
+        .args(["--records", "20000", "--data-dir", path(tmp.path())])
+        .output()
+        .expect("run quickstart");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quickstart failed ({}):\n{text}",
+        out.status
+    );
+    let summary: Value = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary: "))
+        .map(|j| serde_json::from_str(j).expect("summary is JSON"))
+        .unwrap_or_else(|| panic!("no summary line:\n{text}"));
+    assert_eq!(summary["records"], 20000);
+    assert_eq!(summary["acked"], 20000, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(summary["processed_distinct"], 20000, "{summary}");
+    assert!(
+        summary["rebalance_seconds"].as_f64().is_some(),
+        "the survivors took every shard: {summary}"
+    );
+}
