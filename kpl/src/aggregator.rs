@@ -40,7 +40,8 @@ pub(crate) struct Meta {
     pub tx: ResultTx,
     /// When `send` took it.
     pub arrived: Instant,
-    /// The flush epoch it arrived in.
+    /// The flush epoch it arrived in (set by the pipeline; until then 1 if the record holds
+    /// an intake permit, 0 if not).
     pub epoch: u64,
     /// Bytes it holds in the buffer (data plus partition key).
     pub size: usize,

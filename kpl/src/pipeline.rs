@@ -56,8 +56,13 @@ use crate::config::ProducerConfig;
 use crate::limiter::TokenBucket;
 use crate::metrics::{ShardMetrics, StreamMetrics};
 use crate::producer::Shared;
-use crate::record::{Ack, Attempt, RecordError};
+use crate::record::{Ack, Attempt, Put, RecordError};
 use crate::shard_map::ShardMap;
+
+/// Up to this many messages are taken from the channel between two scans: under load a
+/// backlog of records already past their buffered time would otherwise seal a small
+/// aggregate per shard at every scan, and small aggregates make the backlog worse.
+pub(crate) const RECV_BATCH: usize = 16 * 1024;
 
 /// A message from the producer handles, in `send` order.
 #[derive(Debug)]
@@ -281,11 +286,6 @@ impl Pipeline {
             last_stream: None,
             stream_names: Vec::new(),
         };
-        // Up to this many records are taken from the channel between two scans: under load
-        // a backlog of records already past their buffered time would otherwise seal a small
-        // aggregate per shard at every scan, and small aggregates make the backlog worse.
-        const BATCH: usize = 16 * 1024;
-        let mut buf = Vec::with_capacity(BATCH);
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(sleep);
         let mut rx_open = true;
@@ -308,14 +308,33 @@ impl Pipeline {
                         p.on_event(ev);
                     }
                 }
-                n = rx.recv_many(&mut buf, BATCH), if rx_open => {
-                    if n == 0 {
-                        rx_open = false;
-                        p.closing = true;
-                    }
+                msg = rx.recv(), if rx_open => {
                     let now = Instant::now();
-                    for msg in buf.drain(..) {
-                        p.on_msg(msg, now);
+                    let mut paced = 0;
+                    match msg {
+                        None => {
+                            rx_open = false;
+                            p.closing = true;
+                        }
+                        Some(msg) => {
+                            paced += p.on_msg(msg, now);
+                            // One message at a time straight off the channel: a batch copied
+                            // out first (megabytes) would be out of cache when read.
+                            for _ in 1..RECV_BATCH {
+                                match rx.try_recv() {
+                                    Ok(msg) => paced += p.on_msg(msg, now),
+                                    Err(mpsc::error::TryRecvError::Empty) => break,
+                                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                                        rx_open = false;
+                                        p.closing = true;
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if paced > 0 {
+                        shared.intake.add_permits(paced);
                     }
                     // Released together: the senders clone these `Arc`s on another core, so
                     // one decrement per record would bounce the count's cache line.
@@ -328,6 +347,7 @@ impl Pipeline {
         shared.closed.store(true, Ordering::Release);
         shared.records.close();
         shared.bytes.close();
+        shared.intake.close();
         rx.close();
         while let Ok(msg) = rx.try_recv() {
             match msg {
@@ -346,23 +366,30 @@ impl Pipeline {
         tracing::debug!("producer pipeline stopped");
     }
 
-    fn on_msg(&mut self, msg: Msg, now: Instant) {
+    /// Takes a message; returns the intake permits it held (see `producer::INTAKE`).
+    fn on_msg(&mut self, msg: Msg, now: Instant) -> usize {
         match msg {
             Msg::Record {
                 stream,
                 record,
                 mut meta,
             } => {
+                let paced = meta.epoch as usize;
                 let s = self.stream_index(&stream, now);
                 self.stream_names.push(stream);
                 meta.epoch = self.book.add(s);
                 self.streams[s].metrics.received.increment(1);
                 route(&mut self.streams[s], &self.cfg, record, meta, now);
+                paced
             }
-            Msg::Flush(tx) => self.book.flush_point(tx),
+            Msg::Flush(tx) => {
+                self.book.flush_point(tx);
+                0
+            }
             Msg::Shutdown(tx) => {
                 self.closing = true;
                 self.shutdown_waiters.push(tx);
+                0
             }
         }
     }
@@ -884,6 +911,8 @@ fn ack(
     let attempts: Arc<[Attempt]> = Arc::from(krec.attempts.clone());
     let mut rest = Vec::new();
     let mut acked = 0usize;
+    // Acked records without attempts of earlier Kinesis records: one histogram update.
+    let mut first_try = 0usize;
     let mut bytes = 0u64;
     let shard_metrics = st
         .shard_pos
@@ -891,20 +920,36 @@ fn ack(
         .map(|&i| st.shards[i].metrics.clone())
         .unwrap_or_else(|| ShardMetrics::new(&st.name, shard));
     let retries = attempts.len().saturating_sub(1);
+    let put = Arc::new(Put {
+        shard_id: Arc::clone(shard),
+        sequence_number: Arc::clone(seq),
+        aggregated,
+        attempts: Arc::clone(&attempts),
+    });
     for (i, (r, mut m)) in krec.records.into_iter().zip(krec.meta).enumerate() {
         if keep(i) {
             acked += 1;
             bytes += r.data.len() as u64;
-            let ack = Ack {
-                shard_id: Arc::clone(shard),
-                sequence_number: Arc::clone(seq),
-                sub_sequence_number: if aggregated { i as u64 } else { 0 },
-                aggregated,
-                attempts: with_prior(&m, &attempts),
+            let put = if m.prior.is_empty() {
+                Arc::clone(&put)
+            } else {
+                // Attempts of earlier Kinesis records too: this record's own.
+                Arc::new(Put {
+                    attempts: with_prior(&m, &attempts),
+                    ..(*put).clone()
+                })
             };
-            shard_metrics
-                .retries
-                .record((retries + m.prior.len()) as f64);
+            let ack = Ack {
+                put,
+                sub_sequence_number: if aggregated { i as u64 } else { 0 },
+            };
+            if m.prior.is_empty() {
+                first_try += 1;
+            } else {
+                shard_metrics
+                    .retries
+                    .record((retries + m.prior.len()) as f64);
+            }
             book.finish(s, m, Ok(ack));
         } else {
             let mut prior = std::mem::take(&mut m.prior);
@@ -918,6 +963,9 @@ fn ack(
             m.prior = prior;
             rest.push((r, m));
         }
+    }
+    if first_try > 0 {
+        shard_metrics.retries.record_many(retries as f64, first_try);
     }
     if acked > 0 {
         shard_metrics.user_put.increment(acked as u64);

@@ -6,6 +6,12 @@
 //! records (`buffer_max_records`), one in bytes (`buffer_max_bytes`, data plus partition
 //! key). `send` waits for both, first records then bytes, in FIFO order; `try_send` takes
 //! both or neither. The pipeline returns the permits when a record finishes.
+//!
+//! A third bound paces `send` (not `try_send`): at most [`INTAKE`] records it took may wait
+//! in the channel for the pipeline task, which returns those permits as it takes records
+//! off the channel. Without it a sender that is faster than the pipeline fills the whole
+//! buffer with records the pipeline has not even looked at (hundreds of MB with the default
+//! `buffer_max_records`), and everything after runs on cold memory.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,12 +29,18 @@ use crate::config::ProducerConfig;
 use crate::pipeline::{Msg, Pipeline};
 use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
 
+/// Records taken by `send` that may wait in the channel before the pipeline task takes them
+/// off: two of the pipeline's receive batches.
+pub(crate) const INTAKE: usize = 2 * crate::pipeline::RECV_BATCH;
+
 /// State shared by the handles and the pipeline task.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: ProducerConfig,
     pub records: Semaphore,
     pub bytes: Semaphore,
+    /// Records taken by `send` and not yet off the channel (see [`INTAKE`]).
+    pub intake: Semaphore,
     pub outstanding: AtomicUsize,
     pub closed: AtomicBool,
 }
@@ -83,6 +95,7 @@ impl Producer {
         let shared = Arc::new(Shared {
             records: Semaphore::new(config.buffer_max_records.min(Semaphore::MAX_PERMITS)),
             bytes: Semaphore::new(config.buffer_max_bytes.min(Semaphore::MAX_PERMITS)),
+            intake: Semaphore::new(INTAKE),
             outstanding: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             config,
@@ -131,9 +144,14 @@ impl Producer {
         let Ok(bytes) = shared.bytes.acquire_many(size as u32).await else {
             return Err(SendError::Closed(record));
         };
+        let Ok(intake) = shared.intake.acquire().await else {
+            return Err(SendError::Closed(record));
+        };
         records.forget();
         bytes.forget();
-        self.enqueue(record, hash, size).map_err(SendError::Closed)
+        intake.forget();
+        self.enqueue(record, hash, size, true)
+            .map_err(SendError::Closed)
     }
 
     /// Takes a record if the buffer has room, without waiting.
@@ -161,12 +179,19 @@ impl Producer {
         };
         records.forget();
         bytes.forget();
-        self.enqueue(record, hash, size)
+        self.enqueue(record, hash, size, false)
             .map_err(TrySendError::Closed)
     }
 
-    /// Hands a record whose permits are taken to the pipeline.
-    fn enqueue(&self, record: Record, hash: u128, size: usize) -> Result<RecordFuture, Record> {
+    /// Hands a record whose permits are taken to the pipeline; `paced`: it holds an intake
+    /// permit.
+    fn enqueue(
+        &self,
+        record: Record,
+        hash: u128,
+        size: usize,
+        paced: bool,
+    ) -> Result<RecordFuture, Record> {
         let shared = &self.inner.shared;
         let (tx, rx) = oneshot::channel();
         shared.outstanding.fetch_add(1, Ordering::AcqRel);
@@ -187,7 +212,7 @@ impl Producer {
                 hash,
                 tx,
                 arrived: Instant::now(),
-                epoch: 0,
+                epoch: u64::from(paced),
                 size,
                 prior: Vec::new(),
             },
@@ -198,6 +223,9 @@ impl Producer {
                 shared.outstanding.fetch_sub(1, Ordering::AcqRel);
                 shared.records.add_permits(1);
                 shared.bytes.add_permits(size);
+                if paced {
+                    shared.intake.add_permits(1);
+                }
                 match msg {
                     Msg::Record { stream, record, .. } => Err(Record {
                         stream,

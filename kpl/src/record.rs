@@ -74,22 +74,30 @@ impl Attempt {
 /// The acknowledgement of a user record: where it is and how it got there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
-    pub(crate) shard_id: Arc<str>,
-    pub(crate) sequence_number: Arc<str>,
+    /// What every user record of the Kinesis record shares: one reference count per user
+    /// record instead of one per field.
+    pub(crate) put: Arc<Put>,
     pub(crate) sub_sequence_number: u64,
-    pub(crate) aggregated: bool,
-    pub(crate) attempts: Arc<[Attempt]>,
+}
+
+/// Where a Kinesis record landed and how: shared by the acks of its user records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Put {
+    pub shard_id: Arc<str>,
+    pub sequence_number: Arc<str>,
+    pub aggregated: bool,
+    pub attempts: Arc<[Attempt]>,
 }
 
 impl Ack {
     /// The shard that holds the record.
     pub fn shard_id(&self) -> &str {
-        &self.shard_id
+        &self.put.shard_id
     }
 
     /// The sequence number of the Kinesis record that holds it.
     pub fn sequence_number(&self) -> &str {
-        &self.sequence_number
+        &self.put.sequence_number
     }
 
     /// The record's position inside its aggregate (0 for a record put on its own).
@@ -100,12 +108,12 @@ impl Ack {
     /// Whether the record went out inside a KPL aggregate (even one of a single record
     /// is sent plain, so this is false then).
     pub fn is_aggregated(&self) -> bool {
-        self.aggregated
+        self.put.aggregated
     }
 
     /// Every attempt, the last one being the successful one.
     pub fn attempts(&self) -> &[Attempt] {
-        &self.attempts
+        &self.put.attempts
     }
 }
 
