@@ -357,7 +357,7 @@ async fn rename_rotation_delivers_every_line_once() -> TestResult {
     let line = |i: usize| format!("line {i:05} of the rename test");
     append(&log, (0..200).map(line))?;
     let agent = Agent::start(&config)?;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    h.wait_for("s", 200, WAIT).await?;
     // The writer keeps its descriptor across the rename and writes a few more lines.
     let mut old = std::fs::OpenOptions::new().append(true).open(&log)?;
     old.write_all(
@@ -375,8 +375,8 @@ async fn rename_rotation_delivers_every_line_once() -> TestResult {
             .as_bytes(),
     )?;
     drop(old);
-    // A second rotation.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // A second rotation, once everything of the first is in.
+    h.wait_for("s", 420, WAIT).await?;
     std::fs::rename(&log, h.logs().join("app.log.2"))?;
     append(&log, (420..500).map(line))?;
 
