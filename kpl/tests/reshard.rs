@@ -7,10 +7,22 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::TestResult;
+
+/// Waits until the writer has produced 4,000 more records (about 0.2 s at its pace), so each
+/// reshard step happens with records flowing before and after it.
+async fn produce_more(produced: &AtomicU64) -> Result<(), tokio::time::error::Elapsed> {
+    let target = produced.load(Ordering::SeqCst) + 4_000;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while produced.load(Ordering::SeqCst) < target {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+}
 use rill_engine::api::agg;
 use rill_engine::api::*;
 use rill_engine::embedded::ThroughputLimits;
@@ -175,9 +187,11 @@ async fn split_then_merge_while_producing(limits: ThroughputLimits) -> TestResul
     // One task produces numbered records under 97 keys (and some explicit hash keys) until
     // told to stop, paced at about 20,000 records/s.
     let stop = Arc::new(AtomicBool::new(false));
+    let produced = Arc::new(AtomicU64::new(0));
     let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
     let writer = {
-        let (producer, stop) = (producer.clone(), Arc::clone(&stop));
+        let (producer, stop, produced) =
+            (producer.clone(), Arc::clone(&stop), Arc::clone(&produced));
         tokio::spawn(async move {
             let stream: Arc<str> = "s".into();
             let mut n = 0u64;
@@ -198,6 +212,7 @@ async fn split_then_merge_while_producing(limits: ThroughputLimits) -> TestResul
                     }
                     n += 1;
                 }
+                produced.store(n, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             Ok::<u64, Box<dyn std::error::Error + Send + Sync>>(n)
@@ -216,7 +231,7 @@ async fn split_then_merge_while_producing(limits: ThroughputLimits) -> TestResul
         Ok(acked)
     });
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    produce_more(&produced).await?;
     let s0 = open_shards(&*kinesis, "s")
         .await?
         .into_iter()
@@ -233,7 +248,7 @@ async fn split_then_merge_while_producing(limits: ThroughputLimits) -> TestResul
             ..Default::default()
         })
         .await?;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    produce_more(&produced).await?;
     // Children 2 and 3 of shard 0; 3 ends where 1 starts: merge them into 4.
     kinesis
         .merge_shards(MergeShardsInput {
@@ -243,7 +258,7 @@ async fn split_then_merge_while_producing(limits: ThroughputLimits) -> TestResul
             ..Default::default()
         })
         .await?;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    produce_more(&produced).await?;
     stop.store(true, Ordering::SeqCst);
     let sent = writer.await?.map_err(|e| e.to_string())?;
     producer.flush().await;
