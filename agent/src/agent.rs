@@ -19,10 +19,12 @@
 //!   the old inode stays open and is read to its end first; once it has not grown for
 //!   [`ROTATED_GRACE`] its unterminated last line (if any) is sent and it is closed. The new
 //!   file at the path is read from offset 0.
-//! * **Copy-truncate**: when a file's size falls below the read offset, reading restarts
-//!   at 0 (lines written between the last poll and the truncation that the copy has are
-//!   not re-read; a truncation followed by more writes than the old offset within one poll
-//!   is not detected).
+//! * **Copy-truncate**: when a file's size falls below the read offset, or its first bytes
+//!   (up to [`HEAD_BYTES`], remembered as they are read) are no longer what they were,
+//!   reading restarts at 0. The second check catches a file truncated and written past the
+//!   old offset again within one poll. Lines written between the last poll and the
+//!   truncation are in the copy, not re-read here. A file truncated and rewritten with the
+//!   very same first bytes is indistinguishable from an appended one.
 //! * **New files** matching the pattern are picked up at the next poll, from their
 //!   checkpoint if their (device, inode) has one, else from offset 0.
 //!
@@ -30,17 +32,22 @@
 //!
 //! Each sent line is queued per file with the offset after its newline, and a task awaits
 //! its producer future; a record that fails (after the producer's own retries) is counted
-//! (`RecordsFailed`), logged, and sent again until acknowledged or the agent stops. After
-//! each poll the file's checkpoint advances to the end of the longest queue prefix whose
-//! records are all acknowledged, and changed checkpoints are written in one SQLite
-//! transaction. So after a crash, a restart re-sends only lines after the last written
-//! checkpoint: acknowledged lines before it are never sent twice, and no line is skipped.
+//! (`RecordsFailed`), logged, and sent again until acknowledged or the agent stops. Each
+//! acknowledgement advances the file's committed offset to the end of the longest queue
+//! prefix whose records are all acknowledged and wakes the checkpoint writer, a thread of
+//! its own that writes every changed offset in one synced SQLite transaction and goes
+//! again at once if more acknowledgements arrived meanwhile. So checkpoints trail
+//! acknowledgements by one SQLite commit (an fsync), not by a poll, whatever the reader
+//! is doing. After a crash, a restart re-sends only lines after the last written
+//! checkpoint: no line is skipped, and the only acknowledged lines sent twice are those
+//! acknowledged in the instant between their acknowledgement and the commit that records
+//! it (at-least-once, as with the Kinesis Agent; a write that failed is retried, with its
+//! lines staying uncommitted, at the next wake or 500 ms later).
 //!
 //! SIGINT/SIGTERM stop reading, flush the producer, wait for outstanding records (up to
 //! the producer's record TTL plus 10 s), write the checkpoints and exit.
 
 use bytes::Bytes;
-use futures::FutureExt;
 use md5::{Digest, Md5};
 use rill_engine::api::Kinesis;
 use rill_kpl::{Producer, ProducerConfig, Record, RecordFuture, SendError};
@@ -48,11 +55,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::task::JoinHandle;
 
 use crate::BoxError;
 use crate::checkpoint::{Checkpoint, CheckpointStore, FileId};
@@ -64,6 +71,9 @@ pub const ROTATED_GRACE: Duration = Duration::from_secs(1);
 
 /// Bytes read from one file per poll at most.
 const READ_BUDGET: usize = 4 << 20;
+
+/// How many of a file's first bytes are remembered to recognise it after a copy-truncate.
+pub const HEAD_BYTES: usize = 64;
 
 /// The agent's counters, also reported through the `metrics` facade under the same names
 /// (labelled by `stream`).
@@ -120,9 +130,187 @@ fn count(stats: &AtomicU64, name: &'static str, stream: &Arc<str>, n: u64) {
     metrics::counter!(name, "stream" => stream.to_string()).increment(n);
 }
 
-/// One sent line awaiting its acknowledgement: the offset after it and the task that
-/// resolves to `true` once it is acknowledged (`None`: nothing to wait for).
-type Pending = (u64, Option<JoinHandle<bool>>);
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data behind these locks stays consistent across a panic (plain field updates).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Acknowledgement state of one file generation (a copy-truncate starts a new one), shared
+/// by the reader, the tasks awaiting acks and the checkpoint writer.
+#[derive(Debug)]
+struct Acks {
+    /// Index, in the generation, of the first line of `lines`.
+    base: u64,
+    /// (offset after the line, acknowledged) of each line sent and not yet committed.
+    lines: VecDeque<(u64, bool)>,
+    /// Every line before this offset is acknowledged.
+    committed: u64,
+}
+
+type SharedAcks = Arc<Mutex<Acks>>;
+
+impl Acks {
+    fn new(offset: u64) -> SharedAcks {
+        Arc::new(Mutex::new(Acks {
+            base: 0,
+            lines: VecDeque::new(),
+            committed: offset,
+        }))
+    }
+
+    /// Queues a line ending at `end` (`done`: nothing to wait for); returns its index.
+    fn push(&mut self, end: u64, done: bool) -> u64 {
+        let index = self.base + self.lines.len() as u64;
+        self.lines.push_back((end, done));
+        self.advance();
+        index
+    }
+
+    /// Marks line `index` acknowledged.
+    fn ack(&mut self, index: u64) {
+        if let Some(line) = index
+            .checked_sub(self.base)
+            .and_then(|i| self.lines.get_mut(i as usize))
+        {
+            line.1 = true;
+        }
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        while let Some(&(end, true)) = self.lines.front() {
+            self.committed = end;
+            self.lines.pop_front();
+            self.base += 1;
+        }
+    }
+}
+
+/// A tailed file as the checkpoint writer sees it.
+struct Entry {
+    stream: Arc<str>,
+    path: PathBuf,
+    acks: SharedAcks,
+    /// The checkpoint last written (`None`: never).
+    saved: Option<u64>,
+}
+
+/// The checkpoint store and every tailed file, keyed by (flow key, file id).
+struct Registry {
+    store: CheckpointStore,
+    entries: HashMap<(String, FileId), Entry>,
+}
+
+#[derive(Default)]
+struct Signal {
+    dirty: bool,
+    stop: bool,
+}
+
+/// Writes checkpoints as acknowledgements arrive, on a thread of its own.
+struct Checkpointer {
+    registry: Mutex<Registry>,
+    signal: Mutex<Signal>,
+    wakeup: Condvar,
+    stats: Arc<Stats>,
+}
+
+impl Checkpointer {
+    fn new(store: CheckpointStore, stats: Arc<Stats>) -> Checkpointer {
+        Checkpointer {
+            registry: Mutex::new(Registry {
+                store,
+                entries: HashMap::new(),
+            }),
+            signal: Mutex::new(Signal::default()),
+            wakeup: Condvar::new(),
+            stats,
+        }
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.registry)
+    }
+
+    /// Asks for a write pass.
+    fn wake(&self) {
+        lock(&self.signal).dirty = true;
+        self.wakeup.notify_one();
+    }
+
+    /// Asks the writer to make a last pass and return.
+    fn stop(&self) {
+        lock(&self.signal).stop = true;
+        self.wakeup.notify_one();
+    }
+
+    /// Writes every changed checkpoint in one transaction; false if that failed.
+    fn write_pass(&self) -> bool {
+        let mut registry = self.registry();
+        let Registry { store, entries } = &mut *registry;
+        let batch: Vec<Checkpoint> = entries
+            .iter()
+            .filter_map(|((flow, id), e)| {
+                let committed = lock(&e.acks).committed;
+                (e.saved != Some(committed)).then(|| Checkpoint {
+                    flow: flow.clone(),
+                    id: *id,
+                    path: e.path.to_string_lossy().into_owned(),
+                    offset: committed,
+                })
+            })
+            .collect();
+        if batch.is_empty() {
+            return true;
+        }
+        match store.put_all(&batch) {
+            Ok(()) => {
+                for c in batch {
+                    if let Some(e) = entries.get_mut(&(c.flow, c.id)) {
+                        e.saved = Some(c.offset);
+                        count(
+                            &self.stats.checkpoints_written,
+                            "CheckpointsWritten",
+                            &e.stream,
+                            1,
+                        );
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writing checkpoints");
+                false
+            }
+        }
+    }
+
+    /// The writer thread: a pass per wake-up (wake-ups during a pass fold into the next).
+    fn run(&self) {
+        loop {
+            let stop = {
+                let mut signal = lock(&self.signal);
+                while !signal.dirty && !signal.stop {
+                    signal = self
+                        .wakeup
+                        .wait(signal)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                signal.dirty = false;
+                signal.stop
+            };
+            let written = self.write_pass();
+            if stop {
+                return;
+            }
+            if !written {
+                // The disk may be full or the file locked: try again, not in a tight loop.
+                lock(&self.signal).dirty = true;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
 
 /// A tailed file.
 struct Tail {
@@ -133,11 +321,10 @@ struct Tail {
     /// Bytes of an incomplete line, starting at `line_start`.
     buf: Vec<u8>,
     line_start: u64,
-    pending: VecDeque<Pending>,
-    /// Every line before this offset is acknowledged.
-    committed: u64,
-    /// The checkpoint last written (`None`: never).
-    saved: Option<u64>,
+    /// The current generation's acknowledgements.
+    acks: SharedAcks,
+    /// The file's first bytes as read (up to [`HEAD_BYTES`]).
+    head: Vec<u8>,
     /// Set when the path no longer names this file: when it last grew.
     rotated: Option<Instant>,
     /// A rotated file read to its end and closed for reading.
@@ -147,6 +334,8 @@ struct Tail {
 impl Tail {
     fn open(path: &Path, offset: u64) -> std::io::Result<Tail> {
         let mut file = File::open(path)?;
+        let mut head = vec![0u8; HEAD_BYTES.min(offset as usize)];
+        file.read_exact_at(&mut head, 0)?;
         file.seek(SeekFrom::Start(offset))?;
         Ok(Tail {
             path: path.to_owned(),
@@ -154,24 +343,38 @@ impl Tail {
             read_pos: offset,
             buf: Vec::new(),
             line_start: offset,
-            pending: VecDeque::new(),
-            committed: offset,
-            saved: Some(offset),
+            acks: Acks::new(offset),
+            head,
             rotated: None,
             finished: false,
         })
     }
 
-    /// Restarts at 0 after a copy-truncate.
-    fn truncated(&mut self) -> std::io::Result<()> {
+    /// Whether the file was truncated since the last read: shorter than the read offset,
+    /// or its first bytes changed.
+    fn was_truncated(&self, len: u64) -> std::io::Result<bool> {
+        if len < self.read_pos {
+            return Ok(true);
+        }
+        if self.head.is_empty() {
+            return Ok(false);
+        }
+        let mut now = vec![0u8; self.head.len()];
+        self.file.read_exact_at(&mut now, 0)?;
+        Ok(now != self.head)
+    }
+
+    /// Restarts at 0 after a copy-truncate, in a new generation (returned, for the
+    /// checkpoint writer).
+    fn truncated(&mut self) -> std::io::Result<SharedAcks> {
         self.file.seek(SeekFrom::Start(0))?;
         self.read_pos = 0;
         self.buf.clear();
         self.line_start = 0;
+        self.head.clear();
         // The old lines' records are still delivered; they no longer gate the checkpoint.
-        self.pending.clear();
-        self.committed = 0;
-        Ok(())
+        self.acks = Acks::new(0);
+        Ok(Arc::clone(&self.acks))
     }
 
     /// Reads complete lines: (line without newline, offset after it). Returns whether the
@@ -187,6 +390,11 @@ impl Tail {
                 Err(e) => return Err(e),
             };
             total += n;
+            if let Some(want) = HEAD_BYTES.checked_sub(self.head.len())
+                && self.read_pos == self.head.len() as u64
+            {
+                self.head.extend_from_slice(&chunk[..n.min(want)]);
+            }
             self.read_pos += n as u64;
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -208,24 +416,6 @@ impl Tail {
         Ok(total > 0)
     }
 
-    /// Advances `committed` over the acknowledged prefix of `pending`.
-    fn advance(&mut self) {
-        while let Some((end, handle)) = self.pending.front_mut() {
-            let done = match handle {
-                None => true,
-                Some(h) => match h.now_or_never() {
-                    Some(Ok(true)) => true,
-                    // Not yet, or stopped without an ack (shutdown): the checkpoint stays.
-                    Some(Ok(false)) | Some(Err(_)) | None => false,
-                },
-            };
-            if !done {
-                break;
-            }
-            self.committed = *end;
-            self.pending.pop_front();
-        }
-    }
 }
 
 /// A flow at run time.
@@ -244,6 +434,7 @@ struct Sender {
     producer: Producer,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl Flow {
@@ -285,20 +476,26 @@ impl Flow {
     }
 
     /// Notices new, rotated and vanished files. Returns the ids matched.
-    fn discover(&mut self, store: &CheckpointStore) -> HashSet<FileId> {
+    fn discover(&mut self, checkpointer: &Checkpointer, first: bool) -> HashSet<FileId> {
         let found = self.scan();
         let mut matched = HashSet::new();
+        let mut registry = checkpointer.registry();
         for (path, id, len) in found {
             matched.insert(id);
             if let Some(tail) = self.tails.get_mut(&id) {
                 // Still (or again) matched, maybe under a new name.
+                if tail.path != path
+                    && let Some(e) = registry.entries.get_mut(&(self.key.clone(), id))
+                {
+                    e.path.clone_from(&path);
+                }
                 tail.path = path;
                 if !tail.finished {
                     tail.rotated = None;
                 }
                 continue;
             }
-            let offset = match store.get(&self.key, id) {
+            let offset = match registry.store.get(&self.key, id) {
                 Ok(Some(o)) if o <= len => o,
                 Ok(Some(o)) => {
                     tracing::info!(path = %path.display(), checkpoint = o, len, "file shorter than its checkpoint (truncated): reading from 0");
@@ -314,9 +511,26 @@ impl Flow {
             match Tail::open(&path, offset) {
                 Ok(tail) => {
                     tracing::info!(path = %path.display(), dev = id.0, ino = id.1, offset, "tailing");
+                    registry.entries.insert(
+                        (self.key.clone(), id),
+                        Entry {
+                            stream: Arc::clone(&self.stream),
+                            path: path.clone(),
+                            acks: Arc::clone(&tail.acks),
+                            saved: Some(offset),
+                        },
+                    );
                     self.tails.insert(id, tail);
                 }
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot open"),
+            }
+        }
+        if first {
+            // Forget checkpoints of files that vanished while the agent was down.
+            match registry.store.retain(&self.key, &matched) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(flow = %self.key, n, "dropped checkpoints of vanished files"),
+                Err(e) => tracing::warn!(error = %e, "pruning checkpoints"),
             }
         }
         let now = Instant::now();
@@ -401,7 +615,7 @@ impl Flow {
             let Some(mut tail) = self.tails.remove(&id) else {
                 continue;
             };
-            let running = self.pump_one(&mut tail, sender, now).await;
+            let running = self.pump_one(id, &mut tail, sender, now).await;
             self.tails.insert(id, tail);
             if !running {
                 return false;
@@ -410,19 +624,36 @@ impl Flow {
         true
     }
 
-    async fn pump_one(&self, tail: &mut Tail, sender: &Sender, now: Instant) -> bool {
+    async fn pump_one(&self, id: FileId, tail: &mut Tail, sender: &Sender, now: Instant) -> bool {
         if tail.finished {
             return true;
         }
-        match tail.file.metadata() {
-            Ok(m) if m.len() < tail.read_pos => {
-                tracing::info!(path = %tail.path.display(), size = m.len(), offset = tail.read_pos, "file truncated (copy-truncate): reading from 0");
-                if let Err(e) = tail.truncated() {
-                    tracing::error!(path = %tail.path.display(), error = %e, "seek failed");
-                    return true;
+        match tail
+            .file
+            .metadata()
+            .and_then(|m| Ok((m.len(), tail.was_truncated(m.len())?)))
+        {
+            Ok((len, true)) => {
+                tracing::info!(path = %tail.path.display(), size = len, offset = tail.read_pos, "file truncated (copy-truncate): reading from 0");
+                match tail.truncated() {
+                    Ok(acks) => {
+                        if let Some(e) = sender
+                            .checkpointer
+                            .registry()
+                            .entries
+                            .get_mut(&(self.key.clone(), id))
+                        {
+                            e.acks = acks;
+                        }
+                        sender.checkpointer.wake();
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %tail.path.display(), error = %e, "seek failed");
+                        return true;
+                    }
                 }
             }
-            Ok(_) => {}
+            Ok((_, false)) => {}
             Err(e) => tracing::warn!(path = %tail.path.display(), error = %e, "fstat failed"),
         }
         let mut lines = Vec::new();
@@ -455,24 +686,29 @@ impl Flow {
                 lines.len() as u64,
             );
         }
+        let skipped = |tail: &Tail, end| {
+            lock(&tail.acks).push(end, true);
+            sender.checkpointer.wake();
+        };
         for (line, end) in lines {
             if sender.stop.load(Ordering::Relaxed) {
                 return false;
             }
             if line.is_empty() {
-                tail.pending.push_back((end, None));
+                skipped(tail, end);
                 continue;
             }
             let Some((key, data)) = self.convert(line, &tail.path, end, &sender.stats) else {
-                tail.pending.push_back((end, None));
+                skipped(tail, end);
                 continue;
             };
             let record = Record::new(Arc::clone(&self.stream), key, data);
             match sender.producer.send(record.clone()).await {
                 Ok(future) => {
                     count(&sender.stats.records_sent, "RecordsSent", &self.stream, 1);
-                    let handle = tokio::spawn(await_ack(future, record, sender.clone()));
-                    tail.pending.push_back((end, Some(handle)));
+                    let index = lock(&tail.acks).push(end, false);
+                    let acked = (Arc::clone(&tail.acks), index);
+                    tokio::spawn(await_ack(future, record, sender.clone(), acked));
                 }
                 Err(SendError::Invalid { reason, .. }) => {
                     count(
@@ -488,7 +724,7 @@ impl Flow {
                         1,
                     );
                     tracing::error!(path = %tail.path.display(), end_offset = end, %reason, "record refused by the producer: skipped");
-                    tail.pending.push_back((end, None));
+                    skipped(tail, end);
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "producer closed");
@@ -499,45 +735,32 @@ impl Flow {
         true
     }
 
-    /// Advances every file's checkpoint; returns those to write, and closes rotated files
-    /// that are fully acknowledged (their checkpoint is deleted).
-    fn checkpoints(&mut self, store: &CheckpointStore, out: &mut Vec<Checkpoint>) {
-        let mut done = Vec::new();
-        for (id, tail) in &mut self.tails {
-            tail.advance();
-            if tail.finished && tail.pending.is_empty() {
-                done.push(*id);
-                continue;
-            }
-            if tail.saved != Some(tail.committed) {
-                out.push(Checkpoint {
-                    flow: self.key.clone(),
-                    id: *id,
-                    path: tail.path.to_string_lossy().into_owned(),
-                    offset: tail.committed,
-                });
-            }
+    /// Closes rotated files read to their end whose lines are all acknowledged, and
+    /// deletes their checkpoints (so that a later file reusing the inode starts at 0).
+    fn close_finished(&mut self, checkpointer: &Checkpointer) {
+        let done: Vec<FileId> = self
+            .tails
+            .iter()
+            .filter(|(_, t)| t.finished && lock(&t.acks).lines.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        if done.is_empty() {
+            return;
         }
+        let mut registry = checkpointer.registry();
         for id in done {
             if let Some(tail) = self.tails.remove(&id) {
                 tracing::info!(path = %tail.path.display(), "rotated file fully acknowledged: closed");
-                if let Err(e) = store.delete(&self.key, id) {
+                registry.entries.remove(&(self.key.clone(), id));
+                if let Err(e) = registry.store.delete(&self.key, id) {
                     tracing::warn!(error = %e, "deleting checkpoint");
                 }
             }
         }
     }
 
-    fn mark_saved(&mut self, written: &[Checkpoint]) {
-        for c in written.iter().filter(|c| c.flow == self.key) {
-            if let Some(t) = self.tails.get_mut(&c.id) {
-                t.saved = Some(c.offset);
-            }
-        }
-    }
-
     fn outstanding(&self) -> usize {
-        self.tails.values().map(|t| t.pending.len()).sum()
+        self.tails.values().map(|t| lock(&t.acks).lines.len()).sum()
     }
 }
 
@@ -552,9 +775,14 @@ fn truncate(s: &str, max_chars: usize) -> &str {
     }
 }
 
-/// Awaits a record's result, re-sending it after failures, until it is acknowledged
-/// (`true`) or the producer is closed (`false`).
-async fn await_ack(mut future: RecordFuture, record: Record, sender: Sender) -> bool {
+/// Awaits a record's result, re-sending it after failures, until it is acknowledged (then
+/// marks line `acked.1` of `acked.0` and wakes the checkpoint writer) or the agent stops.
+async fn await_ack(
+    mut future: RecordFuture,
+    record: Record,
+    sender: Sender,
+    acked: (SharedAcks, u64),
+) {
     let mut backoff = Duration::from_millis(500);
     loop {
         match future.await {
@@ -565,7 +793,9 @@ async fn await_ack(mut future: RecordFuture, record: Record, sender: Sender) -> 
                     &record.stream,
                     1,
                 );
-                return true;
+                lock(&acked.0).ack(acked.1);
+                sender.checkpointer.wake();
+                return;
             }
             Err(e) => {
                 count(
@@ -576,7 +806,7 @@ async fn await_ack(mut future: RecordFuture, record: Record, sender: Sender) -> 
                 );
                 if sender.stop.load(Ordering::Relaxed) {
                     tracing::warn!(error = %e, "record failed while stopping: not checkpointed");
-                    return false;
+                    return;
                 }
                 tracing::warn!(error = %e, ?backoff, "record failed: sending it again");
                 tokio::time::sleep(backoff).await;
@@ -588,7 +818,7 @@ async fn await_ack(mut future: RecordFuture, record: Record, sender: Sender) -> 
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "record not re-sent");
-                        return false;
+                        return;
                     }
                 }
             }
@@ -604,7 +834,7 @@ pub async fn run(
     stats: Arc<Stats>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, BoxError> {
-    let mut store = CheckpointStore::open(&config.checkpoint_db)?;
+    let store = CheckpointStore::open(&config.checkpoint_db)?;
     let mut flows = config
         .flows
         .iter()
@@ -613,10 +843,18 @@ pub async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let producer_config = ProducerConfig::builder().build()?;
     let ttl = producer_config.record_ttl();
+    let checkpointer = Arc::new(Checkpointer::new(store, Arc::clone(&stats)));
+    let writer = {
+        let checkpointer = Arc::clone(&checkpointer);
+        std::thread::Builder::new()
+            .name("rill-agent-checkpoints".into())
+            .spawn(move || checkpointer.run())?
+    };
     let sender = Sender {
         producer: Producer::new(kinesis, producer_config),
         stats: Arc::clone(&stats),
         stop: Arc::new(AtomicBool::new(false)),
+        checkpointer: Arc::clone(&checkpointer),
     };
     let stop = Arc::clone(&sender.stop);
     let (stopped_tx, mut stopped) = tokio::sync::watch::channel(false);
@@ -632,21 +870,10 @@ pub async fn run(
     let mut first = true;
     let mut last_log = Instant::now();
     loop {
-        // Acks that arrived during the sleep are checkpointed before reading more.
-        write_checkpoints(&mut flows, &mut store, &stats);
         let mut running = true;
         for flow in &mut flows {
-            let matched = flow.discover(&store);
-            if first {
-                // Forget checkpoints of files that vanished while the agent was down.
-                match store.retain(&flow.key, &matched) {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::info!(flow = %flow.key, n, "dropped checkpoints of vanished files")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "pruning checkpoints"),
-                }
-            }
+            flow.close_finished(&checkpointer);
+            flow.discover(&checkpointer, first);
             // Not cancelled on shutdown (a file's state would be lost mid-way): it checks
             // the stop flag between lines instead.
             running &= flow.pump(&sender).await && !stop.load(Ordering::Relaxed);
@@ -655,7 +882,6 @@ pub async fn run(
             }
         }
         first = false;
-        write_checkpoints(&mut flows, &mut store, &stats);
         if last_log.elapsed() >= Duration::from_secs(10) {
             last_log = Instant::now();
             let s = stats.summary();
@@ -681,7 +907,6 @@ pub async fn run(
     sender.producer.flush().await;
     let deadline = Instant::now() + ttl + Duration::from_secs(10);
     loop {
-        write_checkpoints(&mut flows, &mut store, &stats);
         let left: usize = flows.iter().map(Flow::outstanding).sum();
         if left == 0 || Instant::now() > deadline {
             if left > 0 {
@@ -694,35 +919,15 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    for flow in &mut flows {
+        flow.close_finished(&checkpointer);
+    }
     stop.store(true, Ordering::Relaxed);
+    checkpointer.stop();
+    match tokio::task::spawn_blocking(move || writer.join()).await {
+        Ok(Ok(())) => {}
+        _ => tracing::error!("the checkpoint writer panicked"),
+    }
     sender.producer.shutdown().await;
     Ok(stats.summary())
-}
-
-fn write_checkpoints(flows: &mut [Flow], store: &mut CheckpointStore, stats: &Stats) {
-    let mut batch = Vec::new();
-    for flow in flows.iter_mut() {
-        flow.checkpoints(store, &mut batch);
-    }
-    if batch.is_empty() {
-        return;
-    }
-    match store.put_all(&batch) {
-        Ok(()) => {
-            for flow in flows.iter_mut() {
-                flow.mark_saved(&batch);
-                let n = batch.iter().filter(|c| c.flow == flow.key).count() as u64;
-                if n > 0 {
-                    count(
-                        &stats.checkpoints_written,
-                        "CheckpointsWritten",
-                        &flow.stream,
-                        n,
-                    );
-                }
-            }
-        }
-        // Kept in memory; tried again at the next poll.
-        Err(e) => tracing::error!(error = %e, "writing checkpoints"),
-    }
 }

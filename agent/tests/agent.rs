@@ -418,6 +418,31 @@ async fn copy_truncate_delivers_every_line_once() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_truncate_regrown_past_the_old_offset_within_one_poll_is_noticed() -> TestResult {
+    let h = Harness::start(&["s"]).await?;
+    let config = h.config("s", "partition_key = \"line_hash\"")?;
+    let log = h.logs().join("app.log");
+    let line = |i: usize| format!("line {i:05} of the regrow test");
+    append(&log, (0..100).map(line))?;
+    let agent = Agent::start(&config)?;
+    h.wait_for("s", 100, WAIT).await?;
+    // Truncate and at once write more than was there: the size alone no longer tells.
+    std::fs::copy(&log, h.logs().join("app.log.1"))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)?
+        .set_len(0)?;
+    append(&log, (100..400).map(line))?;
+
+    let expected: Vec<String> = (0..400).map(line).collect();
+    h.wait_for("s", expected.len(), WAIT).await?;
+    let summary = agent.stop().await?;
+    assert_once(&h.data("s").await?, &expected);
+    assert_eq!(summary["records_acked"], 400, "{summary}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_and_restart_lose_nothing_and_resend_only_after_the_checkpoint() -> TestResult {
     let h = Harness::start(&["s"]).await?;
     let config = h.config("s", "")?;
@@ -456,9 +481,13 @@ async fn sigkill_and_restart_lose_nothing_and_resend_only_after_the_checkpoint()
             "checkpointed line {i} missing"
         );
     }
+    // Records in the stream past the checkpoint were either in flight (committed, ack not
+    // yet back) or acknowledged in the instant before the kill: the gap the checkpoint
+    // writer leaves (figure for the docs, not a pass/fail threshold).
     eprintln!(
-        "killed: {} records in the stream, {checkpointed} lines checkpointed",
-        at_kill.len()
+        "killed: {} records in the stream, {checkpointed} lines checkpointed, {} past it",
+        at_kill.len(),
+        at_kill.len().saturating_sub(checkpointed)
     );
 
     writer.join().map_err(|_| "writer panicked")??;
