@@ -5,6 +5,8 @@
 //!
 //! * an aggregating producer (rill-kpl) that sends `--records N` (default 200,000) records
 //!   of about 100 bytes under 1,000 partition keys, pacing itself to the shards' limits;
+//!   the records are sample page views made by the data generator of `rill-agent`
+//!   ([`rill_agent::template::Template`], the same templates as `rill-agent generate`);
 //! * three consumer workers (rill-kcl) sharing the shards through a SQLite lease table;
 //!   each record processor checkpoints after every batch.
 //!
@@ -28,6 +30,7 @@ use rill_kcl::{
     InitialPosition, InitializationInput, ProcessRecordsInput, RecordProcessor, Scheduler,
     ShardEndedInput, ShutdownRequestedInput, SqliteLeaseTable,
 };
+use rill_agent::template::Template;
 use rill_kpl::{Producer, ProducerConfig, Record};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -37,6 +40,10 @@ use std::time::{Duration, Instant};
 const STREAM: &str = "quickstart";
 const SHARDS: i32 = 8;
 const WORKERS: usize = 3;
+/// Each record: a page view from the `rill-agent generate` template language.
+const DATA_TEMPLATE: &str = r#"{{seq}},{"ts":"{{timestamp}}","page":"{{pick "home" "search" "cart" "checkout"}}","ms":{{int 5 900}},"id":"{{uuid}}"}"#;
+/// Each record's partition key: one of 1,000 users.
+const KEY_TEMPLATE: &str = "user-{{int 1 1000}}";
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -226,14 +233,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let failed = Arc::new(AtomicU64::new(0));
     let mut killed_at: Option<Instant> = None;
     let mut pending = Vec::with_capacity(records as usize);
+    // `{{seq}},` first: the processors count records by that number.
+    let data_template = Template::parse(DATA_TEMPLATE)?;
+    let key_template = Template::parse(KEY_TEMPLATE)?;
+    let mut rng = rand::rng();
+    multi.println(format!(
+        "records like: key {} data {}",
+        key_template.render(0, &mut rng),
+        data_template.render(0, &mut rng)
+    ))?;
     for i in 0..records {
-        let data = format!("{i},{}", "x".repeat(90));
+        let data = data_template.render(i, &mut rng);
+        let key = key_template.render(i, &mut rng);
         let future = producer
-            .send(Record::new(
-                Arc::clone(&stream),
-                format!("user-{}", i % 1000),
-                data,
-            ))
+            .send(Record::new(Arc::clone(&stream), key, data))
             .await?;
         let (acked, failed, bar) = (
             Arc::clone(&acked),
