@@ -48,7 +48,9 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use metrics::Gauge;
 use rill_engine::api::agg::UserRecord;
-use rill_engine::api::{Error, Kinesis, PutRecordsInput, PutRecordsOutput};
+use rill_engine::api::{
+    Error, Kinesis, PutRecordInput, PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::aggregator::{Aggregator, KinesisRecord, Meta};
@@ -570,21 +572,51 @@ impl Pipeline {
         let kinesis = Arc::clone(&self.kinesis);
         let tx = self.events_tx.clone();
         let timeout = self.cfg.request_timeout;
+        // A record too big for any PutRecords request (on a stream whose maximum record
+        // size is above 5 MiB) travels alone by PutRecord.
+        let alone = batch.records.len() == 1 && batch.bytes > self.cfg.collection_max_size;
         let mut batch = batch;
         tokio::spawn(async move {
             // Aggregates are framed (copy and MD5) here, in parallel with the pipeline task.
             for krec in &mut batch.records {
                 krec.materialize();
             }
-            let input = PutRecordsInput {
-                stream_name: Some(stream_name),
-                records: batch.records.iter().map(|k| k.entry.clone()).collect(),
-                ..Default::default()
-            };
             let started = Instant::now();
-            let result = tokio::time::timeout(timeout, kinesis.put_records(input))
-                .await
-                .ok();
+            let result = match (alone, batch.records.first()) {
+                (true, Some(krec)) => {
+                    let input = PutRecordInput {
+                        stream_name: Some(stream_name),
+                        data: krec.entry.data.clone(),
+                        partition_key: krec.entry.partition_key.clone(),
+                        explicit_hash_key: krec.entry.explicit_hash_key.clone(),
+                        ..Default::default()
+                    };
+                    tokio::time::timeout(timeout, kinesis.put_record(input))
+                        .await
+                        .ok()
+                        .map(|r| {
+                            r.map(|out| PutRecordsOutput {
+                                failed_record_count: 0,
+                                records: vec![PutRecordsResultEntry {
+                                    sequence_number: Some(out.sequence_number),
+                                    shard_id: Some(out.shard_id),
+                                    ..Default::default()
+                                }],
+                                encryption_type: out.encryption_type,
+                            })
+                        })
+                }
+                _ => {
+                    let input = PutRecordsInput {
+                        stream_name: Some(stream_name),
+                        records: batch.records.iter().map(|k| k.entry.clone()).collect(),
+                        ..Default::default()
+                    };
+                    tokio::time::timeout(timeout, kinesis.put_records(input))
+                        .await
+                        .ok()
+                }
+            };
             let ended = Instant::now();
             let _ = tx.send(Event::Put {
                 stream: s,

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use rill_engine::api::{HashKey, Kinesis, Shard};
+use rill_engine::api::{
+    DescribeStreamSummaryInput, HashKey, Kinesis, Shard, UpdateMaxRecordSizeInput,
+};
 use rill_kpl::{Ack, Producer, ProducerConfig, Record, RecordError, RecordFuture, TrySendError};
 
 fn cfg() -> rill_kpl::ProducerConfigBuilder {
@@ -565,5 +567,102 @@ async fn a_burst_far_above_a_shards_limit_is_delivered_exactly_once() -> TestRes
     let acked = tokio::time::timeout(Duration::from_secs(25), acks(sent)).await??;
     assert_eq!(acked.len(), 5000);
     check_exactly_once(&*kinesis, "s", &acked).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_up_to_the_streams_larger_maximum_are_sent_and_those_above_5_mib_by_put_record()
+-> TestResult {
+    // Limits off: this is about transport; at 1 MiB/s per shard the records would take
+    // 20 s to be let through.
+    let dir = tempfile::tempdir()?;
+    let engine = rill_engine::Engine::open(
+        dir.path(),
+        rill_engine::EngineConfig {
+            limits: rill_engine::embedded::ThroughputLimits::off(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for name in ["big", "default"] {
+        engine
+            .create_stream(rill_engine::api::CreateStreamInput {
+                stream_name: name.into(),
+                shard_count: Some(1),
+                ..Default::default()
+            })
+            .await?;
+    }
+    let arn = engine
+        .describe_stream_summary(DescribeStreamSummaryInput {
+            stream_name: Some("big".into()),
+            ..Default::default()
+        })
+        .await?
+        .stream_description_summary
+        .stream_arn;
+    engine
+        .update_max_record_size(UpdateMaxRecordSizeInput {
+            stream_arn: arn,
+            max_record_size_in_kib: 10240,
+        })
+        .await?;
+    let kinesis: Arc<dyn Kinesis> = Arc::new(engine.clone());
+    let producer = Producer::new(
+        Arc::clone(&kinesis),
+        cfg().stream_max_record_size("big", 10 << 20).build()?,
+    );
+    let big: Arc<str> = "big".into();
+    // One key, so the records keep their order in the one shard; sizes around and far
+    // above the PutRecords request limit (5 MiB), up to the record limit less the key.
+    let sizes = [100, 6 << 20, 2 << 20, (10 << 20) - 16, 300];
+    let records: Vec<Record> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let mut data = vec![b'a' + i as u8; n];
+            data[..8].copy_from_slice(format!("{i:08}").as_bytes());
+            Record::new(Arc::clone(&big), "k", data)
+        })
+        .collect();
+    let acked = acks(send_all(&producer, records.clone()).await?).await?;
+    let stored = common::read_all(kinesis.as_ref(), "big").await?;
+    let lengths: Vec<usize> = stored.iter().map(|s| s.data.len()).collect();
+    assert!(
+        stored.len() >= sizes.len(),
+        "stored record sizes: {lengths:?}"
+    );
+    for (record, ack) in &acked {
+        let here = stored
+            .iter()
+            .find(|s| s.sequence_number == ack.sequence_number())
+            .ok_or("acked record not stored")?;
+        // Large records are never aggregated: the stored record is the user record.
+        if record.data.len() > 1 << 20 {
+            assert_eq!(here.data, record.data, "{} bytes", record.data.len());
+            assert!(!ack.is_aggregated());
+            assert_eq!(ack.sub_sequence_number(), 0);
+        }
+    }
+    let seqs: Vec<_> = acked
+        .iter()
+        .map(|(_, a)| a.sequence_number().to_owned())
+        .collect();
+    let mut sorted = seqs.clone();
+    // Fixed-width decimal strings: text order is numeric order.
+    sorted.sort();
+    assert_eq!(seqs, sorted, "one key keeps its order");
+
+    // A default stream (1 MiB) refuses a 2 MiB record before it is sent.
+    let default: Arc<str> = "default".into();
+    match producer
+        .send(Record::new(default, "k", vec![0u8; 2 << 20]))
+        .await
+    {
+        Err(rill_kpl::SendError::Invalid { .. }) => {}
+        Err(e) => return Err(format!("2 MiB on a default stream: {e}").into()),
+        Ok(_) => return Err("2 MiB on a default stream was accepted".into()),
+    }
+    producer.shutdown().await;
     Ok(())
 }
