@@ -58,6 +58,9 @@ pub mod api;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+/// Fault injection for tests: a `Kinesis` wrapper (needs the `embedded` feature's timer).
+#[cfg(feature = "embedded")]
+pub mod faults;
 #[cfg(feature = "remote")]
 pub mod remote;
 #[cfg(feature = "embedded")]

@@ -27,10 +27,14 @@
 pub mod coordinator;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+pub mod faulty;
 pub mod sqlite;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoLeaseTable;
+pub use faulty::{
+    FaultyLeaseTable, LeaseFaultConfig, LeaseFaultCounts, LeaseFaults, LeaseOperation, LeaseTimeout,
+};
 pub use sqlite::SqliteLeaseTable;
 
 use crate::sequence::ExtendedSequenceNumber;
