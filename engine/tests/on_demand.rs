@@ -160,3 +160,61 @@ async fn on_demand_stream_grows_under_load_and_shrinks_when_idle() -> TestResult
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_throughput_is_a_floor_of_open_shards() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let k = Engine::open(
+        dir.path(),
+        EngineConfig {
+            on_demand: OnDemandScaling {
+                check_interval: Duration::from_millis(50),
+                sustain: 2,
+                min_shards: 4,
+                max_shards: 16,
+                ..Default::default()
+            },
+            limits: ThroughputLimits::off(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    k.create_stream(CreateStreamInput {
+        stream_name: "od".into(),
+        stream_mode_details: Some(StreamModeDetails {
+            stream_mode: StreamMode::OnDemand,
+        }),
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(open_shards(&k).await?, 4);
+    let warm = |mibps: i32| UpdateStreamWarmThroughputInput {
+        stream_name: Some("od".into()),
+        warm_throughput_mibps: mibps,
+        ..Default::default()
+    };
+    let out = k.update_stream_warm_throughput(warm(10)).await?;
+    assert_eq!(
+        out.warm_throughput.and_then(|w| w.target_mibps),
+        Some(10),
+        "the target is returned at once"
+    );
+    // Idle, yet it grows to the warm throughput (1 MiB/s per shard)...
+    assert_eq!(wait_for(&k, |n| n >= 10).await?, 10);
+    let summary = k
+        .describe_stream_summary(DescribeStreamSummaryInput {
+            stream_name: Some("od".into()),
+            ..Default::default()
+        })
+        .await?
+        .stream_description_summary;
+    let w = summary.warm_throughput.ok_or("no WarmThroughput")?;
+    assert_eq!((w.target_mibps, w.current_mibps), (Some(10), Some(10)));
+    // ...and stays there while idle (cold shards are not merged below it): ten checks.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(open_shards(&k).await?, 10);
+    // Lowered: idle shards merge back down to the stream's minimum.
+    k.update_stream_warm_throughput(warm(0)).await?;
+    assert_eq!(wait_for(&k, |n| n == 4).await?, 4);
+    Ok(())
+}

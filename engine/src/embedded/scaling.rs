@@ -5,7 +5,12 @@
 //! and compares the rate with the shard's write limit (1 MiB/s and 1000 records/s by
 //! default). A shard above `split_above` of either limit for `sustain` consecutive checks is
 //! split at the middle of its hash-key range; two adjacent open shards both below
-//! `merge_below` for `sustain` checks are merged, but never below `min_shards`. Every
+//! `merge_below` for `sustain` checks are merged, but never below `min_shards`.
+//!
+//! Warm throughput (UpdateStreamWarmThroughput, in MiB/s) is a floor of open shards, each
+//! shard writing 1 MiB/s: at the next check after it is raised, a stream with fewer open
+//! shards splits its widest shards (in one reshard, up to `max_shards` and the account's
+//! shard limit) until it has that many, and cold shards are never merged below it. Every
 //! decision is logged (`tracing` target `rill_engine::embedded::scaling`) and counted in the
 //! metrics `OnDemand.Splits` and `OnDemand.Merges`.
 
@@ -85,6 +90,33 @@ impl Engine {
         let secs = cfg.check_interval.as_secs_f64().max(1e-3);
         let writes = std::mem::take(&mut *s.writes.lock());
         let open = s.shards.read().open.clone();
+        let warm = s.meta.read().warm_mibps.unwrap_or(0);
+        let want = warm.min(cfg.max_shards) as usize;
+        if open.len() < want {
+            let more = want - open.len();
+            tracing::info!(stream = %s.name, open = open.len(), warm_mibps = warm, "on-demand: splitting up to the warm throughput");
+            metrics::counter!("OnDemand.Splits", "stream" => s.name.clone()).increment(more as u64);
+            self.check_shard_limit_pub(more as u64)?;
+            self.reshard(s, |p| {
+                for _ in 0..more {
+                    // The widest open shard, split at its middle.
+                    let Some((start, end, index)) =
+                        p.open().into_iter().max_by_key(|o| o.1 - o.0)
+                    else {
+                        break;
+                    };
+                    if end == start {
+                        break;
+                    }
+                    p.split(index, start + (end - start) / 2 + 1);
+                }
+                Ok(())
+            })
+            .await?;
+            s.heat.lock().clear();
+            return Ok(());
+        }
+        let floor = cfg.min_shards.max(want as u32);
         // Utilisation of each open shard: the larger of its record and byte fractions.
         let util = |index: u64| {
             let (records, bytes) = writes.get(&index).copied().unwrap_or_default();
@@ -116,7 +148,7 @@ impl Engine {
                 .max_by(|a, b| util(a.2).total_cmp(&util(b.2)))
                 .copied()
                 .filter(|_| (open.len() as u32) < cfg.max_shards);
-            if hot.is_none() && open.len() as u32 > cfg.min_shards {
+            if hot.is_none() && open.len() as u32 > floor {
                 cold_pair = open.windows(2).find_map(|w| {
                     let both_cold = heat.get(&w[0].2).copied().unwrap_or(0) <= -sustain
                         && heat.get(&w[1].2).copied().unwrap_or(0) <= -sustain;
