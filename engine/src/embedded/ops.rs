@@ -1293,7 +1293,7 @@ impl Kinesis for Engine {
                     records: (0..n)
                         .map(|_| PutRecordsResultEntry {
                             error_code: Some("InternalFailure".into()),
-                            error_message: Some("Internal Service Failure".into()),
+                            error_message: Some(e.message().to_string()),
                             ..Default::default()
                         })
                         .collect(),

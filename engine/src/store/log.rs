@@ -205,11 +205,23 @@ fn create_segment(
         .open(&path)
         .map_err(|e| StoreError::io("create segment", &path, e))?;
     let header = segment::encode_header(id, next);
-    file.write_all_at(&header, 0)
-        .map_err(|e| StoreError::io("write segment header", &path, e))?;
-    file.sync_all()
-        .map_err(|e| StoreError::io("fsync segment", &path, e))?;
-    sync_dir(dir)?;
+    let made = file
+        .write_all_at(&header, 0)
+        .map_err(|e| StoreError::io("write segment header", &path, e))
+        .and_then(|()| {
+            file.sync_all()
+                .map_err(|e| StoreError::io("fsync segment", &path, e))
+        })
+        .and_then(|()| sync_dir(dir));
+    if let Err(e) = made {
+        // Take the half-made file away (it holds no record), so that the segment before it
+        // stays the newest one. Should that fail too, recovery rewrites its header.
+        drop(file);
+        if let Err(rm) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %rm, "could not remove a half-made segment");
+        }
+        return Err(e);
+    }
     Ok((Arc::new(file), header.len() as u64, path))
 }
 
@@ -413,6 +425,7 @@ impl StreamLog {
             next,
             last_arrival,
             poisoned: false,
+            pending_cut: None,
             dirty_since: None,
             buf: Vec::new(),
         };
@@ -500,28 +513,51 @@ impl StreamLog {
         let mut out = Vec::new();
         let mut data_bytes = 0usize;
         let mut next = start;
+        // Every frame returned is checked against its checksum, shard and position: damaged
+        // bytes are never returned as a record. Records before the damage are returned; the
+        // read that starts at it fails with `StoreError::Corrupt`.
+        let failed = |out: Vec<StoredRecord>, next: u64, e: StoreError| {
+            if out.is_empty() {
+                Err(e)
+            } else {
+                Ok((out, next))
+            }
+        };
         'runs: for (run, file, path) in plan {
             let mut buf = vec![0u8; run.len as usize];
             file.read_exact_at(&mut buf, run.offset)
                 .map_err(|e| StoreError::io("read segment", &path, e))?;
             let buf = Bytes::from(buf);
             let mut at = 0usize;
-            for k in 0..u64::from(run.count) {
+            // Frames before `start` are stepped over by their length alone: a damaged one
+            // there does not hide the records after it. A damaged length lands the next
+            // frame off its boundary, which fails the checks below.
+            let mut k = 0u64;
+            while run.first + k < start && k < u64::from(run.count) {
+                let Some(len) = buf
+                    .get(at..at + 4)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u32::from_le_bytes)
+                else {
+                    break;
+                };
+                at = at.saturating_add(segment::FRAME_PREFIX + len as usize);
+                k += 1;
+            }
+            while k < u64::from(run.count) {
                 let frame = match segment::decode_frame(&buf, at) {
                     Decoded::Frame(f) => f,
                     Decoded::Incomplete => {
-                        return Err(corrupt(
-                            &path,
-                            run.offset + at as u64,
-                            "truncated frame".into(),
-                        ));
+                        let e = corrupt(&path, run.offset + at as u64, "truncated frame".into());
+                        return failed(out, next, e);
                     }
                     Decoded::Bad(reason) => {
-                        return Err(corrupt(&path, run.offset + at as u64, reason));
+                        let e = corrupt(&path, run.offset + at as u64, reason);
+                        return failed(out, next, e);
                     }
                 };
                 if frame.shard != shard || frame.position != run.first + k {
-                    return Err(corrupt(
+                    let e = corrupt(
                         &path,
                         run.offset + at as u64,
                         format!(
@@ -530,12 +566,11 @@ impl StreamLog {
                             frame.position,
                             run.first + k
                         ),
-                    ));
+                    );
+                    return failed(out, next, e);
                 }
                 at += frame.len;
-                if frame.position < start {
-                    continue;
-                }
+                k += 1;
                 let size = frame.data.len() + frame.partition_key.len();
                 if out.len() >= max_records || (!out.is_empty() && data_bytes + size > max_bytes) {
                     break 'runs;
@@ -644,8 +679,10 @@ impl Drop for StreamLog {
     }
 }
 
+/// Reports damaged bytes (log and the `StoreCorruptFrames` counter) and makes the error.
 fn corrupt(path: &Path, offset: u64, reason: String) -> StoreError {
     tracing::error!(path = %path.display(), offset, %reason, "corrupt record in segment");
+    metrics::counter!("StoreCorruptFrames").increment(1);
     StoreError::Corrupt {
         path: path.to_path_buf(),
         offset,
@@ -653,12 +690,32 @@ fn corrupt(path: &Path, offset: u64, reason: String) -> StoreError {
     }
 }
 
+/// Truncates a segment to `len` and syncs it.
+fn cut_back(file: &File, len: u64, path: &Path) -> Result<(), StoreError> {
+    file.set_len(len)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StoreError::io("truncate after failed commit", path, e))
+}
+
+/// A failed commit whose bytes are still to be cut off the end of its segment.
+#[derive(Debug, Clone, Copy)]
+struct PendingCut {
+    /// The segment.
+    segment: u64,
+    /// Its length before the commit: the end of its last good frame.
+    len: u64,
+}
+
 struct Writer {
     shared: Arc<Shared>,
     active: u64,
     next: Vec<u64>,
     last_arrival: i64,
+    /// Set when acknowledged records may not be on disk (a sync under `Interval`/`Never`
+    /// failed): the log refuses writes until it is reopened and recovered from disk.
     poisoned: bool,
+    /// Set when a failed commit could not be cut back yet; retried before the next write.
+    pending_cut: Option<PendingCut>,
     dirty_since: Option<Instant>,
     buf: Vec<u8>,
 }
@@ -709,14 +766,16 @@ impl Writer {
                 && self.dirty_since.is_some_and(|t| t.elapsed() >= d)
                 && let Err(e) = self.sync_active()
             {
-                tracing::error!(error = %e, "interval fsync failed; the log refuses writes");
-                self.poisoned = true;
+                self.poison(&e);
             }
             if closing {
+                if let Err(e) = self.finish_cut() {
+                    tracing::error!(error = %e, "cutting back a failed commit at close failed");
+                }
                 if self.dirty_since.is_some()
                     && let Err(e) = self.sync_active()
                 {
-                    tracing::error!(error = %e, "fsync at close failed");
+                    self.poison(&e);
                 }
                 return;
             }
@@ -740,10 +799,50 @@ impl Writer {
         Ok(())
     }
 
+    /// A sync of acknowledged records failed: they may not be on disk, and after a failed
+    /// sync the kernel may report the next one as successful although the pages are lost. The
+    /// log refuses writes from now on; reopening it recovers from what is on disk.
+    fn poison(&mut self, e: &StoreError) {
+        tracing::error!(
+            error = %e, dir = %self.shared.dir.display(),
+            "sync of acknowledged records failed; the log refuses writes until reopened"
+        );
+        metrics::counter!("StoreWriteErrors", "kind" => "poisoned").increment(1);
+        self.poisoned = true;
+    }
+
+    /// Cuts a failed commit's bytes off its segment, if an earlier attempt failed. Nothing is
+    /// written (nor the segment sealed) before this succeeded. Readers never see those bytes:
+    /// the index only covers committed frames.
+    fn finish_cut(&mut self) -> Result<(), StoreError> {
+        let Some(cut) = self.pending_cut else {
+            return Ok(());
+        };
+        let seg = {
+            let idx = self.shared.index.read();
+            idx.segments
+                .get(&cut.segment)
+                .map(|s| (Arc::clone(&s.file), s.path.clone()))
+        };
+        if let Some((file, path)) = seg {
+            cut_back(&file, cut.len, &path)?;
+            tracing::info!(
+                path = %path.display(), len = cut.len,
+                "cut a failed commit off the segment; writes resume"
+            );
+        }
+        self.pending_cut = None;
+        Ok(())
+    }
+
     /// Seals the active segment and starts a new one.
     fn roll(&mut self) -> Result<(), StoreError> {
-        if self.dirty_since.is_some() {
-            self.sync_active()?;
+        self.finish_cut()?;
+        if self.dirty_since.is_some()
+            && let Err(e) = self.sync_active()
+        {
+            self.poison(&e);
+            return Err(e);
         }
         let id = self.active + 1;
         let (file, len, path) = create_segment(&self.shared.dir, id, &self.next)?;
@@ -780,16 +879,14 @@ impl Writer {
                 self.shared.commits.send_modify(|c| *c += 1);
             }
             Err(e) => {
-                tracing::error!(error = %e, dir = %self.shared.dir.display(), "commit failed");
-                let msg = e.to_string();
-                let mut first = Some(e);
+                tracing::error!(
+                    error = %e, dir = %self.shared.dir.display(), requests = batch.len(),
+                    "commit failed; none of its records is stored"
+                );
+                let kind = if e.is_no_space() { "no_space" } else { "io" };
+                metrics::counter!("StoreWriteErrors", "kind" => kind).increment(1);
                 for r in batch {
-                    let err = first.take().unwrap_or_else(|| StoreError::Io {
-                        op: "commit",
-                        path: self.shared.dir.clone(),
-                        source: std::io::Error::other(msg.clone()),
-                    });
-                    let _ = r.reply.send(Err(err));
+                    let _ = r.reply.send(Err(e.duplicate()));
                 }
             }
         }
@@ -815,6 +912,7 @@ impl Writer {
             return Ok((batch.iter().map(|_| Vec::new()).collect(), arrival));
         }
         order.sort_by_key(|&(shard, _, _)| shard);
+        self.finish_cut()?;
 
         let (_, active_len, _) = self.active_file().ok_or_else(|| StoreError::Closed)?;
         let header_len = (28 + 8 * self.next.len()) as u64;
@@ -870,15 +968,21 @@ impl Writer {
             }
         }
 
-        let undo = |file: &File| -> Result<(), StoreError> {
-            file.set_len(base)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| StoreError::io("truncate after failed commit", &path, e))
+        // A failed commit is cut back to the segment's last good frame, so that the next
+        // commit appends right after it. Should the cut itself fail, it is retried before
+        // anything else is written (see `finish_cut`).
+        let active = self.active;
+        let mut undo = |file: &File| {
+            if let Err(e) = cut_back(file, base, &path) {
+                tracing::warn!(error = %e, "cutting back a failed commit failed; retried before the next write");
+                self.pending_cut = Some(PendingCut {
+                    segment: active,
+                    len: base,
+                });
+            }
         };
         if let Err(e) = file.write_all_at(&self.buf, base) {
-            if undo(&file).is_err() {
-                self.poisoned = true;
-            }
+            undo(&file);
             return Err(StoreError::io("write segment", &path, e));
         }
         match self.shared.config.fsync {
@@ -886,9 +990,7 @@ impl Writer {
                 if let Err(e) = file.sync_data() {
                     // After a failed fsync the kernel may have dropped the dirty pages: take
                     // the bytes back out so no reader or later sync can expose them.
-                    if undo(&file).is_err() {
-                        self.poisoned = true;
-                    }
+                    undo(&file);
                     return Err(StoreError::io("fsync segment", &path, e));
                 }
                 self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);

@@ -62,10 +62,32 @@
 //!   sealed and at close. Survives a process crash; a power loss may lose anything unsynced.
 //!
 //! A new segment file is synced and its directory entry is synced (the directory is
-//! fsynced) before any record is written to it. A failed `write` or sync fails every append
-//! of the commit with an error (none is acknowledged), and the segment is truncated back to
-//! its length before the commit; if that truncation cannot be made durable either, the log
-//! refuses further writes until it is reopened. Sync errors are never ignored.
+//! fsynced) before any record is written to it; if that fails, the half-made file is removed
+//! and the commit fails. A failed `write` or sync fails every append of the commit with an
+//! error (none is acknowledged), and the segment is truncated back to its length before the
+//! commit, the end of its last good frame; if that truncation fails too, it is retried
+//! before anything else is written (appends fail until it succeeds). Sync errors are never
+//! ignored.
+//!
+//! # Disk full
+//!
+//! `ENOSPC` (and `EDQUOT`) surface as [`StoreError::NoSpace`]. As any failed commit, it
+//! fails exactly the appends of that commit and leaves the segment ending at its last good
+//! frame; the writer is not stopped, so appends succeed again as soon as space is freed, with
+//! no reopen. Only a failed sync of records that were already acknowledged (under
+//! [`FsyncPolicy::Interval`] or [`FsyncPolicy::Never`]) stops writes for good
+//! ([`StoreError::Poisoned`], until the log is reopened): the kernel may have dropped those
+//! pages and report the next sync as successful, so only recovery from disk tells what is
+//! stored. Failed commits count in the `StoreWriteErrors` counter (label `kind`: `no_space`,
+//! `io`, `poisoned`).
+//!
+//! # Damaged bytes
+//!
+//! Every frame read from disk is checked against its CRC, shard and position before it is
+//! returned, by reads as by recovery: damaged bytes are never returned as a record. A read
+//! returns the records before the damage; a read that starts at it fails with
+//! [`StoreError::Corrupt`] naming the file and offset, every time, and records after it
+//! remain readable. Each detection is logged and counted (`StoreCorruptFrames`).
 //!
 //! # Recovery
 //!
@@ -75,7 +97,10 @@
 //! acknowledged only after the bytes before and including it were written (and synced, under
 //! `Always`), a torn tail never holds an acknowledged record. A bad frame in a sealed segment
 //! is corruption, not a torn write: opening fails with [`StoreError::Corrupt`] naming the file
-//! and offset, and nothing is truncated.
+//! and offset, and nothing is truncated or deleted. The directory opens again once the
+//! operator restored the file from a copy, or deleted it and every older segment of the
+//! stream (which loses their records, as retention would: the trim horizon moves past them). Damage inside the
+//! newest segment cannot be told from a torn write and is cut off as one.
 //!
 //! # Retention
 //!
@@ -144,7 +169,22 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// A sealed segment holds a frame that fails its checksum or does not parse.
+    /// The filesystem is full (`ENOSPC`, or `EDQUOT`: the disk quota is exhausted). When a
+    /// commit fails this way none of its records is stored and the segment is cut back to
+    /// its last good frame; appends succeed again once space is freed.
+    #[error("no space left on device: {op} {path}: {source}")]
+    NoSpace {
+        /// What was being done.
+        op: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stored bytes fail their checksum or do not parse: in a sealed segment when the log is
+    /// opened, or in any segment when a read meets them. Such bytes are never returned as
+    /// records.
     #[error("corrupt data in {path} at offset {offset}: {reason}")]
     Corrupt {
         /// The segment.
@@ -168,21 +208,102 @@ pub enum StoreError {
     Locked(PathBuf),
 }
 
+/// `ENOSPC`: no space left on device.
+const ENOSPC: i32 = 28;
+/// `EDQUOT`: disk quota exceeded.
+const EDQUOT: i32 = 122;
+
+/// Whether an I/O error means the filesystem (or the user's quota) is full.
+fn is_no_space(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+}
+
+/// A copy of an I/O error: the same OS code, or the same kind and message.
+fn copy_io(e: &std::io::Error) -> std::io::Error {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 impl StoreError {
+    /// An I/O failure of `op` on `path`: [`StoreError::NoSpace`] when the filesystem is full,
+    /// [`StoreError::Io`] otherwise.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StoreError::Io {
-            op,
-            path: path.into(),
-            source,
+        let path = path.into();
+        if is_no_space(&source) {
+            StoreError::NoSpace { op, path, source }
+        } else {
+            StoreError::Io { op, path, source }
+        }
+    }
+
+    /// Whether this error means the filesystem is full: retrying after space is freed
+    /// succeeds.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            StoreError::NoSpace { .. } => true,
+            StoreError::Catalog(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this error means stored data is damaged.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. })
+    }
+
+    /// An equal error, for failing every request of one commit with the same cause.
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Io { op, path, source } => StoreError::Io {
+                op,
+                path: path.clone(),
+                source: copy_io(source),
+            },
+            StoreError::NoSpace { op, path, source } => StoreError::NoSpace {
+                op,
+                path: path.clone(),
+                source: copy_io(source),
+            },
+            StoreError::Corrupt {
+                path,
+                offset,
+                reason,
+            } => StoreError::Corrupt {
+                path: path.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            StoreError::Catalog(e) => StoreError::Io {
+                op: "catalog",
+                path: PathBuf::new(),
+                source: std::io::Error::other(e.to_string()),
+            },
+            StoreError::Poisoned(p) => StoreError::Poisoned(p.clone()),
+            StoreError::Closed => StoreError::Closed,
+            StoreError::Locked(p) => StoreError::Locked(p.clone()),
         }
     }
 }
 
+/// Store failures answer `InternalFailure` (HTTP 500), which clients retry. A full disk says
+/// so in the message (without file names: those are logged, and kept in the source).
 impl From<StoreError> for crate::api::Error {
     fn from(e: StoreError) -> Self {
+        if e.is_no_space() {
+            return crate::api::Error::internal(NO_SPACE_MESSAGE, e);
+        }
         crate::api::Error::internal(format!("storage failure: {e}"), e)
     }
 }
+
+/// The message of an `InternalFailure` caused by a full disk.
+pub const NO_SPACE_MESSAGE: &str = "storage failure: no space left on device; nothing of this request was stored, retry once space is freed";
 
 #[cfg(test)]
 mod tests {
@@ -202,5 +323,42 @@ mod tests {
         );
         assert!("interval(0)".parse::<FsyncPolicy>().is_err());
         assert!("sometimes".parse::<FsyncPolicy>().is_err());
+    }
+
+    #[test]
+    fn a_full_disk_is_a_typed_retryable_internal_failure() {
+        for source in [
+            std::io::Error::from_raw_os_error(ENOSPC),
+            std::io::Error::from_raw_os_error(EDQUOT),
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        ] {
+            let e = StoreError::io("write segment", "/d/0.seg", source);
+            assert!(e.is_no_space(), "{e:?}");
+            assert!(
+                e.to_string()
+                    .starts_with("no space left on device: write segment /d/0.seg")
+            );
+            let copy = e.duplicate();
+            assert!(
+                copy.is_no_space() && copy.to_string() == e.to_string(),
+                "{copy}"
+            );
+            let api = crate::api::Error::from(e);
+            assert_eq!(api.code(), "InternalFailure");
+            assert!(api.is_retryable());
+            assert_eq!(api.message(), NO_SPACE_MESSAGE);
+            let src = std::error::Error::source(&api)
+                .and_then(|s| s.downcast_ref::<StoreError>())
+                .map(StoreError::is_no_space);
+            assert_eq!(src, Some(true));
+        }
+        let other = StoreError::io("write segment", "/d/0.seg", std::io::Error::other("EIO"));
+        assert!(!other.is_no_space());
+        assert!(matches!(other.duplicate(), StoreError::Io { .. }));
+        let api = crate::api::Error::from(other);
+        assert!(
+            api.message()
+                .starts_with("storage failure: write segment /d/0.seg")
+        );
     }
 }
