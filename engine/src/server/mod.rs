@@ -19,7 +19,10 @@
 pub mod audit;
 pub mod auth;
 pub mod codec;
+pub mod conn;
 pub mod policy;
+
+pub use conn::ConnConfig;
 
 use crate::api::{Error, Kinesis};
 use axum::Router;
@@ -135,33 +138,30 @@ pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
         .fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
 /// Serves the Kinesis endpoint on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
-///
-/// Accepted connections get TCP_NODELAY: a SubscribeToShard response is a stream of small
-/// event-stream frames, and with Nagle's algorithm a frame written while the previous one is
-/// unacknowledged waits for the client's delayed ACK (up to 40 ms on Linux).
+/// requests in flight; connections get the default [`ConnConfig`] limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     kinesis: Arc<dyn Kinesis>,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("could not set TCP_NODELAY on a connection: {e}");
-        }
-    });
-    axum::serve(
-        listener,
-        router(kinesis, config).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, kinesis, config, ConnConfig::default(), shutdown).await
+}
+
+/// [`serve`] with the given connection limits and timeouts (see [`conn`]).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    kinesis: Arc<dyn Kinesis>,
+    config: ServerConfig,
+    conn: ConnConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    conn::serve(listener, router(kinesis, config), conn, shutdown).await
 }
 
 async fn metrics() -> Response {
@@ -195,6 +195,30 @@ async fn unknown_path(req: Request) -> Response {
     )
 }
 
+async fn method_not_allowed(req: Request) -> Response {
+    let mut resp = error_response(
+        Codec::Json,
+        &request_id(),
+        WireError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "UnknownOperationException".into(),
+            message: format!(
+                "{} {} is not a Kinesis operation: operations are POST /",
+                req.method(),
+                req.uri().path()
+            ),
+        },
+    );
+    let allow = if req.uri().path() == "/" {
+        "POST"
+    } else {
+        "GET"
+    };
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -226,21 +250,15 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
             .and_then(|v| v.to_str().ok()),
     );
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, state.config.body_limit).await {
+    let deadline = parts.extensions.get::<conn::BodyDeadline>().map(|d| d.0);
+    let body = match read_body(&headers, body, state.config.body_limit, deadline).await {
         Ok(b) => b,
         Err(e) => {
-            return error_response(
-                codec,
-                &id,
-                WireError {
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                    code: "SerializationException".into(),
-                    message: format!(
-                        "Request body could not be read or exceeds the limit of {} bytes: {e}",
-                        state.config.body_limit
-                    ),
-                },
-            );
+            let mut resp = error_response(codec, &id, e);
+            // The rest of the body is not read: the connection cannot carry another request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return resp;
         }
     };
     let source = parts
@@ -323,6 +341,61 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
             resp
         }
         Err(e) => error_response(codec, &id, e),
+    }
+}
+
+/// Reads a request body of at most `limit` bytes, all of it by `deadline`.
+///
+/// A `Content-Length` over the limit is refused before any of the body is read. Over the
+/// limit: 413 `SerializationException`; past the deadline: 408 `RequestTimeoutException`;
+/// a body cut short (the client went away, an HTTP/2 stream reset): 400
+/// `SerializationException`.
+async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<bytes::Bytes, WireError> {
+    use futures::StreamExt;
+    let too_large = || WireError {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "SerializationException".into(),
+        message: format!("Request body exceeds the limit of {limit} bytes"),
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = bytes::BytesMut::with_capacity(declared.map_or(0, |n| n as usize));
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                WireError::bad_request(
+                    "SerializationException",
+                    format!("Request body could not be read: {e}"),
+                )
+            })?;
+            if buf.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    };
+    match deadline {
+        None => read.await,
+        Some(d) => tokio::time::timeout_at(d, read).await.unwrap_or_else(|_| {
+            Err(WireError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "RequestTimeoutException".into(),
+                message: "The request body did not arrive within the server's body read timeout"
+                    .into(),
+            })
+        }),
     }
 }
 
