@@ -237,11 +237,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_template = Template::parse(DATA_TEMPLATE)?;
     let key_template = Template::parse(KEY_TEMPLATE)?;
     let mut rng = rand::rng();
-    multi.println(format!(
-        "records like: key {} data {}",
+    let (key, data) = (
         key_template.render(0, &mut rng),
-        data_template.render(0, &mut rng)
-    ))?;
+        data_template.render(0, &mut rng),
+    );
+    multi.suspend(|| println!("records like: key {key} data {data}"));
     for i in 0..records {
         let data = data_template.render(i, &mut rng);
         let key = key_template.render(i, &mut rng);
