@@ -679,7 +679,7 @@ impl Pipeline {
                     .map(|_| Outcome::Failed {
                         code: e.code().to_owned(),
                         message: e.message().to_owned(),
-                        retryable: e.is_retryable(),
+                        retryable: retryable(&e),
                     })
                     .collect()
             }
@@ -710,7 +710,7 @@ impl Pipeline {
                         let message = e
                             .error_message
                             .unwrap_or_else(|| "no shard id or sequence number".into());
-                        let retryable = Error::from_code(&code, "").is_retryable();
+                        let retryable = retryable(&Error::from_code(&code, ""));
                         Outcome::Failed {
                             code,
                             message,
@@ -831,11 +831,7 @@ impl Pipeline {
             Ok(map) if !map.open.is_empty() => map,
             Ok(_) | Err(_) => {
                 let (code, message, retryable) = match &result {
-                    Err(e) => (
-                        e.code().to_owned(),
-                        e.message().to_owned(),
-                        e.is_retryable(),
-                    ),
+                    Err(e) => (e.code().to_owned(), e.message().to_owned(), retryable(e)),
                     Ok(_) => (
                         "ResourceInUseException".into(),
                         "the stream has no open shard".into(),
@@ -920,6 +916,14 @@ impl Pipeline {
 }
 
 /// The attempts of a user record: those of earlier Kinesis records, then these.
+/// Whether a failed put may succeed later: [`Error::is_retryable`], plus the transient
+/// errors that arrive as [`Error::Other`] from a real service (`ServiceUnavailable`, HTTP
+/// 503, and throttling codes), which the consumer retries too.
+fn retryable(e: &Error) -> bool {
+    e.is_retryable()
+        || matches!(e, Error::Other { code, .. } if code.contains("Throttl") || code.contains("ServiceUnavailable"))
+}
+
 fn with_prior(meta: &Meta, attempts: &Arc<[Attempt]>) -> Arc<[Attempt]> {
     if meta.prior.is_empty() {
         Arc::clone(attempts)
