@@ -626,3 +626,229 @@ async fn a_corrupt_byte_in_a_sealed_segment_is_reported_and_never_served() -> Te
     engine.close().await?;
     Ok(())
 }
+
+/// The log itself on a full disk, with segments so small that every commit starts a new one
+/// (so creating segments fails too): every failure is `NoSpace`, no half-made segment file
+/// is left behind, the files end at their last good frame (reopening cuts nothing), and
+/// appends resume once space is freed.
+#[tokio::test]
+async fn the_log_on_a_full_disk_leaves_its_segments_consistent() -> TestResult {
+    use rill_engine::store::{AppendRecord, LogConfig, StreamLog};
+    let fs = SmallFs::mount("1m");
+    let filler = fs.path.join("filler");
+    std::fs::write(&filler, vec![1u8; 256 * 1024])?;
+    let dir = fs.path.join("log");
+    let clock = || std::sync::Arc::new(|| 1_700_000_000_000i64);
+    let log_config = LogConfig {
+        segment_bytes: 4096,
+        ..Default::default()
+    };
+    let log = StreamLog::open(&dir, log_config.clone(), clock())?;
+    let record = |i: usize| AppendRecord {
+        shard: (i % 3) as u32,
+        partition_key: format!("k{i}"),
+        data: payload(i, 3000),
+        flags: 0,
+    };
+    // (shard, position) -> index of the record.
+    let mut stored: BTreeMap<(u32, u64), usize> = BTreeMap::new();
+    let mut i = 0;
+    let mut failures = 0;
+    let mut appended_since_failure = 0;
+    while failures < 5 || appended_since_failure > 0 {
+        assert!(i < 10_000, "the filesystem never filled up");
+        // Three appends in flight at once share commits.
+        let rxs: Vec<_> = (i..i + 3)
+            .map(|k| (k, log.append(vec![record(k)])))
+            .collect();
+        i += 3;
+        for (k, rx) in rxs {
+            match rx.await? {
+                Ok(r) => {
+                    stored.insert((record(k).shard, r.positions[0]), k);
+                    appended_since_failure += 1;
+                }
+                Err(e) => {
+                    assert!(e.is_no_space(), "{e:?}");
+                    failures += 1;
+                    appended_since_failure = 0;
+                }
+            }
+        }
+        let files = segments(&dir);
+        assert_eq!(
+            files.len(),
+            log.segment_count(),
+            "a half-made segment was left behind: the newest files are {:?}",
+            &files[files.len().saturating_sub(2)..]
+        );
+    }
+    let check = |log: &StreamLog, stored: &BTreeMap<(u32, u64), usize>| {
+        for shard in 0..3u32 {
+            let (records, _) = log
+                .read(shard, 0, usize::MAX, usize::MAX)
+                .unwrap_or_else(|e| panic!("read shard {shard}: {e}"));
+            let want: Vec<(u64, Bytes)> = stored
+                .range((shard, 0)..(shard, u64::MAX))
+                .map(|(&(_, p), &k)| (p, payload(k, 3000)))
+                .collect();
+            let got: Vec<(u64, Bytes)> =
+                records.into_iter().map(|r| (r.position, r.data)).collect();
+            assert_eq!(got, want, "shard {shard}");
+        }
+    };
+    check(&log, &stored);
+
+    // Space returns: appends succeed at once.
+    std::fs::remove_file(&filler)?;
+    for k in i..i + 30 {
+        let r = log.append(vec![record(k)]).await??;
+        stored.insert((record(k).shard, r.positions[0]), k);
+    }
+    check(&log, &stored);
+
+    // Every file ends at its last good frame: reopening truncates nothing.
+    log.close();
+    drop(log);
+    let sizes = |dir: &Path| -> Vec<(PathBuf, u64)> {
+        segments(dir)
+            .into_iter()
+            .map(|p| {
+                let len = std::fs::metadata(&p).map_or(0, |m| m.len());
+                (p, len)
+            })
+            .collect()
+    };
+    let before = sizes(&dir);
+    let log = StreamLog::open(&dir, log_config, clock())?;
+    assert_eq!(sizes(&dir), before);
+    check(&log, &stored);
+    log.close();
+    Ok(())
+}
+
+/// Over HTTP the full disk is AWS's `InternalFailure` (HTTP 500, which SDKs retry) with a
+/// message that says so.
+#[cfg(feature = "server")]
+#[tokio::test]
+async fn over_http_a_full_disk_is_a_500_internal_failure_naming_it() -> TestResult {
+    use base64::Engine as _;
+    use rill_engine::server::{self, ServerConfig};
+    let fs = SmallFs::mount("2m");
+    let engine = Engine::open(fs.path.join("data"), config()).await?;
+    create(&engine, "full", 1).await?;
+    let mut acked = Acked::new();
+    let mut next = 0;
+    fill(&engine, "full", &mut acked, &mut next).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(server::serve(
+        listener,
+        std::sync::Arc::new(engine.clone()),
+        ServerConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let body = serde_json::json!({
+        "StreamName": "full",
+        "PartitionKey": "k",
+        "Data": base64::engine::general_purpose::STANDARD.encode(payload(next, 16 * 1024)),
+    });
+    let resp = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "Kinesis_20131202.PutRecord")
+        .body(body.to_string())
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 500);
+    assert_eq!(
+        resp.headers()
+            .get("x-amzn-ErrorType")
+            .and_then(|v| v.to_str().ok()),
+        Some("InternalFailure")
+    );
+    let json: serde_json::Value = serde_json::from_slice(&resp.bytes().await?)?;
+    assert_eq!(json["__type"], "InternalFailure", "{json}");
+    assert_eq!(json["message"], NO_SPACE_MESSAGE, "{json}");
+    let _ = stop.send(());
+    served.await??;
+    engine.close().await?;
+    Ok(())
+}
+
+/// A damaged frame length in a sealed segment: reads neither follow it into the middle of
+/// other frames nor return what they would find there; reopening names the frame.
+#[tokio::test]
+async fn a_damaged_frame_length_is_caught_not_followed() -> TestResult {
+    use rill_engine::store::{AppendRecord, LogConfig, StreamLog};
+    let dir = tempfile::tempdir()?;
+    let open = || {
+        StreamLog::open(
+            dir.path(),
+            LogConfig {
+                segment_bytes: 4096,
+                ..Default::default()
+            },
+            std::sync::Arc::new(|| 1_700_000_000_000i64),
+        )
+    };
+    let log = open()?;
+    let record = |i: usize| AppendRecord {
+        shard: 0,
+        partition_key: "k".into(),
+        data: payload(i, 600),
+        flags: 0,
+    };
+    // Records 0..5 in one commit (one run of the first segment), 5..10 in the next segment.
+    log.append((0..5).map(record).collect()).await??;
+    log.append((5..10).map(record).collect()).await??;
+    let files = segments(dir.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    let sealed = &files[0];
+    let bytes = std::fs::read(sealed)?;
+    let tag = "record-000001-";
+    let at = bytes
+        .windows(tag.len())
+        .position(|w| w == tag.as_bytes())
+        .ok_or("record 1 is not in the first segment")?;
+    let frame = (at - 8 - 23 - 1) as u64; // prefix, fixed body, the key "k"
+    flip_byte(sealed, frame)?; // the length's low byte
+
+    let corrupt_at = |r: Result<(Vec<rill_engine::store::StoredRecord>, u64), StoreError>| match r {
+        Err(StoreError::Corrupt { path, offset, .. }) => {
+            assert_eq!(&path, sealed);
+            offset
+        }
+        other => panic!("expected StoreError::Corrupt, got {other:?}"),
+    };
+    // From 0: record 0, then the error at record 1's frame.
+    let (records, next) = log.read(0, 0, 100, usize::MAX)?;
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].position, &records[0].data),
+        (0, &payload(0, 600))
+    );
+    assert_eq!(corrupt_at(log.read(0, next, 100, usize::MAX)), frame);
+    // From 2: stepping over record 1 by its damaged length lands off the frame boundaries,
+    // which is detected rather than read as records.
+    let offset = corrupt_at(log.read(0, 2, 100, usize::MAX));
+    assert!(offset > frame, "{offset}");
+    // The next segment is untouched.
+    let (records, _) = log.read(0, 5, 100, usize::MAX)?;
+    let got: Vec<(u64, Bytes)> = records.into_iter().map(|r| (r.position, r.data)).collect();
+    let want: Vec<(u64, Bytes)> = (5..10).map(|i| (i as u64, payload(i, 600))).collect();
+    assert_eq!(got, want);
+    log.close();
+    drop(log);
+    match open() {
+        Err(StoreError::Corrupt { path, offset, .. }) => {
+            assert_eq!((&path, offset), (sealed, frame));
+        }
+        other => panic!("expected StoreError::Corrupt, got {other:?}"),
+    }
+    Ok(())
+}
