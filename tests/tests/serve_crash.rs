@@ -161,16 +161,21 @@ fn remote_without_sdk_retries(endpoint: &str) -> Remote {
     Remote::new(aws_sdk_kinesis::Client::from_conf(conf))
 }
 
-/// Polls `cond` until it holds; fails after [`PATIENCE`].
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+/// Polls `cond` until it holds or [`PATIENCE`] ran out; returns whether it holds.
+async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + PATIENCE;
     while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "hung: no {what} within {PATIENCE:?}"
-        );
+        if Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    true
+}
+
+/// Polls `cond` until it holds; fails as hung after [`PATIENCE`].
+async fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    assert!(wait_for(cond).await, "hung: no {what} within {PATIENCE:?}");
 }
 
 /// Waits until the server answers ListShards with the stream's shards.
@@ -802,7 +807,8 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
                 .map(move |r| (shard.clone(), r.seq.clone(), r.sub))
         })
         .collect();
-    wait_until("consumer catching up", || {
+    // Not caught up in time is reported after the checks below, which tell why.
+    let caught_up = wait_for(|| {
         let c = lock(&consumer_state.consumed);
         positions.iter().all(|p| c.seen.contains_key(p))
     })
@@ -856,6 +862,16 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
     assert_eq!(
         reprocessed_by_instances, c.duplicates,
         "every duplicate is a record re-processed by a later instance after its checkpoint"
+    );
+    let missing: Vec<&Position> = positions
+        .iter()
+        .filter(|p| !c.seen.contains_key(*p))
+        .collect();
+    assert!(
+        caught_up && missing.is_empty(),
+        "the consumer never processed {} stored records (hung or lost), the first: {:?}",
+        missing.len(),
+        missing.iter().take(5).collect::<Vec<_>>()
     );
     for (id, a) in &acked {
         assert!(
