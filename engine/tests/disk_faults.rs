@@ -630,9 +630,22 @@ async fn a_corrupt_byte_in_a_sealed_segment_is_reported_and_never_served() -> Te
 /// The log itself on a full disk, with segments so small that every commit starts a new one
 /// (so creating segments fails too): every failure is `NoSpace`, no half-made segment file
 /// is left behind, the files end at their last good frame (reopening cuts nothing), and
-/// appends resume once space is freed.
+/// appends resume once space is freed. Under every fsync policy.
 #[tokio::test]
 async fn the_log_on_a_full_disk_leaves_its_segments_consistent() -> TestResult {
+    for fsync in [
+        rill_engine::FsyncPolicy::Always,
+        rill_engine::FsyncPolicy::Interval(Duration::from_millis(5)),
+        rill_engine::FsyncPolicy::Never,
+    ] {
+        log_on_a_full_disk(fsync)
+            .await
+            .map_err(|e| format!("{fsync:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn log_on_a_full_disk(fsync: rill_engine::FsyncPolicy) -> TestResult {
     use rill_engine::store::{AppendRecord, LogConfig, StreamLog};
     let fs = SmallFs::mount("1m");
     let filler = fs.path.join("filler");
@@ -640,8 +653,8 @@ async fn the_log_on_a_full_disk_leaves_its_segments_consistent() -> TestResult {
     let dir = fs.path.join("log");
     let clock = || std::sync::Arc::new(|| 1_700_000_000_000i64);
     let log_config = LogConfig {
+        fsync,
         segment_bytes: 4096,
-        ..Default::default()
     };
     let log = StreamLog::open(&dir, log_config.clone(), clock())?;
     let record = |i: usize| AppendRecord {

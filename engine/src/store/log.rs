@@ -835,6 +835,30 @@ impl Writer {
         Ok(())
     }
 
+    /// After a failed commit on the active segment: `cut` is how cutting it back to `len`
+    /// went. A cut that failed is retried before anything else is written (`finish_cut`).
+    /// The cut syncs the whole file, so it also settles earlier acknowledged but unsynced
+    /// records (`Interval`, `Never`): if it fails while there are such records, they may be
+    /// lost, and the log is poisoned as after any failed sync of acknowledged records.
+    fn after_failed_commit(&mut self, len: u64, cut: Result<(), StoreError>) {
+        match cut {
+            Ok(()) => self.dirty_since = None,
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "cutting back a failed commit failed; retried before the next write"
+                );
+                self.pending_cut = Some(PendingCut {
+                    segment: self.active,
+                    len,
+                });
+                if self.dirty_since.is_some() {
+                    self.poison(&e);
+                }
+            }
+        }
+    }
+
     /// Seals the active segment and starts a new one.
     fn roll(&mut self) -> Result<(), StoreError> {
         self.finish_cut()?;
@@ -969,20 +993,10 @@ impl Writer {
         }
 
         // A failed commit is cut back to the segment's last good frame, so that the next
-        // commit appends right after it. Should the cut itself fail, it is retried before
-        // anything else is written (see `finish_cut`).
-        let active = self.active;
-        let mut undo = |file: &File| {
-            if let Err(e) = cut_back(file, base, &path) {
-                tracing::warn!(error = %e, "cutting back a failed commit failed; retried before the next write");
-                self.pending_cut = Some(PendingCut {
-                    segment: active,
-                    len: base,
-                });
-            }
-        };
+        // commit appends right after it (see `after_failed_commit`).
         if let Err(e) = file.write_all_at(&self.buf, base) {
-            undo(&file);
+            let cut = cut_back(&file, base, &path);
+            self.after_failed_commit(base, cut);
             return Err(StoreError::io("write segment", &path, e));
         }
         match self.shared.config.fsync {
@@ -990,7 +1004,8 @@ impl Writer {
                 if let Err(e) = file.sync_data() {
                     // After a failed fsync the kernel may have dropped the dirty pages: take
                     // the bytes back out so no reader or later sync can expose them.
-                    undo(&file);
+                    let cut = cut_back(&file, base, &path);
+                    self.after_failed_commit(base, cut);
                     return Err(StoreError::io("fsync segment", &path, e));
                 }
                 self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);

@@ -66,8 +66,9 @@
 //! and the commit fails. A failed `write` or sync fails every append of the commit with an
 //! error (none is acknowledged), and the segment is truncated back to its length before the
 //! commit, the end of its last good frame; if that truncation fails too, it is retried
-//! before anything else is written (appends fail until it succeeds). Sync errors are never
-//! ignored.
+//! before anything else is written (appends fail until it succeeds; should the process stop
+//! first, recovery may keep the failed commit's frames if they are complete: never
+//! acknowledged, never half-written). Sync errors are never ignored.
 //!
 //! # Disk full
 //!
