@@ -1871,3 +1871,27 @@ async fn h21_extreme_values() -> TestResult {
     }
     s.assert_serving().await
 }
+
+#[tokio::test]
+async fn h22_body_cut_short() -> TestResult {
+    let s = Server::start().await;
+    s.create_stream("cut").await?;
+    // The head promises 1000 bytes; 20 come, then the client closes its sending side.
+    let mut tcp = TcpStream::connect(s.addr).await?;
+    tcp.write_all(head("PutRecord", "", 1000).as_bytes())
+        .await?;
+    tcp.write_all(br#"{"StreamName": "cut", "#).await?;
+    tcp.shutdown().await?;
+    let r = tokio::time::timeout(Duration::from_secs(10), read_response(&mut tcp))
+        .await??
+        .ok_or("no answer to a body cut short")?;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(r.error_type().as_deref(), Some("SerializationException"));
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(text.contains("Request body could not be read"), "{text}");
+    // Nothing was written.
+    let it = s.iterator("cut").await?;
+    let r = s.json("GetRecords", json!({"ShardIterator": it})).await?;
+    assert_eq!(r.json()?["Records"], json!([]));
+    s.assert_serving().await
+}

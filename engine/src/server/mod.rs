@@ -9,7 +9,10 @@
 //! Errors are HTTP 400 with `{"__type": "<Exception>", "message": "..."}` and the exception
 //! name also in `x-amzn-ErrorType`; internal failures are HTTP 500 `InternalFailure`. A body
 //! that does not parse gets `SerializationException`, an unknown or missing target
-//! `UnknownOperationException`, a body over the limit HTTP 413 `SerializationException`.
+//! `UnknownOperationException`, a body over the limit HTTP 413 `SerializationException`
+//! (before any of it is read when its `Content-Length` says so), a body that does not
+//! arrive in time HTTP 408 `RequestTimeoutException`, a method other than POST on `/` HTTP
+//! 405 `UnknownOperationException`. Slow and idle connections are closed (see [`conn`]).
 //! With [`ServerConfig::auth`] set, every request's SigV4 signature is checked (see
 //! [`auth`]); without it any signature is accepted.
 //!
