@@ -828,6 +828,7 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
         c.violations
     );
     let mut reprocessed_by_instances = 0u64;
+    let mut most_reprocessed = 0usize;
     for (i, inst) in c.instances.iter().enumerate() {
         let records = &stream[&inst.shard];
         let first = records
@@ -856,7 +857,19 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
             .filter_map(|o| o.records.last())
             .max();
         if let Some(m) = earlier_max {
-            reprocessed_by_instances += inst.records.iter().filter(|r| *r <= m).count() as u64;
+            let again = inst.records.iter().filter(|r| *r <= m).count();
+            // Processors checkpoint every CHECKPOINT_EVERY records, so no worker got further
+            // than that past the durable checkpoint this instance resumed from.
+            assert!(
+                again <= CHECKPOINT_EVERY,
+                "instance {i} (worker {}, {} from {}) re-processed {again} records, more than \
+                 the {CHECKPOINT_EVERY} a worker processes between checkpoints",
+                inst.worker,
+                inst.shard,
+                inst.start
+            );
+            reprocessed_by_instances += again as u64;
+            most_reprocessed = most_reprocessed.max(again);
         }
     }
     assert_eq!(
@@ -913,7 +926,7 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
          consumer), {workers} workers; sent {}, acked {}, failed {}; stored {} user records \
          ({} extra copies of acked records from retried attempts, {} copies of failed \
          records); consumer processed {} ({} duplicates, all above their durable \
-         checkpoint), {} processor instances, {checkpoints} checkpoints; mean cycle \
+         checkpoint, at most {most_reprocessed} per resumed instance), {} processor instances, {checkpoints} checkpoints; mean cycle \
          {mean_cycle:?}, mean downtime {mean_down:?} (max {max_down:?}); total {:?}",
         producer_state.sent.load(Ordering::Acquire),
         acked.len(),
