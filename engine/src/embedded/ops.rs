@@ -4,7 +4,7 @@ use super::token::{Kind, Token};
 use super::validate;
 use super::{Engine, ShardSet, Stream, StreamMeta, shard_id, stream_arn, telemetry};
 use crate::api::*;
-use crate::store::{AppendRecord, ShardRow, StoreError, StreamLog, StreamRow};
+use crate::store::{AppendRecord, NO_SPACE_MESSAGE, ShardRow, StoreError, StreamLog, StreamRow};
 use async_trait::async_trait;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
@@ -1293,7 +1293,12 @@ impl Kinesis for Engine {
                     records: (0..n)
                         .map(|_| PutRecordsResultEntry {
                             error_code: Some("InternalFailure".into()),
-                            error_message: Some(e.message().to_string()),
+                            // AWS's words, unless the disk is full: then say so.
+                            error_message: Some(if e.message() == NO_SPACE_MESSAGE {
+                                NO_SPACE_MESSAGE.into()
+                            } else {
+                                "Internal Service Failure".into()
+                            }),
                             ..Default::default()
                         })
                         .collect(),
