@@ -1065,7 +1065,7 @@ async fn h15_shard_iterators() -> TestResult {
     expect_error("513 chars", &r, 400, "ValidationException", "shardIterator");
 
     // For another stream: the iterator of `its` with the ARN of `else`.
-    let arn = format!("arn:aws:kinesis:us-east-1:000000000000:stream/else");
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/else";
     let r = s
         .json(
             "GetRecords",
