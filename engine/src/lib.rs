@@ -58,7 +58,7 @@ pub mod api;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
-/// Fault injection for tests: a `Kinesis` wrapper (needs the `embedded` feature's timer).
+// Fault injection (a `Kinesis` wrapper for tests) sleeps on the `embedded` feature's timer.
 #[cfg(feature = "embedded")]
 pub mod faults;
 #[cfg(feature = "remote")]
