@@ -54,8 +54,8 @@ use rill_kpl::{Producer, ProducerConfig, Record, RecordFuture, SendError};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -415,7 +415,6 @@ impl Tail {
         self.line_start += consumed as u64;
         Ok(total > 0)
     }
-
 }
 
 /// A flow at run time.
@@ -529,7 +528,9 @@ impl Flow {
             // Forget checkpoints of files that vanished while the agent was down.
             match registry.store.retain(&self.key, &matched) {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(flow = %self.key, n, "dropped checkpoints of vanished files"),
+                Ok(n) => {
+                    tracing::info!(flow = %self.key, n, "dropped checkpoints of vanished files")
+                }
                 Err(e) => tracing::warn!(error = %e, "pruning checkpoints"),
             }
         }

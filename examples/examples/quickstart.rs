@@ -24,13 +24,13 @@
 
 use async_trait::async_trait;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use rill_agent::template::Template;
 use rill_engine::api::*;
 use rill_engine::{Engine, EngineConfig};
 use rill_kcl::{
     InitialPosition, InitializationInput, ProcessRecordsInput, RecordProcessor, Scheduler,
     ShardEndedInput, ShutdownRequestedInput, SqliteLeaseTable,
 };
-use rill_agent::template::Template;
 use rill_kpl::{Producer, ProducerConfig, Record};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
