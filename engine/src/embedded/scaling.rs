@@ -100,8 +100,7 @@ impl Engine {
             self.reshard(s, |p| {
                 for _ in 0..more {
                     // The widest open shard, split at its middle.
-                    let Some((start, end, index)) =
-                        p.open().into_iter().max_by_key(|o| o.1 - o.0)
+                    let Some((start, end, index)) = p.open().into_iter().max_by_key(|o| o.1 - o.0)
                     else {
                         break;
                     };
