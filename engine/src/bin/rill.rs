@@ -151,6 +151,15 @@ struct ServeArgs {
     /// Largest request body in bytes (the default fits a 10 MiB record in base64).
     #[arg(long, default_value_t = 20 * 1024 * 1024)]
     body_limit: usize,
+    /// Seconds an HTTP/1.1 request head may take to arrive (also the keep-alive idle limit).
+    #[arg(long, default_value_t = 30)]
+    header_timeout: u64,
+    /// Seconds a request body may take to arrive after its head.
+    #[arg(long, default_value_t = 60)]
+    body_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
 }
 
 #[derive(Args, Clone)]
@@ -299,10 +308,17 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         region: engine.config().region.clone(),
         account_id: engine.config().account_id.clone(),
     };
-    rill_engine::server::serve(
+    let conn = rill_engine::server::ConnConfig {
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+        body_read_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+        ..Default::default()
+    };
+    rill_engine::server::serve_with(
         listener,
         Arc::new(engine.clone()),
         config,
+        conn,
         shutdown_signal(),
     )
     .await?;
