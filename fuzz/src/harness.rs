@@ -880,7 +880,9 @@ pub fn store_recovery(data: &[u8]) {
     };
     let log = match open_log(path, 1024) {
         Ok(log) => log,
-        Err(StoreError::Corrupt { .. } | StoreError::Io { .. }) => return,
+        Err(StoreError::Corrupt { .. } | StoreError::Io { .. } | StoreError::NoSpace { .. }) => {
+            return;
+        }
         Err(e) => panic!("recovery failed with an unexpected error: {e}"),
     };
     let served = read_all(&log);
@@ -913,7 +915,9 @@ pub fn store_recovery(data: &[u8]) {
         Ok(r) => Some(r.positions[0]),
         // Writing to a recovered log may hit an I/O error (a position space that ran out),
         // never anything else.
-        Err(StoreError::Io { .. } | StoreError::Corrupt { .. }) => None,
+        Err(StoreError::Io { .. } | StoreError::Corrupt { .. } | StoreError::NoSpace { .. }) => {
+            None
+        }
         Err(e) => panic!("append after recovery failed: {e}"),
     };
     if let Some(position) = appended {

@@ -279,6 +279,21 @@ impl StreamLog {
                     });
                 }
             };
+            // A header's position for a shard is where that shard's records continue. Past the
+            // records the earlier segments hold, it means some were lost (a sealed segment
+            // deleted or cut short), unless the shard has none left (retention deleted them).
+            for (shard, (n, h)) in next.iter().zip(&header.next_positions).enumerate() {
+                if h > n && state.shards.get(shard).is_some_and(|s| !s.runs.is_empty()) {
+                    return Err(StoreError::Corrupt {
+                        path,
+                        offset: 0,
+                        reason: format!(
+                            "shard {shard} continues at position {h}, but the segments \
+                             before this one end at {n}: records are missing"
+                        ),
+                    });
+                }
+            }
             if header.next_positions.len() > next.len() {
                 next.resize(header.next_positions.len(), 0);
             }
