@@ -29,3 +29,18 @@ pub enum KclError {
     #[error(transparent)]
     LeaseTable(#[from] LeaseError),
 }
+
+impl KclError {
+    /// Whether the failure may pass by itself (throttling, a service or network failure, a
+    /// lease table storage error), so that trying again later makes sense; configuration
+    /// errors, a missing stream or lease table and refused permissions are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            KclError::Kinesis(e) => e.is_retryable(),
+            KclError::LeaseTable(LeaseError::Storage { .. }) => true,
+            KclError::Config { .. } | KclError::FanOutConsumer { .. } | KclError::LeaseTable(_) => {
+                false
+            }
+        }
+    }
+}

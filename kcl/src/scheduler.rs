@@ -30,6 +30,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+/// First and longest wait between attempts to start a worker after a transient failure.
+const START_RETRY_MIN: Duration = Duration::from_millis(200);
+const START_RETRY_MAX: Duration = Duration::from_secs(10);
+
 /// Builds a [`Scheduler`]; [`build`](SchedulerBuilder::build) checks every parameter and
 /// names the first bad one.
 #[derive(Default)]
@@ -348,8 +352,10 @@ impl Scheduler {
     /// shutdown completed.
     ///
     /// Fails only if the lease table or Kinesis fails at start (the first shard sync, and
-    /// with enhanced fan-out finding or registering the stream consumer); later failures
-    /// are logged and retried.
+    /// with enhanced fan-out finding or registering the stream consumer) with an error that
+    /// will not pass by itself ([`KclError::is_transient`] false: no such stream, a malformed
+    /// lease table, refused permissions); transient failures at start are retried with
+    /// backoff (200 ms doubling to 10 s), and later failures are logged and retried.
     ///
     /// Cancel safety: dropping the future stops the worker abruptly, like a crash: every
     /// task it started is aborted, no lease is released, nothing more is checkpointed.
@@ -367,15 +373,37 @@ impl Scheduler {
         if *shutdown.borrow_and_update() {
             return Ok(());
         }
-        shard_sync::sync(
-            ctx.kinesis.as_ref(),
-            coordinator.table().as_ref(),
-            &ctx.stream_name,
-            ctx.initial_position,
-        )
-        .await?;
-        // Enhanced fan-out: the consumer must exist and be ACTIVE before any subscription.
-        ctx.consumer_arn().await?;
+        // The first shard sync and, with enhanced fan-out, the stream consumer (which must
+        // exist and be ACTIVE before any subscription). Transient failures (throttling, a
+        // service or lease table briefly unavailable) are retried with backoff until they
+        // pass or the worker is shut down; permanent ones (no such stream, a malformed lease
+        // table, refused permissions) end `run` with the error.
+        let mut delay = START_RETRY_MIN;
+        loop {
+            let started = async {
+                shard_sync::sync(
+                    ctx.kinesis.as_ref(),
+                    coordinator.table().as_ref(),
+                    &ctx.stream_name,
+                    ctx.initial_position,
+                )
+                .await?;
+                ctx.consumer_arn().await.map(|_| ())
+            }
+            .await;
+            match started {
+                Ok(()) => break,
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, ?delay, "worker start failed: retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                    }
+                    delay = (delay * 2).min(START_RETRY_MAX);
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let renewer = {
             let coordinator = Arc::clone(&coordinator);
             let every = self.lease.renewal_interval;

@@ -916,12 +916,10 @@ impl Pipeline {
 }
 
 /// The attempts of a user record: those of earlier Kinesis records, then these.
-/// Whether a failed put may succeed later: [`Error::is_retryable`], plus the transient
-/// errors that arrive as [`Error::Other`] from a real service (`ServiceUnavailable`, HTTP
-/// 503, and throttling codes), which the consumer retries too.
+/// Whether a failed put may succeed later ([`Error::is_retryable`] counts the transient
+/// codes a real service sends as [`Error::Other`], such as `ServiceUnavailable`, too).
 fn retryable(e: &Error) -> bool {
     e.is_retryable()
-        || matches!(e, Error::Other { code, .. } if code.contains("Throttl") || code.contains("ServiceUnavailable"))
 }
 
 fn with_prior(meta: &Meta, attempts: &Arc<[Attempt]>) -> Arc<[Attempt]> {

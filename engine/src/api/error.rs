@@ -165,15 +165,27 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same call later may succeed (throttling and internal failures).
+    /// Whether retrying the same call later may succeed: throttling and internal failures,
+    /// and the transient errors a real service or its front end sends under codes of their
+    /// own (kept as [`Error::Other`]): `ServiceUnavailable` (HTTP 503), `ThrottlingException`
+    /// and other `Throttl*` codes, `RequestTimeout*`, `InternalServerError`, `SlowDown`.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Error::ProvisionedThroughputExceeded(_)
-                | Error::LimitExceeded(_)
-                | Error::Internal { .. }
-                | Error::KmsThrottling(_)
-        )
+            | Error::LimitExceeded(_)
+            | Error::Internal { .. }
+            | Error::KmsThrottling(_) => true,
+            Error::Other { code, .. } => [
+                "ServiceUnavailable",
+                "Throttl",
+                "RequestTimeout",
+                "InternalServerError",
+                "SlowDown",
+            ]
+            .iter()
+            .any(|c| code.contains(c)),
+            _ => false,
+        }
     }
 }
 

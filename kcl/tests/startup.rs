@@ -1,0 +1,94 @@
+//! A worker's start: transient failures of the first shard sync are retried until they pass
+//! (or the worker is shut down); permanent ones end `Scheduler::run` with the error.
+
+mod common;
+
+use common::*;
+use rill_engine::faults::{FaultConfig, FaultyKinesis, InjectedError, Operation, OperationFaults};
+use rill_kcl::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn sqlite(dir: &tempfile::TempDir) -> TestResult<Arc<dyn LeaseTable>> {
+    Ok(Arc::new(SqliteLeaseTable::open(
+        dir.path().join("leases.sqlite"),
+        "app",
+    )?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_during_an_outage_waits_it_out_then_consumes() -> TestResult {
+    let (dir, engine) = engine(2).await?;
+    put(engine.as_ref(), 0, 200).await?;
+    // Every shard listing fails with a 503 until the outage ends.
+    let faulty = Arc::new(FaultyKinesis::new(
+        Arc::clone(&engine),
+        FaultConfig::new(7).for_operations(
+            [Operation::ListShards, Operation::DescribeStreamSummary],
+            OperationFaults::none().with_errors(1.0, [InjectedError::ServiceUnavailable]),
+        ),
+    ));
+    let log = Log::default();
+    let worker = scheduler(faulty.clone(), sqlite(&dir)?, "w1", &log, true, &FAST)?;
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    wait_until(
+        Duration::from_secs(10),
+        "three failed start attempts",
+        || {
+            let calls = faulty.counts().errors;
+            async move { calls >= 3 }
+        },
+    )
+    .await?;
+    assert!(!run.is_finished(), "the worker gave up during the outage");
+    assert_eq!(log.len(), 0);
+    faulty.set_enabled(false);
+    wait_until(Duration::from_secs(20), "every record processed", || {
+        let n = log.distinct_data().len();
+        async move { n == 200 }
+    })
+    .await?;
+    stop.shutdown().await;
+    run.await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_for_a_missing_stream_fails_at_once() -> TestResult {
+    let (dir, engine) = engine(1).await?;
+    let log = Log::default();
+    let worker = builder(engine, sqlite(&dir)?, "w1", &log, true, &FAST)
+        .stream_name("no-such-stream")
+        .build()?;
+    let result = tokio::time::timeout(Duration::from_secs(10), worker.run()).await?;
+    match result {
+        Err(e @ KclError::Kinesis(rill_engine::api::Error::ResourceNotFound(_))) => {
+            assert!(!e.is_transient());
+            Ok(())
+        }
+        other => Err(format!("expected ResourceNotFound, got {other:?}").into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_shut_down_while_it_waits_to_start_returns() -> TestResult {
+    let (dir, engine) = engine(1).await?;
+    let faulty = Arc::new(FaultyKinesis::new(
+        Arc::clone(&engine),
+        FaultConfig::new(1)
+            .for_all(OperationFaults::none().with_errors(1.0, [InjectedError::ServiceUnavailable])),
+    ));
+    let log = Log::default();
+    let worker = scheduler(faulty.clone(), sqlite(&dir)?, "w1", &log, true, &FAST)?;
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    wait_until(Duration::from_secs(10), "a failed start attempt", || {
+        let calls = faulty.counts().errors;
+        async move { calls >= 1 }
+    })
+    .await?;
+    stop.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(10), run).await???;
+    Ok(())
+}
