@@ -68,6 +68,10 @@ pub struct PollingConfig {
     pub retry_min_backoff: Duration,
     /// Longest backoff. Default 5 s.
     pub retry_max_backoff: Duration,
+    /// How long a GetRecords or GetShardIterator call may take before it is given up and
+    /// retried like a throttled one (a service that stops answering must not stall the
+    /// shard forever). Default 30 s.
+    pub request_timeout: Duration,
 }
 
 impl Default for PollingConfig {
@@ -79,6 +83,7 @@ impl Default for PollingConfig {
             max_idle_time_between_reads: Duration::from_secs(4),
             retry_min_backoff: Duration::from_millis(200),
             retry_max_backoff: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -24,6 +24,8 @@ pub const RECORD_PROCESSOR_TIME: &str = "RecordProcessor.processRecords.Time";
 pub const GET_RECORDS_SUCCESS: &str = "GetRecords.Success";
 /// Counter: GetRecords calls throttled (ProvisionedThroughputExceeded).
 pub const GET_RECORDS_THROTTLED: &str = "GetRecords.Throttled";
+/// Counter: GetRecords or GetShardIterator calls given up after the polling request timeout.
+pub const REQUEST_TIMEOUTS: &str = "GetRecords.Timeout";
 /// Counter: iterators that expired and were fetched again.
 pub const EXPIRED_ITERATOR: &str = "ExpiredIterator";
 /// Counter: SubscribeToShard calls that started a subscription (enhanced fan-out).

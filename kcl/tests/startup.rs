@@ -1,10 +1,14 @@
 //! A worker's start: transient failures of the first shard sync are retried until they pass
-//! (or the worker is shut down); permanent ones end `Scheduler::run` with the error.
+//! (or the worker is shut down); permanent ones end `Scheduler::run` with the error. And a
+//! service that stops answering GetRecords does not stall a shard: the polling request
+//! timeout gives the call up and retries it.
 
 mod common;
 
 use common::*;
-use rill_engine::faults::{FaultConfig, FaultyKinesis, InjectedError, Operation, OperationFaults};
+use rill_engine::faults::{
+    FaultConfig, FaultyKinesis, InjectedError, Operation, OperationFaults, Timeout,
+};
 use rill_kcl::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,5 +94,38 @@ async fn a_worker_shut_down_while_it_waits_to_start_returns() -> TestResult {
     .await?;
     stop.shutdown().await;
     tokio::time::timeout(Duration::from_secs(10), run).await???;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_records_calls_that_never_answer_are_given_up_and_retried() -> TestResult {
+    let (dir, engine) = engine(2).await?;
+    put(engine.as_ref(), 0, 300).await?;
+    // A third of GetRecords calls hang forever.
+    let faulty = Arc::new(FaultyKinesis::new(
+        Arc::clone(&engine),
+        FaultConfig::new(11).for_operation(
+            Operation::GetRecords,
+            OperationFaults::none().with_timeouts(0.34, Timeout::forever()),
+        ),
+    ));
+    let log = Log::default();
+    let worker = builder(faulty.clone(), sqlite(&dir)?, "w1", &log, true, &FAST)
+        .polling(PollingConfig {
+            request_timeout: Duration::from_millis(200),
+            max_records: 50,
+            ..polling()
+        })
+        .build()?;
+    let stop = worker.shutdown_handle();
+    let run = tokio::spawn(worker.run());
+    wait_until(Duration::from_secs(30), "every record processed", || {
+        let n = log.distinct_data().len();
+        async move { n == 300 }
+    })
+    .await?;
+    assert!(faulty.counts().timeouts > 0, "no call was hung");
+    stop.shutdown().await;
+    run.await??;
     Ok(())
 }

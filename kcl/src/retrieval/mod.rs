@@ -80,11 +80,5 @@ impl Fetcher {
 
 /// Throttling and transient failures, retried with backoff.
 pub(crate) fn transient(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::ProvisionedThroughputExceeded(_)
-            | Error::LimitExceeded(_)
-            | Error::Internal { .. }
-            | Error::KmsThrottling(_)
-    ) || matches!(e, Error::Other { code, .. } if code.contains("Throttl") || code.contains("ServiceUnavailable"))
+    e.is_retryable()
 }

@@ -115,7 +115,13 @@ impl Task {
         }
         let mut backoff = self.backoff();
         loop {
-            match self.kinesis.get_shard_iterator(input.clone()).await {
+            match self
+                .timed(
+                    "GetShardIterator",
+                    self.kinesis.get_shard_iterator(input.clone()),
+                )
+                .await
+            {
                 Ok(out) => {
                     return out.shard_iterator.ok_or_else(|| {
                         Error::InvalidArgument("GetShardIterator returned no iterator".into())
@@ -127,6 +133,27 @@ impl Task {
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A call bounded by `request_timeout`; running out of time is an `InternalFailure`
+    /// (retried).
+    async fn timed<T>(
+        &self,
+        operation: &str,
+        call: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let limit = self.config.request_timeout;
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                metrics::counter!(m::REQUEST_TIMEOUTS, m::SHARD => self.shard_id.clone())
+                    .increment(1);
+                Err(Error::Internal {
+                    message: format!("{operation} did not answer within {limit:?}"),
+                    source: None,
+                })
             }
         }
     }
@@ -153,12 +180,14 @@ impl Task {
         let shard = self.shard_id.clone();
         loop {
             let result = self
-                .kinesis
-                .get_records(GetRecordsInput {
-                    shard_iterator: iterator.clone(),
-                    limit: Some(self.config.max_records),
-                    ..Default::default()
-                })
+                .timed(
+                    "GetRecords",
+                    self.kinesis.get_records(GetRecordsInput {
+                        shard_iterator: iterator.clone(),
+                        limit: Some(self.config.max_records),
+                        ..Default::default()
+                    }),
+                )
                 .await;
             let out = match result {
                 Ok(out) => out,
