@@ -290,7 +290,7 @@ fn validate(config: &ProducerConfig, record: &Record) -> Result<(u128, usize), S
                 .map_err(|e| format!("explicit hash key {k:?}: {e}"))?
                 .0
         }
-        None => HashKey::from_partition_key(&record.partition_key).0,
+        None => key_hash(&record.partition_key),
     };
     let size = record.size();
     let max = config.max_record_size_for(&record.stream);
@@ -300,4 +300,77 @@ fn validate(config: &ProducerConfig, record: &Record) -> Result<(u128, usize), S
         ));
     }
     Ok((hash, size))
+}
+
+/// Partition keys up to this many bytes are remembered by [`key_hash`].
+const CACHED_KEY_MAX: usize = 46;
+/// Slots of each thread's partition key cache (a power of two).
+const KEY_CACHE_SLOTS: usize = 1024;
+
+/// One remembered partition key and its hash key.
+#[derive(Clone, Copy)]
+struct CachedKey {
+    len: u8,
+    key: [u8; CACHED_KEY_MAX],
+    hash: u128,
+}
+
+thread_local! {
+    /// Direct-mapped: a key goes in the slot its cheap hash picks, replacing what was there.
+    static KEY_CACHE: std::cell::RefCell<Vec<CachedKey>> = std::cell::RefCell::new(vec![
+        CachedKey { len: u8::MAX, key: [0; CACHED_KEY_MAX], hash: 0 };
+        KEY_CACHE_SLOTS
+    ]);
+}
+
+/// The MD5 hash key of a partition key, remembered per thread for short keys: applications
+/// send many records under the same keys (user, device or order ids), and the MD5 is a good
+/// part of what `send` costs. Exact: a slot is used only when its key is byte for byte
+/// the same.
+fn key_hash(key: &str) -> u128 {
+    let bytes = key.as_bytes();
+    if bytes.len() > CACHED_KEY_MAX {
+        return HashKey::from_partition_key(key).0;
+    }
+    let mut h: u64 = bytes.len() as u64;
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    let slot = (h >> 32) as usize & (KEY_CACHE_SLOTS - 1);
+    KEY_CACHE.with_borrow_mut(|cache| {
+        let c = &mut cache[slot];
+        if usize::from(c.len) == bytes.len() && &c.key[..bytes.len()] == bytes {
+            return c.hash;
+        }
+        let hash = HashKey::from_partition_key(key).0;
+        c.len = bytes.len() as u8;
+        c.key[..bytes.len()].copy_from_slice(bytes);
+        c.hash = hash;
+        hash
+    })
+}
+
+#[cfg(test)]
+mod key_cache_tests {
+    use super::*;
+
+    #[test]
+    fn cached_hash_keys_are_the_md5_of_their_own_key() {
+        // More keys than slots, each seen twice, short and long, so slots are both hit and
+        // overwritten.
+        let keys: Vec<String> = (0..3000)
+            .map(|i| match i % 3 {
+                0 => format!("k{i}"),
+                1 => format!("user-{i:040}"),
+                _ => format!("a-much-longer-key-than-the-cache-keeps-{i:020}"),
+            })
+            .collect();
+        for _ in 0..2 {
+            for k in &keys {
+                assert_eq!(key_hash(k), HashKey::from_partition_key(k).0, "{k}");
+            }
+        }
+    }
 }

@@ -509,6 +509,7 @@ async fn start_worker(
             max_idle_time_between_reads: Duration::from_millis(200),
             retry_min_backoff: Duration::from_millis(20),
             retry_max_backoff: Duration::from_millis(300),
+            ..Default::default()
         })
         .processor_factory(move |shard: &str| {
             Box::new(Recorder {
