@@ -463,6 +463,21 @@ impl StreamLog {
         records: Vec<AppendRecord>,
     ) -> oneshot::Receiver<Result<AppendResult, StoreError>> {
         let (reply, rx) = oneshot::channel();
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.shard as usize >= segment::MAX_SHARDS)
+        {
+            // Recovery would take such a frame for damage; refuse it rather than store it.
+            let _ = reply.send(Err(StoreError::io(
+                "append",
+                &self.shared.dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("shard index {} out of range", r.shard),
+                ),
+            )));
+            return rx;
+        }
         let mut p = self.shared.pending.lock();
         if p.closing {
             let _ = reply.send(Err(StoreError::Closed));

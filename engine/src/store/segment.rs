@@ -12,6 +12,12 @@ pub(crate) const FRAME_PREFIX: usize = 8;
 pub(crate) const BODY_FIXED: usize = 4 + 8 + 8 + 1 + 2;
 /// Largest body accepted when reading (records up to 10 MiB plus a 256-character key).
 pub(crate) const MAX_BODY: usize = 10 * 1024 * 1024 + 4096;
+/// Shard indexes of a log are below this. Recovery keeps per-shard state in vectors indexed
+/// by shard, so a damaged index must not make it allocate for billions of shards.
+pub(crate) const MAX_SHARDS: usize = 1 << 20;
+/// Positions (and next positions) read back are at most this, which leaves room for 2^63
+/// more records in every shard: counting on from a damaged position cannot overflow.
+pub(crate) const MAX_POSITION: u64 = u64::MAX / 2;
 
 /// Encodes a segment header carrying each shard's next position.
 pub(crate) fn encode_header(segment: u64, next_positions: &[u64]) -> Vec<u8> {
@@ -59,6 +65,9 @@ pub(crate) fn decode_header(b: &[u8]) -> Result<Header, String> {
         return Err(format!("unsupported segment version {version}"));
     }
     let n = le_u32(b, 12).ok_or("short header")? as usize;
+    if n > MAX_SHARDS {
+        return Err(format!("shard count {n} out of range"));
+    }
     let segment = le_u64(b, 16).ok_or("short header")?;
     let body_end = 24usize
         .checked_add(n.checked_mul(8).ok_or("bad shard count")?)
@@ -70,6 +79,9 @@ pub(crate) fn decode_header(b: &[u8]) -> Result<Header, String> {
     let next_positions = (0..n)
         .map(|i| le_u64(b, 24 + 8 * i).ok_or("short header"))
         .collect::<Result<Vec<_>, _>>()?;
+    if next_positions.iter().any(|p| *p > MAX_POSITION) {
+        return Err("next position out of range".into());
+    }
     Ok(Header {
         segment,
         next_positions,
@@ -154,6 +166,12 @@ pub(crate) fn decode_frame(buf: &Bytes, at: usize) -> Decoded {
     else {
         return Decoded::Bad("short frame".into());
     };
+    if shard as usize >= MAX_SHARDS {
+        return Decoded::Bad(format!("shard index {shard} out of range"));
+    }
+    if position >= MAX_POSITION {
+        return Decoded::Bad(format!("position {position} out of range"));
+    }
     let flags = body[20];
     let pk_len = u16::from_le_bytes([body[21], body[22]]) as usize;
     let Some(pk) = body.get(BODY_FIXED..BODY_FIXED + pk_len) else {
@@ -217,6 +235,13 @@ mod tests {
                 Decoded::Incomplete
             );
         }
+        // Shard indexes and positions past what a log can hold are damage.
+        for (shard, position) in [(u32::MAX, 0), (MAX_SHARDS as u32, 0), (0, MAX_POSITION)] {
+            let mut b = Vec::new();
+            encode_frame(&mut b, shard, position, 0, "k", b"d", 0);
+            assert!(matches!(decode_frame(&Bytes::from(b), 0), Decoded::Bad(_)));
+        }
+        assert!(decode_header(&encode_header(0, &[MAX_POSITION + 1])).is_err());
         for i in 0..buf.len() {
             let mut c = buf.clone();
             c[i] ^= 0x10;
