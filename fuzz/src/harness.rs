@@ -497,15 +497,19 @@ fn raw_response(map: &Mutex<HashMap<String, Bytes>>, body: &[u8]) -> axum::respo
 }
 
 /// An SDK client as rill's consumer uses one, without retries (a scripted subscription can
-/// be consumed once).
+/// be consumed once) and timeouts.
 fn remote_client(url: &str) -> rill_engine::Remote {
-    use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, retry::RetryConfig};
+    use aws_sdk_kinesis::config::{
+        BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig,
+    };
     let conf = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::from_static("us-east-1"))
         .credentials_provider(Credentials::new("rill", "rill", None, None, "fuzz"))
         .endpoint_url(url)
         .retry_config(RetryConfig::disabled())
+        // No connect timeout either: a loaded test machine must not turn into a failure.
+        .timeout_config(TimeoutConfig::disabled())
         .build();
     rill_engine::Remote::new(aws_sdk_kinesis::Client::from_conf(conf))
 }
@@ -796,7 +800,7 @@ pub fn eventstream_decode(data: &[u8]) {
         .insert(arn.clone(), Bytes::copy_from_slice(bytes));
     let (_events, _error) = s.rt.block_on(async {
         tokio::time::timeout(
-            std::time::Duration::from_secs(20),
+            std::time::Duration::from_secs(120),
             collect(&s.remote_raw, &arn),
         )
         .await
