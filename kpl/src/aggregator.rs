@@ -24,12 +24,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rill_engine::api::PutRecordsRequestEntry;
 use rill_engine::api::agg::{self, UserRecord};
-use tokio::sync::oneshot;
 
-use crate::record::{Ack, Attempt, RecordError};
+use crate::record::Attempt;
 
 /// The sender half of a user record's result.
-pub(crate) type ResultTx = oneshot::Sender<Result<Ack, RecordError>>;
+pub(crate) use crate::slot::ResultTx;
 
 /// Bookkeeping of one user record beside its payload.
 #[derive(Debug)]
@@ -475,8 +474,8 @@ mod tests {
     use proptest::prelude::*;
     use rill_engine::api::HashKey;
 
-    fn meta_for(r: &UserRecord) -> (Meta, oneshot::Receiver<Result<Ack, RecordError>>) {
-        let (tx, rx) = oneshot::channel();
+    fn meta_for(r: &UserRecord) -> (Meta, crate::slot::ResultRx) {
+        let (tx, rx) = crate::slot::slot();
         let hash = match &r.explicit_hash_key {
             Some(k) => k.parse::<HashKey>().map(|h| h.0).unwrap_or(0),
             None => HashKey::from_partition_key(&r.partition_key).0,

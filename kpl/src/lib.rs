@@ -92,6 +92,7 @@ mod pipeline;
 mod producer;
 mod record;
 mod shard_map;
+mod slot;
 
 pub use config::{ConfigError, ProducerConfig, ProducerConfigBuilder};
 pub use producer::{Producer, RecordFuture};

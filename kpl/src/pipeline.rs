@@ -30,9 +30,9 @@
 //!
 //! * Every user record the pipeline receives is in exactly one place — `unrouted`, an
 //!   aggregator, a shard queue, a batch, an in-flight call, the retry list or the misplaced
-//!   list — until it is finished, and it is finished exactly once: its result is sent on its
-//!   oneshot and its buffer permits are returned ([`Book::finish`]). If the task itself is
-//!   dropped (the runtime shuts down), every record's oneshot sender is dropped with it and
+//!   list — until it is finished, and it is finished exactly once: its result is left in its
+//!   slot ([`crate::slot`]) and its buffer permits are returned ([`Book::finish`]). If the task itself is
+//!   dropped (the runtime shuts down), every record's slot sender is dropped with it and
 //!   its handle resolves to [`RecordError::Stopped`].
 //! * Flush epochs: each user record carries the epoch it arrived in; `flush()` closes the
 //!   current epoch and resolves once every record of that epoch and earlier is finished.
@@ -177,7 +177,7 @@ impl Book {
 
     /// Delivers a record's result and releases what it held.
     fn finish(&mut self, stream: usize, meta: Meta, result: Result<Ack, RecordError>) {
-        let _ = meta.tx.send(result);
+        meta.tx.send(result);
         let i = meta.epoch.saturating_sub(self.epoch_base) as usize;
         if let Some(c) = self.counts.get_mut(i) {
             *c = c.saturating_sub(1);
@@ -354,7 +354,7 @@ impl Pipeline {
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Msg::Record { meta, .. } => {
-                    let _ = meta.tx.send(Err(RecordError::Stopped));
+                    meta.tx.send(Err(RecordError::Stopped));
                     shared.outstanding.fetch_sub(1, Ordering::AcqRel);
                 }
                 Msg::Flush(tx) | Msg::Shutdown(tx) => {

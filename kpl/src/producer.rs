@@ -69,16 +69,14 @@ pub struct Producer {
 #[derive(Debug)]
 #[must_use = "the record is sent either way; await the future to learn its result"]
 pub struct RecordFuture {
-    rx: oneshot::Receiver<Result<Ack, RecordError>>,
+    rx: crate::slot::ResultRx,
 }
 
 impl Future for RecordFuture {
     type Output = Result<Ack, RecordError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(RecordError::Stopped)))
+        self.rx.poll(cx)
     }
 }
 
@@ -193,7 +191,7 @@ impl Producer {
         paced: bool,
     ) -> Result<RecordFuture, Record> {
         let shared = &self.inner.shared;
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = crate::slot::slot();
         shared.outstanding.fetch_add(1, Ordering::AcqRel);
         let Record {
             stream,
