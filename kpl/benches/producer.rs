@@ -5,7 +5,7 @@
 //! The engine runs in process with its default fsync policy (group commit) and its
 //! throughput limits off; the producer's own rate limiter is opened up (RateLimit far above
 //! 100 %) since a 16-shard stream is far below what the engine takes. One task sends with
-//! `send().await` (waiting when the default buffer of 1,000,000 records is full) and a second
+//! `send().await` (waiting when the default buffer of 200,000 records is full) and a second
 //! task awaits every result in order, so results are awaited too, not only buffered.
 
 #[path = "../tests/common/mod.rs"]
@@ -119,13 +119,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|i| args.get(i + 1))
         .cloned();
     let duration = Duration::from_secs(if quick { 2 } else { 5 });
-    // `--buffer N` sets BufferMaxRecords (default: the producer's, 1,000,000).
+    // `--buffer N` sets BufferMaxRecords (default: the producer's, 200,000).
     let buffer = args
         .iter()
         .position(|a| a == "--buffer")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(200_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

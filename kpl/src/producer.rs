@@ -301,30 +301,35 @@ fn validate(config: &ProducerConfig, record: &Record) -> Result<(u128, usize), S
 }
 
 /// Partition keys up to this many bytes are remembered by [`key_hash`].
-const CACHED_KEY_MAX: usize = 46;
-/// Slots of each thread's partition key cache (a power of two).
-const KEY_CACHE_SLOTS: usize = 1024;
+const CACHED_KEY_MAX: usize = 40;
+/// Entries of each thread's partition key cache: 2-way sets, a power of two of them.
+const KEY_CACHE_SETS: usize = 2048;
 
-/// One remembered partition key and its hash key.
+/// One remembered partition key and its hash key (64 bytes).
 #[derive(Clone, Copy)]
 struct CachedKey {
+    hash: u128,
     len: u8,
     key: [u8; CACHED_KEY_MAX],
-    hash: u128,
 }
+
+const EMPTY_KEY: CachedKey = CachedKey {
+    hash: 0,
+    len: u8::MAX,
+    key: [0; CACHED_KEY_MAX],
+};
 
 thread_local! {
-    /// Direct-mapped: a key goes in the slot its cheap hash picks, replacing what was there.
-    static KEY_CACHE: std::cell::RefCell<Vec<CachedKey>> = std::cell::RefCell::new(vec![
-        CachedKey { len: u8::MAX, key: [0; CACHED_KEY_MAX], hash: 0 };
-        KEY_CACHE_SLOTS
-    ]);
+    /// 2-way set associative: a key's cheap hash picks a set of two entries, the most
+    /// recently used first; a new key goes first and pushes the other out.
+    static KEY_CACHE: std::cell::RefCell<Vec<[CachedKey; 2]>> =
+        std::cell::RefCell::new(vec![[EMPTY_KEY; 2]; KEY_CACHE_SETS]);
 }
 
-/// The MD5 hash key of a partition key, remembered per thread for short keys: applications
-/// send many records under the same keys (user, device or order ids), and the MD5 is a good
-/// part of what `send` costs. Exact: a slot is used only when its key is byte for byte
-/// the same.
+/// The MD5 hash key of a partition key, remembered per thread for keys up to 40 bytes:
+/// applications send many records under the same keys (user, device or order ids), and the
+/// MD5 is a good part of what `send` costs. Exact: an entry is used only when its key is byte
+/// for byte the same. 256 KiB per thread that sends.
 fn key_hash(key: &str) -> u128 {
     let bytes = key.as_bytes();
     if bytes.len() > CACHED_KEY_MAX {
@@ -336,16 +341,24 @@ fn key_hash(key: &str) -> u128 {
         word[..chunk.len()].copy_from_slice(chunk);
         h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
-    let slot = (h >> 32) as usize & (KEY_CACHE_SLOTS - 1);
+    let set = (h >> 32) as usize & (KEY_CACHE_SETS - 1);
+    let same = |c: &CachedKey| usize::from(c.len) == bytes.len() && &c.key[..bytes.len()] == bytes;
     KEY_CACHE.with_borrow_mut(|cache| {
-        let c = &mut cache[slot];
-        if usize::from(c.len) == bytes.len() && &c.key[..bytes.len()] == bytes {
-            return c.hash;
+        let ways = &mut cache[set];
+        if same(&ways[0]) {
+            return ways[0].hash;
+        }
+        if same(&ways[1]) {
+            ways.swap(0, 1);
+            return ways[0].hash;
         }
         let hash = HashKey::from_partition_key(key).0;
-        c.len = bytes.len() as u8;
-        c.key[..bytes.len()].copy_from_slice(bytes);
-        c.hash = hash;
+        ways[1] = ways[0];
+        let mut entry = EMPTY_KEY;
+        entry.hash = hash;
+        entry.len = bytes.len() as u8;
+        entry.key[..bytes.len()].copy_from_slice(bytes);
+        ways[0] = entry;
         hash
     })
 }
@@ -356,9 +369,9 @@ mod key_cache_tests {
 
     #[test]
     fn cached_hash_keys_are_the_md5_of_their_own_key() {
-        // More keys than slots, each seen twice, short and long, so slots are both hit and
-        // overwritten.
-        let keys: Vec<String> = (0..3000)
+        // More keys than entries, each seen twice, short and long, so entries are both hit
+        // and pushed out.
+        let keys: Vec<String> = (0..9000)
             .map(|i| match i % 3 {
                 0 => format!("k{i}"),
                 1 => format!("user-{i:040}"),
