@@ -972,17 +972,35 @@ fn build_error(err: BuildError) -> Error {
 // ---------------------------------------------------------------- scalars
 
 /// rill's epoch milliseconds as an SDK timestamp (exact).
-/// An error inside a subscription's event stream: a modeled exception by its code,
-/// anything else as an internal failure keeping its source.
-fn stream_error<E, R>(err: SdkError<E, R>) -> Error
+/// An error inside a subscription's event stream: a modeled exception by its code (from
+/// the SDK's error metadata, or else from the raw message's `:exception-type` header and
+/// its payload's `message`, which the SDK leaves unparsed for some exceptions), anything
+/// else as an internal failure keeping its source.
+fn stream_error<E>(err: SdkError<E, aws_smithy_types::event_stream::RawMessage>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    if let SdkError::ServiceError(se) = &err
-        && let Some(code) = se.err().code()
-    {
-        return Error::from_code(code, se.err().message().unwrap_or_default());
+    if let SdkError::ServiceError(se) = &err {
+        if let Some(code) = se.err().code() {
+            return Error::from_code(code, se.err().message().unwrap_or_default());
+        }
+        if let aws_smithy_types::event_stream::RawMessage::Decoded(message) = se.raw()
+            && let Some(code) = message
+                .headers()
+                .iter()
+                .find(|h| h.name().as_str() == ":exception-type")
+                .and_then(|h| h.value().as_string().ok())
+        {
+            let text = serde_json::from_slice::<serde_json::Value>(message.payload())
+                .ok()
+                .and_then(|v| {
+                    v.get("message")
+                        .or_else(|| v.get("Message"))
+                        .and_then(|m| m.as_str().map(str::to_owned))
+                })
+                .unwrap_or_default();
+            return Error::from_code(code.as_str(), text);
+        }
     }
     Error::internal(format!("SubscribeToShard: {}", error_chain(&err)), err)
 }

@@ -698,11 +698,10 @@ pub fn eventstream_roundtrip(data: &[u8]) {
     match (&error, &script.error) {
         (None, None) => {}
         (Some(got), Some((code, _))) => {
-            // Known fault (reported, not fixed here): for an `exception` message the SDK's
-            // error metadata has no code, so `Remote`'s stream error mapping answers
-            // `InternalFailure` instead of the exception (the code is only in the raw
-            // message's `:exception-type` header). Accept that until it is fixed.
-            let kept = got.code() == code || got.code() == "InternalFailure";
+            // For an `exception` message the SDK's error metadata may have no code: `Remote`
+            // then reads the raw message's `:exception-type` header (a regression input
+            // covers it).
+            let kept = got.code() == code;
             assert!(kept, "error {code} reached rill's consumer as {got:?}");
         }
         (got, want) => panic!("error changed between rill and its consumer: {got:?} != {want:?}"),
