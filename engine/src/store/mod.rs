@@ -100,8 +100,12 @@
 //! is corruption, not a torn write: opening fails with [`StoreError::Corrupt`] naming the file
 //! and offset, and nothing is truncated or deleted. The directory opens again once the
 //! operator restored the file from a copy, or deleted it and every older segment of the
-//! stream (which loses their records, as retention would: the trim horizon moves past them). Damage inside the
-//! newest segment cannot be told from a torn write and is cut off as one.
+//! stream (which loses their records, as retention would: the trim horizon moves past
+//! them). A segment missing from the middle of the log, or a sealed segment cut short, is
+//! found the same way: a later segment's header continues a shard past the records the
+//! earlier segments hold, and opening fails with [`StoreError::Corrupt`] rather than serve
+//! records with a gap in their positions. Damage inside the newest segment cannot be told
+//! from a torn write and is cut off as one.
 //!
 //! # Retention
 //!
