@@ -33,7 +33,7 @@ use crate::metrics as m;
 use rand::seq::SliceRandom;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// What the worker wants from the processing of a held lease.
@@ -204,7 +204,18 @@ impl LeaseCoordinator {
         if lease.lease_owner.as_deref() != Some(self.worker_id.as_str()) {
             return; // mid-handoff away from us: the new owner's row
         }
-        match self.table.renew_lease(&lease).await {
+        // A renewal that does not answer within the renewal interval counts as failed, so
+        // that a hung lease table cannot keep this worker processing a shard whose lease
+        // expired for everyone else.
+        let limit = self.config.renewal_interval.max(Duration::from_millis(100));
+        let renewed = match tokio::time::timeout(limit, self.table.renew_lease(&lease)).await {
+            Ok(result) => result,
+            Err(_) => Err(LeaseError::Storage {
+                message: format!("renewing lease {} did not answer within {limit:?}", h.key),
+                source: Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+            }),
+        };
+        match renewed {
             Ok(Some(l)) => {
                 *lease = l;
                 *h.last_renewed.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
