@@ -419,9 +419,10 @@ async fn ten_times_the_shard_limits_for_ten_seconds() -> TestResult {
         (get(&t.records_accepted) as f64) <= ceiling,
         "accepted more than the limits allow ({ceiling:.0})\n{report}"
     );
-    // Some was accepted: the shard is throttled, not stuck.
+    // Some was accepted: the shard is throttled, not stuck (a loose floor: a debug build
+    // on a busy CI machine must not fail this for being slow).
     assert!(
-        get(&t.records_accepted) as f64 > 500.0 * secs,
+        get(&t.records_accepted) as f64 > 200.0 * secs,
         "accepted too little\n{report}"
     );
     // Memory: what the server holds is bounded by its requests in flight, not by what it
