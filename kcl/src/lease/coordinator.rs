@@ -204,10 +204,13 @@ impl LeaseCoordinator {
         if lease.lease_owner.as_deref() != Some(self.worker_id.as_str()) {
             return; // mid-handoff away from us: the new owner's row
         }
-        // A renewal that does not answer within the renewal interval counts as failed, so
-        // that a hung lease table cannot keep this worker processing a shard whose lease
-        // expired for everyone else.
-        let limit = self.config.renewal_interval.max(Duration::from_millis(100));
+        // A renewal that does not answer within half the failover time (at least the
+        // renewal interval) counts as failed, so that a hung lease table cannot keep this
+        // worker processing a shard whose lease expired for everyone else; a merely slow
+        // one (a slow disk under SQLite, a DynamoDB latency spike) still gets its chance.
+        let limit = (self.config.failover_time / 2)
+            .max(self.config.renewal_interval)
+            .max(Duration::from_millis(100));
         let renewed = match tokio::time::timeout(limit, self.table.renew_lease(&lease)).await {
             Ok(result) => result,
             Err(_) => Err(LeaseError::Storage {
