@@ -25,7 +25,7 @@ use bytes::Bytes;
 use rill_engine::api::PutRecordsRequestEntry;
 use rill_engine::api::agg::{self, UserRecord};
 
-use crate::record::Attempt;
+use crate::record::{Ack, Attempt, Put};
 
 /// The sender half of a user record's result.
 pub(crate) use crate::slot::ResultTx;
@@ -364,6 +364,23 @@ pub(crate) struct KinesisRecord {
     pub last_end: Instant,
     /// Retry delays, created at the first failure.
     pub backoff: Option<backon::ExponentialBackoff>,
+    /// Set by the sender's task when the put succeeded where predicted (see
+    /// [`KinesisRecord::complete_put`]): the user records' results are delivered and the
+    /// records themselves dropped; the pipeline only settles the books.
+    pub done: Option<Done>,
+}
+
+/// A Kinesis record acknowledged by the sender's task.
+#[derive(Debug)]
+pub(crate) struct Done {
+    /// The shard it landed on.
+    pub shard: Arc<str>,
+    /// Buffered time of its oldest user record, when this was its first attempt.
+    pub buffered: Option<Duration>,
+    /// User data bytes acknowledged.
+    pub bytes: u64,
+    /// User records acknowledged.
+    pub count: usize,
 }
 
 impl KinesisRecord {
@@ -403,6 +420,7 @@ impl KinesisRecord {
             attempts: Vec::new(),
             last_end: first,
             backoff: None,
+            done: None,
         }
     }
 
@@ -441,6 +459,66 @@ impl KinesisRecord {
 }
 
 impl KinesisRecord {
+    /// Acknowledges every user record of a Kinesis record that PutRecords put on `shard` with
+    /// `seq` (the attempt ran from `started` to `ended`): records its attempt, delivers each
+    /// user record's [`Ack`] and drops the user records. Run by the sender's task, so that
+    /// this per-user-record work (a result slot each, the payloads freed) runs beside the
+    /// pipeline task instead of on it; the pipeline finishes the books from [`Done`].
+    ///
+    /// Only for a put that the pipeline would acknowledge whole: an aggregate on its
+    /// predicted shard, or a plain record anywhere.
+    pub fn complete_put(&mut self, shard: &str, seq: &str, started: Instant, ended: Instant) {
+        let buffered = self.attempts.is_empty().then(|| {
+            let first = self.meta.iter().map(|m| m.arrived).min().unwrap_or(started);
+            started.saturating_duration_since(first)
+        });
+        self.attempts.push(Attempt {
+            delay: started.saturating_duration_since(self.last_end),
+            duration: ended.saturating_duration_since(started),
+            error_code: None,
+            error_message: None,
+        });
+        self.last_end = ended;
+        let aggregated = self.is_aggregated();
+        let shard: Arc<str> = if *self.shard == *shard {
+            Arc::clone(&self.shard)
+        } else {
+            shard.into()
+        };
+        let attempts: Arc<[Attempt]> = Arc::from(self.attempts.clone());
+        let put = Arc::new(Put {
+            shard_id: Arc::clone(&shard),
+            sequence_number: seq.into(),
+            aggregated,
+            attempts: Arc::clone(&attempts),
+        });
+        let mut bytes = 0u64;
+        for (i, (r, m)) in self.records.iter().zip(self.meta.iter_mut()).enumerate() {
+            bytes += r.data.len() as u64;
+            let put = if m.prior.is_empty() {
+                Arc::clone(&put)
+            } else {
+                // Attempts of earlier Kinesis records too: this record's own.
+                Arc::new(Put {
+                    attempts: m.prior.iter().chain(attempts.iter()).cloned().collect(),
+                    ..(*put).clone()
+                })
+            };
+            m.tx.complete(Ok(Ack {
+                put,
+                sub_sequence_number: if aggregated { i as u64 } else { 0 },
+            }));
+        }
+        let count = self.records.len();
+        self.records = Vec::new();
+        self.done = Some(Done {
+            shard,
+            buffered,
+            bytes,
+            count,
+        });
+    }
+
     /// Frames the pending aggregate into `entry.data` (MD5 and a copy of the body: done by
     /// the sender's task, off the pipeline task).
     pub fn materialize(&mut self) {

@@ -53,7 +53,7 @@ use rill_engine::api::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::aggregator::{Aggregator, KinesisRecord, Meta};
+use crate::aggregator::{Aggregator, Done, KinesisRecord, Meta};
 use crate::config::ProducerConfig;
 use crate::limiter::TokenBucket;
 use crate::metrics::{ShardMetrics, StreamMetrics};
@@ -129,10 +129,30 @@ struct StreamState {
     /// Aligned with `map.open`.
     shards: Vec<ShardState>,
     shard_pos: HashMap<Arc<str>, usize>,
-    unrouted: Vec<(UserRecord, Meta)>,
+    unrouted: Unrouted,
     /// Aggregates that landed on another shard than predicted: (record, actual shard, seq).
     misplaced: Vec<(KinesisRecord, Arc<str>, Arc<str>)>,
     batches: VecDeque<Batch>,
+}
+
+/// User records waiting for a shard map that routes them, and the earliest arrival among
+/// them.
+#[derive(Default)]
+struct Unrouted {
+    records: Vec<(UserRecord, Meta)>,
+    oldest: Option<Instant>,
+}
+
+impl Unrouted {
+    fn push(&mut self, record: UserRecord, meta: Meta) {
+        self.oldest = Some(self.oldest.map_or(meta.arrived, |o| o.min(meta.arrived)));
+        self.records.push((record, meta));
+    }
+
+    fn take(&mut self) -> Vec<(UserRecord, Meta)> {
+        self.oldest = None;
+        std::mem::take(&mut self.records)
+    }
 }
 
 /// Finishing records: results, buffer permits, flush epochs, pending gauges.
@@ -176,8 +196,13 @@ impl Book {
     }
 
     /// Delivers a record's result and releases what it held.
-    fn finish(&mut self, stream: usize, meta: Meta, result: Result<Ack, RecordError>) {
-        meta.tx.send(result);
+    fn finish(&mut self, stream: usize, mut meta: Meta, result: Result<Ack, RecordError>) {
+        meta.tx.complete(result);
+        self.release(stream, &meta);
+    }
+
+    /// Releases what a finished record held (its result is delivered already).
+    fn release(&mut self, stream: usize, meta: &Meta) {
         let i = meta.epoch.saturating_sub(self.epoch_base) as usize;
         if let Some(c) = self.counts.get_mut(i) {
             *c = c.saturating_sub(1);
@@ -425,7 +450,7 @@ impl Pipeline {
                 .min(max_record.saturating_sub(1024)),
             shards: Vec::new(),
             shard_pos: HashMap::new(),
-            unrouted: Vec::new(),
+            unrouted: Unrouted::default(),
             misplaced: Vec::new(),
             batches: VecDeque::new(),
         });
@@ -479,22 +504,32 @@ impl Pipeline {
                     wake(due);
                 }
             }
-            // Records waiting for a map expire at their TTL.
-            if !st.unrouted.is_empty() {
-                let (expired, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut st.unrouted)
-                    .into_iter()
-                    .partition(|(_, m)| m.arrived + cfg.record_ttl <= now);
-                st.unrouted = keep;
-                for (_, m) in &st.unrouted {
-                    wake(m.arrived + cfg.record_ttl);
-                }
-                for (_, m) in expired {
-                    st.metrics.expired.increment(1);
-                    let err = RecordError::Expired {
-                        ttl: cfg.record_ttl,
-                        attempts: Arc::from(m.prior.clone()),
-                    };
-                    self.book.finish(s, m, Err(err));
+            // Records waiting for a map expire at their TTL (looked through only when the
+            // oldest has: a backlog waiting for the first map can be large).
+            if let Some(oldest) = st.unrouted.oldest {
+                let due = oldest + cfg.record_ttl;
+                if due <= now {
+                    let (expired, keep): (Vec<_>, Vec<_>) = st
+                        .unrouted
+                        .take()
+                        .into_iter()
+                        .partition(|(_, m)| m.arrived + cfg.record_ttl <= now);
+                    for (r, m) in keep {
+                        st.unrouted.push(r, m);
+                    }
+                    if let Some(oldest) = st.unrouted.oldest {
+                        wake(oldest + cfg.record_ttl);
+                    }
+                    for (_, m) in expired {
+                        st.metrics.expired.increment(1);
+                        let err = RecordError::Expired {
+                            ttl: cfg.record_ttl,
+                            attempts: Arc::from(m.prior.clone()),
+                        };
+                        self.book.finish(s, m, Err(err));
+                    }
+                } else {
+                    wake(due);
                 }
             }
             for shard in &mut st.shards {
@@ -618,6 +653,20 @@ impl Pipeline {
                 }
             };
             let ended = Instant::now();
+            // Puts that landed where predicted are acknowledged here, beside the pipeline
+            // task (see `KinesisRecord::complete_put`).
+            if let Some(Ok(out)) = &result
+                && out.records.len() == batch.records.len()
+            {
+                for (krec, e) in batch.records.iter_mut().zip(&out.records) {
+                    if let (None, Some(shard), Some(seq)) =
+                        (&e.error_code, &e.shard_id, &e.sequence_number)
+                        && (**shard == *krec.shard || !krec.is_aggregated())
+                    {
+                        krec.complete_put(shard, seq, started, ended);
+                    }
+                }
+            }
             let _ = tx.send(Event::Put {
                 stream: s,
                 batch: batch.records,
@@ -721,6 +770,10 @@ impl Pipeline {
                 .collect(),
         };
         for (mut krec, outcome) in batch.into_iter().zip(outcomes) {
+            if let Some(done) = krec.done.take() {
+                self.settle_done(s, krec, done, now);
+                continue;
+            }
             let first_attempt = krec.attempts.is_empty();
             let delay = started.saturating_duration_since(krec.last_end);
             krec.last_end = ended;
@@ -793,6 +846,52 @@ impl Pipeline {
         }
     }
 
+    /// Books a Kinesis record the sender's task acknowledged (`KinesisRecord::complete_put`):
+    /// buffer permits, flush epochs, metrics, strict-order state, map staleness.
+    fn settle_done(&mut self, s: usize, krec: KinesisRecord, done: Done, now: Instant) {
+        let st = &mut self.streams[s];
+        if let Some(buffered) = done.buffered
+            && let Some(&i) = st.shard_pos.get(&krec.shard)
+        {
+            st.shards[i]
+                .metrics
+                .buffering_time
+                .record_many(buffered.as_secs_f64() * 1000.0, done.count);
+        }
+        if *done.shard != *krec.shard {
+            // A plain record is where Kinesis routed it; the map is stale.
+            st.refresh_due = Some(now);
+        }
+        unbusy(st, &krec.shard);
+        let shard_metrics = st
+            .shard_pos
+            .get(&done.shard)
+            .map(|&i| st.shards[i].metrics.clone())
+            .unwrap_or_else(|| ShardMetrics::new(&st.name, &done.shard));
+        let retries = krec.attempts.len().saturating_sub(1);
+        let mut first_try = 0usize;
+        for m in &krec.meta {
+            if m.prior.is_empty() {
+                first_try += 1;
+            } else {
+                shard_metrics
+                    .retries
+                    .record((retries + m.prior.len()) as f64);
+            }
+            self.book.release(s, m);
+        }
+        if first_try > 0 {
+            shard_metrics.retries.record_many(retries as f64, first_try);
+        }
+        if done.count > 0 {
+            shard_metrics.user_put.increment(done.count as u64);
+            shard_metrics.user_data_put.increment(done.bytes);
+            shard_metrics.kinesis_put.increment(1);
+            shard_metrics.kinesis_data_put.increment(krec.size as u64);
+            shard_metrics.per_kinesis_record.record(done.count as f64);
+        }
+    }
+
     /// A Kinesis record whose backoff is over: back to the front of its shard's queue, or
     /// routed again if the shard is gone from the map.
     fn requeue(&mut self, s: usize, mut krec: KinesisRecord, now: Instant) {
@@ -847,7 +946,7 @@ impl Pipeline {
                     .unwrap_or(cfg.retry_max_delay);
                 st.refresh_due = Some(now + wait);
                 if st.map.is_none() && !retryable {
-                    for (_, m) in std::mem::take(&mut st.unrouted) {
+                    for (_, m) in st.unrouted.take() {
                         let err = RecordError::Rejected {
                             code: code.clone(),
                             message: message.clone(),
@@ -908,7 +1007,7 @@ impl Pipeline {
             again.extend(records.into_iter().zip(meta));
         }
         // 3. Records that waited for the map.
-        again.append(&mut st.unrouted);
+        again.append(&mut st.unrouted.take());
         for (r, m) in again {
             route(st, &cfg, r, m, now);
         }
@@ -1033,12 +1132,12 @@ fn unbusy(st: &mut StreamState, shard: &Arc<str>) {
 /// Puts a user record in its shard's aggregator (or queue, aggregation off).
 fn route(st: &mut StreamState, cfg: &ProducerConfig, record: UserRecord, meta: Meta, now: Instant) {
     let Some(map) = &st.map else {
-        st.unrouted.push((record, meta));
+        st.unrouted.push(record, meta);
         return;
     };
     let Some(i) = map.route(meta.hash) else {
         // No open shard owns the key: the map is stale (or the stream is being resharded).
-        st.unrouted.push((record, meta));
+        st.unrouted.push(record, meta);
         if !st.refreshing {
             st.refresh_due = Some(now);
         }

@@ -6,7 +6,8 @@
 //! handed out in order: per record, the two ends each clone the block's `Arc`, and the
 //! pipeline completes the slots of one aggregate one after the other in memory.
 //!
-//! Each slot is a small mutex-protected state (result, waker, done). The sending end
+//! Each slot is a small mutex-protected state (waiting with the receiver's waker, ready
+//! with the result, or taken; an error result is boxed so that a slot stays 32 bytes). The sending end
 //! ([`ResultTx`]) completes it once: with the result, or with [`RecordError::Stopped`] when
 //! it is dropped unsent (the pipeline stopped). The receiving end ([`ResultRx`]) takes the
 //! result when it is there, or leaves its waker. A block is freed when the last of its
@@ -24,11 +25,14 @@ pub(crate) const BLOCK: usize = 64;
 /// What a slot delivers.
 pub(crate) type Output = Result<Ack, RecordError>;
 
-#[derive(Default)]
-struct State {
-    result: Option<Output>,
-    waker: Option<Waker>,
-    done: bool,
+/// A slot's state, kept small (a block's slots share cache lines): the error is boxed.
+enum State {
+    /// No result yet; the receiving end's waker once it has polled.
+    Waiting(Option<Waker>),
+    /// The result, not taken yet.
+    Ready(Result<Ack, Box<RecordError>>),
+    /// The result was taken (or the sending end was dropped after it was taken).
+    Taken,
 }
 
 struct Block {
@@ -69,7 +73,7 @@ pub(crate) fn slot() -> (ResultTx, ResultRx) {
             Some(block) if *next < BLOCK => Arc::clone(block),
             _ => {
                 let block = Arc::new(Block {
-                    slots: std::array::from_fn(|_| Mutex::new(State::default())),
+                    slots: std::array::from_fn(|_| Mutex::new(State::Waiting(None))),
                 });
                 *current = Some(Arc::clone(&block));
                 *next = 0;
@@ -91,12 +95,14 @@ pub(crate) fn slot() -> (ResultTx, ResultRx) {
 fn complete(block: &Block, index: u8, result: Output) {
     let waker = {
         let mut state = block.slot(index);
-        if state.done {
-            return;
+        match &mut *state {
+            State::Waiting(waker) => {
+                let waker = waker.take();
+                *state = State::Ready(result.map_err(Box::new));
+                waker
+            }
+            State::Ready(_) | State::Taken => return,
         }
-        state.result = Some(result);
-        state.done = true;
-        state.waker.take()
     };
     if let Some(waker) = waker {
         waker.wake();
@@ -123,6 +129,12 @@ impl std::fmt::Debug for ResultRx {
 impl ResultTx {
     /// Delivers the result (the receiving end may be gone: then it is dropped).
     pub(crate) fn send(mut self, result: Output) {
+        self.complete(result);
+    }
+
+    /// Delivers the result now, leaving this end spent: a later `send` (or drop) does
+    /// nothing.
+    pub(crate) fn complete(&mut self, result: Output) {
         if let Some(block) = self.block.take() {
             complete(&block, self.index, result);
         }
@@ -141,18 +153,22 @@ impl ResultRx {
     /// The result once it is there.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Output> {
         let mut state = self.block.slot(self.index);
-        if let Some(result) = state.result.take() {
-            return Poll::Ready(result);
-        }
-        if state.done {
+        match &mut *state {
+            State::Waiting(waker) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            State::Ready(_) => match std::mem::replace(&mut *state, State::Taken) {
+                State::Ready(result) => Poll::Ready(result.map_err(|e| *e)),
+                // Just matched as ready.
+                State::Waiting(_) | State::Taken => Poll::Ready(Err(RecordError::Stopped)),
+            },
             // Polled again after it returned its result.
-            return Poll::Ready(Err(RecordError::Stopped));
+            State::Taken => Poll::Ready(Err(RecordError::Stopped)),
         }
-        match &state.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 }
 
@@ -160,6 +176,11 @@ impl ResultRx {
 mod tests {
     use super::*;
     use std::future::poll_fn;
+
+    #[test]
+    fn a_slot_is_small() {
+        assert!(std::mem::size_of::<Mutex<State>>() <= 32);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn results_reach_their_own_slot_across_blocks_and_threads() {
