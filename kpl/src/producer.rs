@@ -276,10 +276,12 @@ fn validate(config: &ProducerConfig, record: &Record) -> Result<(u128, usize), S
     if record.stream.is_empty() || record.stream.len() > 128 {
         return Err("stream name must be 1 to 128 characters".into());
     }
-    let pk_chars = record.partition_key.chars().count();
-    if !(1..=256).contains(&pk_chars) {
+    // At most 256 bytes is at most 256 characters: characters are counted for longer keys.
+    let pk = &record.partition_key;
+    if pk.is_empty() || (pk.len() > 256 && pk.chars().count() > 256) {
         return Err(format!(
-            "partition key must be 1 to 256 characters, got {pk_chars}"
+            "partition key must be 1 to 256 characters, got {}",
+            pk.chars().count()
         ));
     }
     let hash = match &record.explicit_hash_key {

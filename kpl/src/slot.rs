@@ -20,7 +20,7 @@ use std::task::{Context, Poll, Waker};
 use crate::record::{Ack, RecordError};
 
 /// Slots per block.
-pub(crate) const BLOCK: usize = 64;
+pub(crate) const BLOCK: usize = 256;
 
 /// What a slot delivers.
 pub(crate) type Output = Result<Ack, RecordError>;
