@@ -720,6 +720,22 @@ fn corrupt(path: &Path, offset: u64, reason: String) -> StoreError {
     }
 }
 
+/// Bytes per `pwrite` of a commit.
+const WRITE_CHUNK: usize = 256 * 1024;
+
+/// Writes `buf` at `offset` in pieces of [`WRITE_CHUNK`] bytes. One multi-megabyte `pwrite`
+/// makes the kernel take large page-cache folios for it, which cost several times more CPU
+/// per byte to allocate and fill than the folios of smaller writes (measured on the
+/// virtualised ext4 this project runs on); a commit is still one fsync.
+fn write_chunked(file: &std::fs::File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    let mut at = offset;
+    for chunk in buf.chunks(WRITE_CHUNK) {
+        file.write_all_at(chunk, at)?;
+        at += chunk.len() as u64;
+    }
+    Ok(())
+}
+
 /// Truncates a segment to `len` and syncs it.
 fn cut_back(file: &File, len: u64, path: &Path) -> Result<(), StoreError> {
     file.set_len(len)
@@ -1024,7 +1040,7 @@ impl Writer {
 
         // A failed commit is cut back to the segment's last good frame, so that the next
         // commit appends right after it (see `after_failed_commit`).
-        if let Err(e) = file.write_all_at(&self.buf, base) {
+        if let Err(e) = write_chunked(&file, &self.buf, base) {
             let cut = cut_back(&file, base, &path);
             self.after_failed_commit(base, cut);
             return Err(StoreError::io("write segment", &path, e));
