@@ -86,6 +86,7 @@
 
 mod aggregator;
 pub mod config;
+mod handoff;
 mod limiter;
 pub mod metrics;
 mod pipeline;

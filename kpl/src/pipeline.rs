@@ -18,7 +18,10 @@
 //!    buffered time is up, or on flush, as long as fewer than `MaxConnections` calls are in
 //!    flight.
 //! 5. **Sender.** Each PutRecords call runs in its own task, bounded by `RequestTimeout`,
-//!    and reports back to the pipeline over a channel.
+//!    and reports back to the pipeline over a channel. That task also frames the aggregates
+//!    (MD5) before the call and, after it, delivers the acks of every Kinesis record that
+//!    landed where predicted (`KinesisRecord::complete_put`): this per-user-record work
+//!    runs beside the pipeline task, which then only settles the books.
 //! 6. **Retrier.** Entries that failed with a retryable error (throttling, internal failure,
 //!    timeout, whole-call failures) wait for their backoff (exponential with jitter) and go
 //!    back to the *front* of their shard's queue; entries that failed otherwise, and user
@@ -79,6 +82,8 @@ pub(crate) enum Msg {
     Flush(oneshot::Sender<()>),
     /// Flush, then stop.
     Shutdown(oneshot::Sender<()>),
+    /// The last producer handle is gone: flush, then stop.
+    Dropped,
 }
 
 /// What the pipeline's helper tasks report.
@@ -285,11 +290,10 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Runs the pipeline until shutdown and nothing is left.
-    pub(crate) async fn run(
-        kinesis: Arc<dyn Kinesis>,
-        shared: Arc<Shared>,
-        mut rx: mpsc::UnboundedReceiver<Msg>,
-    ) {
+    pub(crate) async fn run(kinesis: Arc<dyn Kinesis>, shared: Arc<Shared>) {
+        // However the task ends (below, or dropped with its runtime), queued records are
+        // failed and new ones refused.
+        let _stop = StopGuard(Arc::clone(&shared));
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let cfg = Arc::new(shared.config.clone());
         let backoff = ExponentialBuilder::new()
@@ -316,6 +320,8 @@ impl Pipeline {
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(sleep);
         let mut rx_open = true;
+        // Messages taken from the handoff; its buffer goes back as the next queue.
+        let mut batch: Vec<Msg> = Vec::new();
         loop {
             let now = Instant::now();
             let next = p.scan(now);
@@ -335,30 +341,16 @@ impl Pipeline {
                         p.on_event(ev);
                     }
                 }
-                msg = rx.recv(), if rx_open => {
+                () = shared.handoff.ready(), if rx_open => {
                     let now = Instant::now();
                     let mut paced = 0;
-                    match msg {
-                        None => {
+                    shared.handoff.take(&mut batch);
+                    for msg in batch.drain(..) {
+                        if matches!(msg, Msg::Dropped) {
                             rx_open = false;
                             p.closing = true;
                         }
-                        Some(msg) => {
-                            paced += p.on_msg(msg, now);
-                            // One message at a time straight off the channel: a batch copied
-                            // out first (megabytes) would be out of cache when read.
-                            for _ in 1..RECV_BATCH {
-                                match rx.try_recv() {
-                                    Ok(msg) => paced += p.on_msg(msg, now),
-                                    Err(mpsc::error::TryRecvError::Empty) => break,
-                                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                                        rx_open = false;
-                                        p.closing = true;
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                        paced += p.on_msg(msg, now);
                     }
                     if paced > 0 {
                         shared.intake.add_permits(paced);
@@ -366,27 +358,15 @@ impl Pipeline {
                     // Released together: the senders clone these `Arc`s on another core, so
                     // one decrement per record would bounce the count's cache line.
                     p.stream_names.clear();
+                    // A batch counts against the task's scheduling budget, as a channel
+                    // receive would, so that the PutRecords tasks get to run.
+                    tokio::task::coop::consume_budget().await;
                 }
                 () = &mut sleep => {}
             }
         }
         // Stopped: refuse new records, fail any that raced in.
-        shared.closed.store(true, Ordering::Release);
-        shared.records.close();
-        shared.bytes.close();
-        shared.intake.close();
-        rx.close();
-        while let Ok(msg) = rx.try_recv() {
-            match msg {
-                Msg::Record { meta, .. } => {
-                    meta.tx.send(Err(RecordError::Stopped));
-                    shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-                }
-                Msg::Flush(tx) | Msg::Shutdown(tx) => {
-                    let _ = tx.send(());
-                }
-            }
-        }
+        fail_queued(&shared);
         for tx in p.shutdown_waiters.drain(..) {
             let _ = tx.send(());
         }
@@ -416,6 +396,10 @@ impl Pipeline {
             Msg::Shutdown(tx) => {
                 self.closing = true;
                 self.shutdown_waiters.push(tx);
+                0
+            }
+            Msg::Dropped => {
+                self.closing = true;
                 0
             }
         }
@@ -1201,4 +1185,33 @@ fn collect(batches: &mut VecDeque<Batch>, cfg: &ProducerConfig, krec: KinesisRec
         deadline: krec.deadline,
         records: vec![krec],
     });
+}
+
+/// Refuses new records and fails those still queued for the pipeline (its task is ending).
+fn fail_queued(shared: &Shared) {
+    shared.closed.store(true, Ordering::Release);
+    shared.records.close();
+    shared.bytes.close();
+    shared.intake.close();
+    for msg in shared.handoff.close() {
+        match msg {
+            Msg::Record { meta, .. } => {
+                meta.tx.send(Err(RecordError::Stopped));
+                shared.outstanding.fetch_sub(1, Ordering::AcqRel);
+            }
+            Msg::Flush(tx) | Msg::Shutdown(tx) => {
+                let _ = tx.send(());
+            }
+            Msg::Dropped => {}
+        }
+    }
+}
+
+/// Runs [`fail_queued`] when the pipeline task ends, however it ends.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        fail_queued(&self.0);
+    }
 }

@@ -22,10 +22,11 @@ use std::time::Instant;
 
 use rill_engine::api::agg::UserRecord;
 use rill_engine::api::{HashKey, Kinesis};
-use tokio::sync::{Semaphore, TryAcquireError, mpsc, oneshot};
+use tokio::sync::{Semaphore, TryAcquireError, oneshot};
 
 use crate::aggregator::Meta;
 use crate::config::ProducerConfig;
+use crate::handoff::Handoff;
 use crate::pipeline::{Msg, Pipeline};
 use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
 
@@ -43,14 +44,22 @@ pub(crate) struct Shared {
     pub intake: Semaphore,
     pub outstanding: AtomicUsize,
     pub closed: AtomicBool,
+    /// Messages for the pipeline task.
+    pub handoff: Handoff,
 }
 
-/// Owned by the `Producer` clones only: dropping the last one closes the channel, which
-/// tells the pipeline to flush and stop.
+/// Owned by the `Producer` clones only: dropping the last one tells the pipeline to flush
+/// and stop.
 #[derive(Debug)]
 struct Handle {
-    tx: mpsc::UnboundedSender<Msg>,
     shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // Refused only when the pipeline has stopped already.
+        let _ = self.shared.handoff.put(Msg::Dropped);
+    }
 }
 
 /// The producer: cheap to clone (an `Arc`); every clone feeds the same pipeline.
@@ -96,12 +105,12 @@ impl Producer {
             intake: Semaphore::new(INTAKE),
             outstanding: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            handoff: Handoff::default(),
             config,
         });
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Pipeline::run(kinesis, Arc::clone(&shared), rx));
+        tokio::spawn(Pipeline::run(kinesis, Arc::clone(&shared)));
         Producer {
-            inner: Arc::new(Handle { tx, shared }),
+            inner: Arc::new(Handle { shared }),
         }
     }
 
@@ -215,9 +224,9 @@ impl Producer {
                 prior: Vec::new(),
             },
         };
-        match self.inner.tx.send(msg) {
+        match shared.handoff.put(msg) {
             Ok(()) => Ok(RecordFuture { rx }),
-            Err(mpsc::error::SendError(msg)) => {
+            Err(msg) => {
                 shared.outstanding.fetch_sub(1, Ordering::AcqRel);
                 shared.records.add_permits(1);
                 shared.bytes.add_permits(size);
@@ -249,7 +258,7 @@ impl Producer {
     /// Cancel safe: dropping the future only stops the waiting; the records are sent anyway.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.inner.tx.send(Msg::Flush(tx)).is_ok() {
+        if self.inner.shared.handoff.put(Msg::Flush(tx)).is_ok() {
             // An error means the pipeline is gone, so nothing is outstanding.
             let _ = rx.await;
         }
@@ -265,7 +274,7 @@ impl Producer {
         let shared = &self.inner.shared;
         shared.closed.store(true, Ordering::Release);
         let (tx, rx) = oneshot::channel();
-        if self.inner.tx.send(Msg::Shutdown(tx)).is_ok() {
+        if self.inner.shared.handoff.put(Msg::Shutdown(tx)).is_ok() {
             let _ = rx.await;
         }
     }

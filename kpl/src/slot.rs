@@ -4,10 +4,12 @@
 //! A oneshot channel per record would cost an allocation per record, freed on another
 //! thread. Slots instead come in blocks of [`BLOCK`] allocated by the sending thread and
 //! handed out in order: per record, the two ends each clone the block's `Arc`, and the
-//! pipeline completes the slots of one aggregate one after the other in memory.
+//! slots of one aggregate are completed one after the other in memory (by the task that
+//! made its PutRecords call, or by the pipeline for failures).
 //!
 //! Each slot is a small mutex-protected state (waiting with the receiver's waker, ready
-//! with the result, or taken; an error result is boxed so that a slot stays 32 bytes). The sending end
+//! with the result, or taken; an error result is boxed so that a slot stays 32 bytes). The
+//! sending end
 //! ([`ResultTx`]) completes it once: with the result, or with [`RecordError::Stopped`] when
 //! it is dropped unsent (the pipeline stopped). The receiving end ([`ResultRx`]) takes the
 //! result when it is there, or leaves its waker. A block is freed when the last of its
