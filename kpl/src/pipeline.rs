@@ -64,11 +64,6 @@ use crate::producer::Shared;
 use crate::record::{Ack, Attempt, Put, RecordError};
 use crate::shard_map::ShardMap;
 
-/// Up to this many messages are taken from the channel between two scans: under load a
-/// backlog of records already past their buffered time would otherwise seal a small
-/// aggregate per shard at every scan, and small aggregates make the backlog worse.
-pub(crate) const RECV_BATCH: usize = 16 * 1024;
-
 /// A message from the producer handles, in `send` order.
 #[derive(Debug)]
 pub(crate) enum Msg {

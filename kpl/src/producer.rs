@@ -8,8 +8,8 @@
 //! both or neither. The pipeline returns the permits when a record finishes.
 //!
 //! A third bound paces `send` (not `try_send`): at most [`INTAKE`] records it took may wait
-//! in the channel for the pipeline task, which returns those permits as it takes records
-//! off the channel. Without it a sender that is faster than the pipeline fills the whole
+//! in the handoff queue ([`crate::handoff`]) for the pipeline task, which returns those
+//! permits as it takes records off the queue. Without it a sender that is faster than the pipeline fills the whole
 //! buffer with records the pipeline has not even looked at (hundreds of MB with the default
 //! `buffer_max_records`), and everything after runs on cold memory.
 
@@ -30,9 +30,11 @@ use crate::handoff::Handoff;
 use crate::pipeline::{Msg, Pipeline};
 use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
 
-/// Records taken by `send` that may wait in the channel before the pipeline task takes them
-/// off: two of the pipeline's receive batches.
-pub(crate) const INTAKE: usize = 2 * crate::pipeline::RECV_BATCH;
+/// Records taken by `send` that may wait in the handoff queue before the pipeline task takes
+/// them off. It also bounds what the pipeline takes between two scans: a larger backlog of
+/// records already past their buffered time would seal a small aggregate per shard at every
+/// scan, and small aggregates make the backlog worse.
+pub(crate) const INTAKE: usize = 32 * 1024;
 
 /// State shared by the handles and the pipeline task.
 #[derive(Debug)]
@@ -40,7 +42,7 @@ pub(crate) struct Shared {
     pub config: ProducerConfig,
     pub records: Semaphore,
     pub bytes: Semaphore,
-    /// Records taken by `send` and not yet off the channel (see [`INTAKE`]).
+    /// Records taken by `send` and not yet off the handoff queue (see [`INTAKE`]).
     pub intake: Semaphore,
     pub outstanding: AtomicUsize,
     pub closed: AtomicBool,
