@@ -381,6 +381,8 @@ pub(crate) struct Done {
     pub bytes: u64,
     /// User records acknowledged.
     pub count: usize,
+    /// Attempts made with this Kinesis record, the successful one included.
+    pub attempts: usize,
 }
 
 impl KinesisRecord {
@@ -472,12 +474,12 @@ impl KinesisRecord {
             let first = self.meta.iter().map(|m| m.arrived).min().unwrap_or(started);
             started.saturating_duration_since(first)
         });
-        self.attempts.push(Attempt {
+        let this = Attempt {
             delay: started.saturating_duration_since(self.last_end),
             duration: ended.saturating_duration_since(started),
             error_code: None,
             error_message: None,
-        });
+        };
         self.last_end = ended;
         let aggregated = self.is_aggregated();
         let shard: Arc<str> = if *self.shard == *shard {
@@ -485,7 +487,12 @@ impl KinesisRecord {
         } else {
             shard.into()
         };
-        let attempts: Arc<[Attempt]> = Arc::from(self.attempts.clone());
+        // One allocation: the attempts are not needed here afterwards.
+        let attempts: Arc<[Attempt]> = self
+            .attempts
+            .drain(..)
+            .chain(std::iter::once(this))
+            .collect();
         let put = Arc::new(Put {
             shard_id: Arc::clone(&shard),
             sequence_number: seq.into(),
@@ -510,13 +517,25 @@ impl KinesisRecord {
             }));
         }
         let count = self.records.len();
+        // Freed here, beside the pipeline task.
         self.records = Vec::new();
+        self.entry = PutRecordsRequestEntry::default();
         self.done = Some(Done {
             shard,
             buffered,
             bytes,
             count,
+            attempts: attempts.len(),
         });
+    }
+
+    /// Makes a plain record's entry again after it was moved into a request.
+    pub fn restore_entry(&mut self) {
+        if let [only] = self.records.as_slice()
+            && self.entry.partition_key.is_empty()
+        {
+            self.entry = entry_for(std::slice::from_ref(only), &self.meta, None);
+        }
     }
 
     /// Frames the pending aggregate into `entry.data` (MD5 and a copy of the body: done by

@@ -253,6 +253,8 @@ impl Book {
 
 /// Outcome of one entry of a PutRecords call.
 enum Outcome {
+    /// See [`Done`].
+    Done,
     Put {
         shard: Arc<str>,
         seq: Arc<str>,
@@ -621,9 +623,22 @@ impl Pipeline {
                         })
                 }
                 _ => {
+                    // A plain record's entry is moved into the request (and made again from
+                    // the record if it has to be retried); an aggregate's is cloned (shared
+                    // bytes, one key).
                     let input = PutRecordsInput {
                         stream_name: Some(stream_name),
-                        records: batch.records.iter().map(|k| k.entry.clone()).collect(),
+                        records: batch
+                            .records
+                            .iter_mut()
+                            .map(|k| {
+                                if k.is_aggregated() {
+                                    k.entry.clone()
+                                } else {
+                                    std::mem::take(&mut k.entry)
+                                }
+                            })
+                            .collect(),
                         ..Default::default()
                     };
                     tokio::time::timeout(timeout, kinesis.put_records(input))
@@ -644,6 +659,11 @@ impl Pipeline {
                     {
                         krec.complete_put(shard, seq, started, ended);
                     }
+                }
+            }
+            for krec in &mut batch.records {
+                if krec.done.is_none() {
+                    krec.restore_entry();
                 }
             }
             let _ = tx.send(Event::Put {
@@ -728,24 +748,29 @@ impl Pipeline {
             Some(Ok(out)) => out
                 .records
                 .into_iter()
-                .map(|e| match (e.error_code, e.shard_id, e.sequence_number) {
-                    (None, Some(shard), Some(seq)) => Outcome::Put {
-                        shard: shard.into(),
-                        seq: seq.into(),
-                    },
-                    (code, _, _) => {
-                        let code = code.unwrap_or_else(|| "InternalFailure".into());
-                        let message = e
-                            .error_message
-                            .unwrap_or_else(|| "no shard id or sequence number".into());
-                        let retryable = retryable(&Error::from_code(&code, ""));
-                        Outcome::Failed {
-                            code,
-                            message,
-                            retryable,
+                .zip(&batch)
+                .map(
+                    |(e, krec)| match (e.error_code, e.shard_id, e.sequence_number) {
+                        // Acknowledged by the PutRecords task already.
+                        _ if krec.done.is_some() => Outcome::Done,
+                        (None, Some(shard), Some(seq)) => Outcome::Put {
+                            shard: shard.into(),
+                            seq: seq.into(),
+                        },
+                        (code, _, _) => {
+                            let code = code.unwrap_or_else(|| "InternalFailure".into());
+                            let message = e
+                                .error_message
+                                .unwrap_or_else(|| "no shard id or sequence number".into());
+                            let retryable = retryable(&Error::from_code(&code, ""));
+                            Outcome::Failed {
+                                code,
+                                message,
+                                retryable,
+                            }
                         }
-                    }
-                })
+                    },
+                )
                 .collect(),
         };
         for (mut krec, outcome) in batch.into_iter().zip(outcomes) {
@@ -766,6 +791,8 @@ impl Pipeline {
                     .record_many(buffered.as_secs_f64() * 1000.0, krec.records.len());
             }
             match outcome {
+                // Unreachable: a done record was settled above.
+                Outcome::Done => {}
                 Outcome::Put { shard, seq } => {
                     krec.attempts.push(Attempt {
                         delay,
@@ -842,12 +869,15 @@ impl Pipeline {
             st.refresh_due = Some(now);
         }
         unbusy(st, &krec.shard);
-        let shard_metrics = st
-            .shard_pos
-            .get(&done.shard)
-            .map(|&i| st.shards[i].metrics.clone())
-            .unwrap_or_else(|| ShardMetrics::new(&st.name, &done.shard));
-        let retries = krec.attempts.len().saturating_sub(1);
+        let unknown;
+        let shard_metrics = match st.shard_pos.get(&done.shard) {
+            Some(&i) => &st.shards[i].metrics,
+            None => {
+                unknown = ShardMetrics::new(&st.name, &done.shard);
+                &unknown
+            }
+        };
+        let retries = done.attempts.saturating_sub(1);
         let mut first_try = 0usize;
         for m in &krec.meta {
             if m.prior.is_empty() {

@@ -31,7 +31,7 @@ use crate::pipeline::{Msg, Pipeline};
 use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
 
 /// Records taken by `send` that may wait in the handoff queue before the pipeline task takes
-/// them off. It also bounds what the pipeline takes between two scans: a larger backlog of
+/// them off. For `send` it also bounds what the pipeline takes between two scans: a larger backlog of
 /// records already past their buffered time would seal a small aggregate per shard at every
 /// scan, and small aggregates make the backlog worse.
 pub(crate) const INTAKE: usize = 32 * 1024;
