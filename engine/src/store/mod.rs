@@ -47,8 +47,9 @@
 //!
 //! # Durability: when an acknowledged write is on disk
 //!
-//! One writer thread per stream takes every append waiting for it, writes them with one
-//! `write` and then, by policy:
+//! One writer thread per stream takes every append waiting for it, encodes them into one
+//! contiguous byte range, writes it (in `pwrite`s of at most 256 KiB, which cost the kernel
+//! less per byte than one large one) and then, by policy:
 //!
 //! * [`FsyncPolicy::Always`] (default): calls `fdatasync` on the segment before it
 //!   acknowledges any record of the commit. An acknowledged record survives a process crash
