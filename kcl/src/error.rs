@@ -37,7 +37,7 @@ impl KclError {
     pub fn is_transient(&self) -> bool {
         match self {
             KclError::Kinesis(e) => e.is_retryable(),
-            KclError::LeaseTable(LeaseError::Storage { .. }) => true,
+            KclError::LeaseTable(LeaseError::Storage { .. } | LeaseError::Timeout { .. }) => true,
             KclError::Config { .. } | KclError::FanOutConsumer { .. } | KclError::LeaseTable(_) => {
                 false
             }

@@ -18,8 +18,8 @@
 use crate::config::{FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode};
 use crate::consumer::{self, FanOutContext, ShardContext};
 use crate::error::KclError;
-use crate::lease::LeaseTable;
 use crate::lease::coordinator::LeaseCoordinator;
+use crate::lease::{BoundedLeaseTable, LeaseTable};
 use crate::processor::RecordProcessorFactory;
 use crate::retrieval::AbortOnDrop;
 use crate::shard_sync;
@@ -53,6 +53,7 @@ pub struct SchedulerBuilder {
     fan_out: FanOutConfig,
     shard_sync_interval: Option<Duration>,
     shutdown_timeout: Option<Duration>,
+    lease_call_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for SchedulerBuilder {
@@ -157,6 +158,16 @@ impl SchedulerBuilder {
         self
     }
 
+    /// How long any lease table call may take before it is given up as failed (default:
+    /// the failover time). A checkpoint, a balancing scan or a shard sync whose call hangs
+    /// then fails with [`LeaseError::Timeout`](crate::lease::LeaseError::Timeout) instead of
+    /// waiting forever, and is retried like any transient failure. Renewals have a shorter
+    /// bound of their own (half the failover time, at least the renewal interval).
+    pub fn lease_call_timeout(mut self, d: Duration) -> Self {
+        self.lease_call_timeout = Some(d);
+        self
+    }
+
     /// Checks the parameters and makes the scheduler.
     pub fn build(self) -> Result<Scheduler, KclError> {
         let bad = |parameter: &'static str, reason: &str| KclError::Config {
@@ -196,6 +207,12 @@ impl SchedulerBuilder {
         if lease.taker_interval.is_zero() {
             return Err(bad("taker_interval", "must be positive"));
         }
+        let lease_call_timeout = self.lease_call_timeout.unwrap_or(lease.failover_time);
+        if lease_call_timeout.is_zero() {
+            return Err(bad("lease_call_timeout", "must be positive"));
+        }
+        let table: Arc<dyn LeaseTable> =
+            Arc::new(BoundedLeaseTable::new(table, lease_call_timeout));
         if lease.max_leases_per_worker == 0 {
             return Err(bad("max_leases_per_worker", "must be at least 1"));
         }

@@ -387,6 +387,44 @@ async fn fleet_under_lease_table_faults() -> TestResult {
     .await
 }
 
+/// Lease table calls of every kind that never answer (some applied before the hang): each
+/// is given up after `lease_call_timeout` and retried, so no checkpoint, balancing scan or
+/// shard sync stalls a worker. Without the bound, a processor whose checkpoint hangs never
+/// takes its next batch, and the fleet never converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_under_lease_calls_that_never_answer() -> TestResult {
+    fleet(Scenario {
+        shards: 4,
+        workers: 2,
+        kinesis: Box::new(no_kinesis_faults),
+        leases: Box::new(|seed| {
+            LeaseFaultConfig::new(300 + seed)
+                .for_all(LeaseFaults::none().with_timeouts(0.03, LeaseTimeout::forever()))
+                .for_operations(
+                    LeaseOperation::WRITES.iter().copied(),
+                    LeaseFaults::none().with_timeouts(0.03, LeaseTimeout::forever().applied()),
+                )
+                .for_operation(
+                    LeaseOperation::UpdateCheckpoint,
+                    LeaseFaults::none().with_timeouts(0.1, LeaseTimeout::forever()),
+                )
+        }),
+        tune: Box::new(|b| b.lease_call_timeout(Duration::from_millis(400))),
+        enough: Box::new(|w| {
+            w.iter()
+                .map(|w| {
+                    w.table
+                        .counts_for(LeaseOperation::UpdateCheckpoint)
+                        .timeouts
+                })
+                .sum::<u64>()
+                >= 3
+                && injected(w).1 >= 10
+        }),
+    })
+    .await
+}
+
 /// Enhanced fan-out with subscriptions cut mid-stream and refused now and then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_fleet_under_cut_subscriptions() -> TestResult {

@@ -213,9 +213,9 @@ impl LeaseCoordinator {
             .max(Duration::from_millis(100));
         let renewed = match tokio::time::timeout(limit, self.table.renew_lease(&lease)).await {
             Ok(result) => result,
-            Err(_) => Err(LeaseError::Storage {
-                message: format!("renewing lease {} did not answer within {limit:?}", h.key),
-                source: Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+            Err(_) => Err(LeaseError::Timeout {
+                operation: "RenewLease",
+                after: limit,
             }),
         };
         match renewed {

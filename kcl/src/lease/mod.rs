@@ -24,12 +24,14 @@
 //!   it and may checkpoint. The new owner starts only once `checkpointOwner` is cleared (by
 //!   the old owner after its last checkpoint) or the lease expired.
 
+pub mod bounded;
 pub mod coordinator;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod faulty;
 pub mod sqlite;
 
+pub use bounded::BoundedLeaseTable;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoLeaseTable;
 pub use faulty::{
@@ -176,6 +178,16 @@ pub enum LeaseError {
         attribute: String,
         /// What is wrong (e.g. `must be a number (N), found S`).
         reason: String,
+    },
+    /// The call did not answer within the bound set by the consumer
+    /// ([`BoundedLeaseTable`], `SchedulerBuilder::lease_call_timeout`). A write may still be
+    /// applied later, as one whose response was lost.
+    #[error("lease table call {operation} did not answer within {after:?}")]
+    Timeout {
+        /// The operation (`UpdateCheckpoint`, `TakeLease`, ...).
+        operation: &'static str,
+        /// The bound.
+        after: std::time::Duration,
     },
     /// The table name or another parameter is invalid.
     #[error("invalid lease table parameter {parameter}: {reason}")]
