@@ -805,6 +805,46 @@ async fn h10_idle_connections() -> TestResult {
     s.assert_serving().await
 }
 
+#[tokio::test]
+async fn h23_connection_cap() -> TestResult {
+    let s = Server::start_with(
+        ServerConfig::default(),
+        ConnConfig {
+            max_connections: 2,
+            ..ConnConfig::default()
+        },
+        None,
+    )
+    .await;
+    // Two connections that send nothing take both slots (the idle timeout is a minute).
+    let mut first = TcpStream::connect(s.addr).await?;
+    let mut second = TcpStream::connect(s.addr).await?;
+    // Both are being served: a request on the second is answered.
+    let mut req = head("ListStreams", "", 2).into_bytes();
+    req.extend_from_slice(b"{}");
+    second.write_all(&req).await?;
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_response(&mut second))
+        .await??
+        .ok_or("no answer")?;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    // A third waits in the listen backlog: not answered while both are open (an absence,
+    // so a bounded wait).
+    let mut third = TcpStream::connect(s.addr).await?;
+    third.write_all(&req).await?;
+    let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut third)).await;
+    assert!(early.is_err(), "answered above the cap: {early:?}");
+    // One closes: the third is served.
+    drop(first.shutdown().await);
+    drop(first);
+    let late = tokio::time::timeout(Duration::from_secs(5), read_response(&mut third))
+        .await??
+        .ok_or("no answer after a slot freed")?;
+    assert_eq!(late.status, 200, "{late:?}");
+    drop(second);
+    drop(third);
+    s.assert_serving().await
+}
+
 // ---------------------------------------------------------------------------------------
 // Parameters.
 // ---------------------------------------------------------------------------------------

@@ -160,6 +160,9 @@ struct ServeArgs {
     /// Seconds a connection may stay open with no request in flight.
     #[arg(long, default_value_t = 60)]
     idle_timeout: u64,
+    /// Most connections served at once; more wait in the listen backlog until one closes.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
 }
 
 #[derive(Args, Clone)]
@@ -312,6 +315,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         header_read_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
         body_read_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
         ..Default::default()
     };
     rill_engine::server::serve_with(

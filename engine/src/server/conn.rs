@@ -17,6 +17,8 @@
 //!   gracefully (HTTP/2 GOAWAY), and dropped if it is still open and idle after as long again.
 //! * **HTTP/2**: at most [`ConnConfig::h2_max_concurrent_streams`] streams at once, and a
 //!   header list of at most 16 KiB (hyper's default).
+//! * **Connections**: at most [`ConnConfig::max_connections`] served at once; at the cap the
+//!   accept loop waits for one to close (the gauge `ServerConnections` counts them).
 //!
 //! A request is "in flight" from its head to the end (or drop) of its response body, so a
 //! SubscribeToShard that streams for five minutes keeps its connection open.
@@ -50,6 +52,11 @@ pub struct ConnConfig {
     pub idle_timeout: Duration,
     /// Most concurrent HTTP/2 streams per connection. Default 200.
     pub h2_max_concurrent_streams: u32,
+    /// Most connections served at once. Default 4096. At the cap the server stops
+    /// accepting: new connections wait in the kernel's listen backlog (and past it are
+    /// refused by the kernel) until a served one closes. Keep it below the process's file
+    /// descriptor limit.
+    pub max_connections: usize,
 }
 
 impl Default for ConnConfig {
@@ -59,6 +66,7 @@ impl Default for ConnConfig {
             body_read_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             h2_max_concurrent_streams: 200,
+            max_connections: 4096,
         }
     }
 }
@@ -199,7 +207,33 @@ pub(crate) async fn serve(
         drop(signal_rx);
     });
     let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        conn.max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let gauge = metrics::gauge!("ServerConnections");
+    let mut warned_at: Option<Instant> = None;
     loop {
+        // A free slot first: at the cap, new connections wait in the listen backlog.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if warned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    warned_at = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = conn.max_connections,
+                        "connection cap reached; new connections wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    slot = Arc::clone(&slots).acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = signal_tx.closed() => break,
+                }
+            }
+        };
         let (tcp, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -233,6 +267,11 @@ pub(crate) async fn serve(
         let conn = Arc::clone(&conn);
         let signal_tx = signal_tx.clone();
         let close_rx = close_rx.clone();
+        let open = slots_in_use(&slots, conn.max_connections);
+        gauge.set(open as f64);
+        let gauge = gauge.clone();
+        let slots = Arc::clone(&slots);
+        let max = conn.max_connections;
         tokio::spawn(async move {
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
             let mut connection = std::pin::pin!(connection);
@@ -285,6 +324,8 @@ pub(crate) async fn serve(
                     }
                 }
             }
+            drop(slot);
+            gauge.set(slots_in_use(&slots, max) as f64);
             drop(close_rx);
         });
     }
@@ -292,4 +333,10 @@ pub(crate) async fn serve(
     drop(listener);
     close_tx.closed().await;
     Ok(())
+}
+
+/// Connections being served: slots taken.
+fn slots_in_use(slots: &tokio::sync::Semaphore, max: usize) -> usize {
+    max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
+        .saturating_sub(slots.available_permits())
 }
