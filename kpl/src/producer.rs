@@ -9,9 +9,10 @@
 //!
 //! A third bound paces `send` (not `try_send`): at most [`INTAKE`] records it took may wait
 //! in the handoff queue ([`crate::handoff`]) for the pipeline task, which returns those
-//! permits as it takes records off the queue. Without it a sender that is faster than the pipeline fills the whole
-//! buffer with records the pipeline has not even looked at (hundreds of MB with the default
-//! `buffer_max_records`), and everything after runs on cold memory.
+//! permits as it takes records off the queue. Without it a sender that is faster than the
+//! pipeline fills the whole buffer with records the pipeline has not even looked at
+//! (hundreds of MB with the default `buffer_max_records`), and everything after runs on
+//! cold memory.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,9 +32,9 @@ use crate::pipeline::{Msg, Pipeline};
 use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
 
 /// Records taken by `send` that may wait in the handoff queue before the pipeline task takes
-/// them off. For `send` it also bounds what the pipeline takes between two scans: a larger backlog of
-/// records already past their buffered time would seal a small aggregate per shard at every
-/// scan, and small aggregates make the backlog worse.
+/// them off. For `send` it also bounds what the pipeline takes between two scans: a larger
+/// backlog of records already past their buffered time would seal a small aggregate per
+/// shard at every scan, and small aggregates make the backlog worse.
 pub(crate) const INTAKE: usize = 32 * 1024;
 
 /// State shared by the handles and the pipeline task.
