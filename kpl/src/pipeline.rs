@@ -34,9 +34,11 @@
 //! * Every user record the pipeline receives is in exactly one place — `unrouted`, an
 //!   aggregator, a shard queue, a batch, an in-flight call, the retry list or the misplaced
 //!   list — until it is finished, and it is finished exactly once: its result is left in its
-//!   slot ([`crate::slot`]) and its buffer permits are returned ([`Book::finish`]). If the task itself is
-//!   dropped (the runtime shuts down), every record's slot sender is dropped with it and
-//!   its handle resolves to [`RecordError::Stopped`].
+//!   slot ([`crate::slot`]; by the PutRecords task for a put where predicted, see
+//!   [`Done`]) and its buffer permits are returned ([`Book::finish`], [`Book::release`]).
+//!   If the task itself is dropped (the runtime shuts down), every record's slot sender is
+//!   dropped with it, records still in the handoff queue are failed, and their handles
+//!   resolve to [`RecordError::Stopped`].
 //! * Flush epochs: each user record carries the epoch it arrived in; `flush()` closes the
 //!   current epoch and resolves once every record of that epoch and earlier is finished.
 //! * The task ends only after a shutdown request (or the last producer handle is dropped)
