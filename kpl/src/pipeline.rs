@@ -882,25 +882,17 @@ impl Pipeline {
         let retries = done.attempts.saturating_sub(1);
         let mut first_try = 0usize;
         for m in &krec.meta {
-            if m.prior.is_empty() {
-                first_try += 1;
-            } else {
-                shard_metrics
-                    .retries
-                    .record((retries + m.prior.len()) as f64);
-            }
+            first_try += usize::from(count_retries(shard_metrics, retries, m));
             self.book.release(s, m);
         }
-        if first_try > 0 {
-            shard_metrics.retries.record_many(retries as f64, first_try);
-        }
-        if done.count > 0 {
-            shard_metrics.user_put.increment(done.count as u64);
-            shard_metrics.user_data_put.increment(done.bytes);
-            shard_metrics.kinesis_put.increment(1);
-            shard_metrics.kinesis_data_put.increment(krec.size as u64);
-            shard_metrics.per_kinesis_record.record(done.count as f64);
-        }
+        record_put(
+            shard_metrics,
+            retries,
+            first_try,
+            done.count,
+            done.bytes,
+            krec.size,
+        );
     }
 
     /// A Kinesis record whose backoff is over: back to the front of its shard's queue, or
@@ -1087,13 +1079,7 @@ fn ack(
                 put,
                 sub_sequence_number: if aggregated { i as u64 } else { 0 },
             };
-            if m.prior.is_empty() {
-                first_try += 1;
-            } else {
-                shard_metrics
-                    .retries
-                    .record((retries + m.prior.len()) as f64);
-            }
+            first_try += usize::from(count_retries(&shard_metrics, retries, &m));
             book.finish(s, m, Ok(ack));
         } else {
             let mut prior = std::mem::take(&mut m.prior);
@@ -1108,17 +1094,41 @@ fn ack(
             rest.push((r, m));
         }
     }
+    record_put(&shard_metrics, retries, first_try, acked, bytes, krec.size);
+    rest
+}
+
+/// Records the retries of an acknowledged user record that took part in earlier Kinesis
+/// records; returns whether it did not (its retries are those of this Kinesis record,
+/// recorded in bulk by [`record_put`]).
+fn count_retries(metrics: &ShardMetrics, retries: usize, meta: &Meta) -> bool {
+    if meta.prior.is_empty() {
+        return true;
+    }
+    metrics.retries.record((retries + meta.prior.len()) as f64);
+    false
+}
+
+/// The metrics of one Kinesis record put: `acked` user records of `bytes` user data,
+/// `first_try` of them with `retries` retries, `kinesis_bytes` of Kinesis record.
+fn record_put(
+    metrics: &ShardMetrics,
+    retries: usize,
+    first_try: usize,
+    acked: usize,
+    bytes: u64,
+    kinesis_bytes: usize,
+) {
     if first_try > 0 {
-        shard_metrics.retries.record_many(retries as f64, first_try);
+        metrics.retries.record_many(retries as f64, first_try);
     }
     if acked > 0 {
-        shard_metrics.user_put.increment(acked as u64);
-        shard_metrics.user_data_put.increment(bytes);
-        shard_metrics.kinesis_put.increment(1);
-        shard_metrics.kinesis_data_put.increment(krec.size as u64);
-        shard_metrics.per_kinesis_record.record(acked as f64);
+        metrics.user_put.increment(acked as u64);
+        metrics.user_data_put.increment(bytes);
+        metrics.kinesis_put.increment(1);
+        metrics.kinesis_data_put.increment(kinesis_bytes as u64);
+        metrics.per_kinesis_record.record(acked as f64);
     }
-    rest
 }
 
 /// The user records of a Kinesis record, each carrying the attempts made so far.
