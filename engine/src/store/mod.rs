@@ -116,11 +116,21 @@
 //! segments; the trim horizon of a shard is its oldest remaining record.
 
 mod catalog;
+pub mod fs;
+mod index;
 mod log;
+mod reader;
+mod recovery;
+mod retention;
 mod segment;
+mod types;
+mod writer;
 
 pub use catalog::{Catalog, ShardRow, StreamRow};
-pub use log::{AppendRecord, AppendResult, LogConfig, ShardState, StoredRecord, StreamLog};
+pub use log::StreamLog;
+pub use types::{
+    AppendRecord, AppendResult, ClockFn, LogConfig, LogStats, ShardState, StoredRecord,
+};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -200,6 +210,28 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A segment written in a format version this build does not know (by a newer rill).
+    /// Nothing is changed; open the directory with a build that reads that version.
+    #[error(
+        "{path} at offset {offset}: segment format version {version} is unknown (this build reads version {supported}); the file is left as it is"
+    )]
+    UnknownVersion {
+        /// The segment.
+        path: PathBuf,
+        /// Byte offset of the version field.
+        offset: u64,
+        /// The version found.
+        version: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// A commit failed and could not be cut off its segment before the log was closed: its
+    /// records may or may not be stored (they are served after a reopen if their frames
+    /// are complete). Retrying may store them twice.
+    #[error(
+        "a failed commit could not be undone in {0} before the log closed; its records may be stored"
+    )]
+    Indeterminate(PathBuf),
     /// The catalog database failed.
     #[error("catalog: {0}")]
     Catalog(#[from] rusqlite::Error),
@@ -290,6 +322,18 @@ impl StoreError {
                 path: PathBuf::new(),
                 source: std::io::Error::other(e.to_string()),
             },
+            StoreError::UnknownVersion {
+                path,
+                offset,
+                version,
+                supported,
+            } => StoreError::UnknownVersion {
+                path: path.clone(),
+                offset: *offset,
+                version: *version,
+                supported: *supported,
+            },
+            StoreError::Indeterminate(p) => StoreError::Indeterminate(p.clone()),
             StoreError::Poisoned(p) => StoreError::Poisoned(p.clone()),
             StoreError::Closed => StoreError::Closed,
             StoreError::Locked(p) => StoreError::Locked(p.clone()),

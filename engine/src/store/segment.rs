@@ -21,7 +21,7 @@ pub(crate) const MAX_POSITION: u64 = u64::MAX / 2;
 
 /// Encodes a segment header carrying each shard's next position.
 pub(crate) fn encode_header(segment: u64, next_positions: &[u64]) -> Vec<u8> {
-    let mut h = Vec::with_capacity(28 + 8 * next_positions.len());
+    let mut h = Vec::with_capacity(header_len(next_positions.len()));
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&VERSION.to_le_bytes());
     let n = u32::try_from(next_positions.len()).unwrap_or(u32::MAX);
@@ -44,43 +44,97 @@ pub(crate) struct Header {
     pub len: usize,
 }
 
-fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn le_u32(b: &[u8], at: usize) -> Option<u32> {
     b.get(at..at + 4)
         .and_then(|s| s.try_into().ok())
         .map(u32::from_le_bytes)
 }
-fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn le_u64(b: &[u8], at: usize) -> Option<u64> {
     b.get(at..at + 8)
         .and_then(|s| s.try_into().ok())
         .map(u64::from_le_bytes)
 }
 
-/// Parses a header at the start of `b`.
-pub(crate) fn decode_header(b: &[u8]) -> Result<Header, String> {
-    if b.get(..8) != Some(&MAGIC[..]) {
-        return Err("bad magic".into());
+/// Why a header does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeaderError {
+    /// A header of a format version this build does not know (with a valid checksum as far
+    /// as can be told): written by a newer rill.
+    Version(u32),
+    /// The bytes are not a valid header.
+    Damaged(String),
+}
+
+impl std::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeaderError::Version(v) => {
+                write!(
+                    f,
+                    "segment format version {v} is unknown (this build reads version {VERSION})"
+                )
+            }
+            HeaderError::Damaged(reason) => f.write_str(reason),
+        }
     }
-    let version = le_u32(b, 8).ok_or("short header")?;
-    if version != VERSION {
-        return Err(format!("unsupported segment version {version}"));
-    }
-    let n = le_u32(b, 12).ok_or("short header")? as usize;
+}
+
+/// Bytes of a header before its per-shard positions.
+pub(crate) const HEADER_FIXED: usize = 24;
+
+/// The length of a header with `shards` positions.
+pub(crate) fn header_len(shards: usize) -> usize {
+    HEADER_FIXED + 8 * shards + 4
+}
+
+/// The length of the header at the start of `b`, from its shard count, once `b` holds the
+/// fixed part; `None` while it is shorter.
+pub(crate) fn header_len_of(b: &[u8]) -> Option<Result<usize, HeaderError>> {
+    let n = le_u32(b, 12)? as usize;
     if n > MAX_SHARDS {
-        return Err(format!("shard count {n} out of range"));
+        return Some(Err(HeaderError::Damaged(format!(
+            "shard count {n} out of range"
+        ))));
     }
-    let segment = le_u64(b, 16).ok_or("short header")?;
-    let body_end = 24usize
-        .checked_add(n.checked_mul(8).ok_or("bad shard count")?)
-        .ok_or("bad shard count")?;
-    let crc = le_u32(b, body_end).ok_or("short header")?;
+    Some(Ok(header_len(n)))
+}
+
+/// Parses a header at the start of `b`.
+pub(crate) fn decode_header(b: &[u8]) -> Result<Header, HeaderError> {
+    let damaged = |r: &str| HeaderError::Damaged(r.to_string());
+    if b.get(..8) != Some(&MAGIC[..]) {
+        return Err(damaged("bad magic"));
+    }
+    let version = le_u32(b, 8).ok_or_else(|| damaged("short header"))?;
+    if version != VERSION {
+        // A header that would be valid with the version field set to this build's is a
+        // damaged version field, not a newer format.
+        let mut fixed = b.to_vec();
+        fixed[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        if decode_header(&fixed).is_ok() {
+            return Err(HeaderError::Damaged(format!(
+                "damaged version field ({version}; the checksum matches version {VERSION})"
+            )));
+        }
+        return Err(HeaderError::Version(version));
+    }
+    let n = le_u32(b, 12).ok_or_else(|| damaged("short header"))? as usize;
+    if n > MAX_SHARDS {
+        return Err(HeaderError::Damaged(format!(
+            "shard count {n} out of range"
+        )));
+    }
+    let segment = le_u64(b, 16).ok_or_else(|| damaged("short header"))?;
+    let body_end = HEADER_FIXED + 8 * n;
+    let crc = le_u32(b, body_end).ok_or_else(|| damaged("short header"))?;
     if crc32c::crc32c(&b[..body_end]) != crc {
-        return Err("header checksum mismatch".into());
+        return Err(damaged("header checksum mismatch"));
     }
     let next_positions = (0..n)
-        .map(|i| le_u64(b, 24 + 8 * i).ok_or("short header"))
+        .map(|i| le_u64(b, HEADER_FIXED + 8 * i).ok_or_else(|| damaged("short header")))
         .collect::<Result<Vec<_>, _>>()?;
     if next_positions.iter().any(|p| *p > MAX_POSITION) {
-        return Err("next position out of range".into());
+        return Err(damaged("next position out of range"));
     }
     Ok(Header {
         segment,

@@ -1,0 +1,409 @@
+//! Opening a log: what is on disk becomes the in-memory index, under the recovery policy of
+//! [`super`] ("Recovery policy"). Sealed segments are known by their header and persisted
+//! index; only the newest segment's frames are read.
+
+use super::StoreError;
+use super::fs::{self, FileIo, Fs};
+use super::index::{self, IndexState, SegmentIndex, SegmentInfo};
+use super::segment::{self, Decoded, Header, HeaderError};
+use bytes::Bytes;
+use std::path::{Path, PathBuf};
+
+/// The path of segment `id` in `dir`.
+pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.seg"))
+}
+
+/// What recovery found: the index, each shard's next position, the newest arrival and the
+/// newest segment (the one the writer appends to).
+pub(crate) struct Recovered {
+    pub state: IndexState,
+    pub next: Vec<u64>,
+    pub last_arrival: i64,
+    pub active: u64,
+}
+
+/// Creates segment `id` with a header carrying `next`: written to `<id>.seg.tmp`, synced,
+/// renamed to `<id>.seg`, and the directory synced. So a `.seg` file always starts with a
+/// complete, synced header; a crash during creation leaves at most a `.tmp` file, which
+/// holds no record and which recovery removes.
+pub(crate) fn create_segment(
+    fs: &dyn Fs,
+    dir: &Path,
+    id: u64,
+    next: &[u64],
+) -> Result<SegmentInfo, StoreError> {
+    let path = segment_path(dir, id);
+    let header = segment::encode_header(id, next);
+    index::write_atomically(fs, dir, &path, &header)?;
+    let file = fs
+        .open(&path)
+        .map_err(|e| StoreError::io("open segment", &path, e))?;
+    Ok(SegmentInfo {
+        path,
+        file,
+        len: header.len() as u64,
+        max_arrival: None,
+    })
+}
+
+/// A header problem as the store's error, at offset 0 of `path`.
+fn header_error(path: &Path, e: HeaderError) -> StoreError {
+    match e {
+        HeaderError::Version(version) => StoreError::UnknownVersion {
+            path: path.to_path_buf(),
+            offset: 8,
+            version,
+            supported: segment::VERSION,
+        },
+        HeaderError::Damaged(reason) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            offset: 0,
+            reason: format!("segment header: {reason}"),
+        },
+    }
+}
+
+/// Reads and checks the header of a segment file of `len` bytes.
+fn read_header(file: &dyn FileIo, path: &Path, len: u64) -> Result<Header, StoreError> {
+    let short = || StoreError::Corrupt {
+        path: path.to_path_buf(),
+        offset: 0,
+        reason: format!("segment header: the file has {len} bytes, fewer than its header"),
+    };
+    let fixed = segment::HEADER_FIXED as u64;
+    if len < fixed {
+        return Err(short());
+    }
+    let mut head = vec![0u8; segment::HEADER_FIXED];
+    fs::read_exact_at(file, &mut head, 0).map_err(|e| StoreError::io("read segment", path, e))?;
+    // The version is checked before the length: another version may lay its header out
+    // differently.
+    if let Err(e) = segment::decode_header(&head)
+        && matches!(e, HeaderError::Version(_))
+    {
+        return Err(header_error(path, e));
+    }
+    let need = match segment::header_len_of(&head) {
+        Some(Ok(n)) => n as u64,
+        Some(Err(e)) => return Err(header_error(path, e)),
+        None => return Err(short()),
+    };
+    if len < need {
+        return Err(short());
+    }
+    let mut buf = vec![0u8; need as usize];
+    fs::read_exact_at(file, &mut buf, 0).map_err(|e| StoreError::io("read segment", path, e))?;
+    segment::decode_header(&buf).map_err(|e| header_error(path, e))
+}
+
+/// Whether `b` holds only zero bytes: blocks a filesystem allocated for a write that never
+/// reached them.
+fn all_zero(b: &[u8]) -> bool {
+    b.iter().all(|&x| x == 0)
+}
+
+/// Whether the frame at `at`, which the file seems to end inside, is in fact complete up to
+/// the end of the file with a damaged length field: the rest of the file passes the frame's
+/// checksum. That is damage to an acknowledged record, not a torn write.
+fn complete_with_damaged_length(raw: &[u8], at: usize) -> bool {
+    let body = at + segment::FRAME_PREFIX;
+    match (segment::le_u32(raw, at + 4), raw.get(body..)) {
+        (Some(crc), Some(rest)) if rest.len() >= segment::BODY_FIXED => crc32c::crc32c(rest) == crc,
+        _ => false,
+    }
+}
+
+/// Opens the log in `dir` (see the module docs of [`super`] for the policy).
+pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> {
+    fs.create_dir_all(dir)
+        .map_err(|e| StoreError::io("create directory", dir, e))?;
+    let names = fs.list(dir).map_err(|e| StoreError::io("list", dir, e))?;
+    let mut ids: Vec<u64> = Vec::new();
+    let mut indexes: Vec<u64> = Vec::new();
+    let mut removed = false;
+    for name in &names {
+        if name.ends_with(".tmp") {
+            // A creation that never completed (a segment or an index written under its
+            // temporary name, not yet renamed): it holds no record.
+            let path = dir.join(name);
+            tracing::warn!(path = %path.display(), "removing an unfinished file a crash left");
+            fs.remove(&path)
+                .map_err(|e| StoreError::io("remove unfinished file", &path, e))?;
+            removed = true;
+        } else if let Some(id) = name
+            .strip_suffix(".seg")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            ids.push(id);
+        } else if let Some(id) = name
+            .strip_suffix(".idx")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            indexes.push(id);
+        }
+    }
+    ids.sort_unstable();
+    // An index whose segment is gone (retention deletes the segment first).
+    for id in indexes.iter().filter(|i| ids.binary_search(i).is_err()) {
+        let path = index::index_path(dir, *id);
+        fs.remove(&path)
+            .map_err(|e| StoreError::io("remove stale index", &path, e))?;
+        removed = true;
+    }
+    if removed {
+        fs.sync_dir(dir)
+            .map_err(|e| StoreError::io("fsync directory", dir, e))?;
+    }
+
+    let mut state = IndexState::default();
+    let mut next: Vec<u64> = Vec::new();
+    let mut last_arrival = i64::MIN;
+    let Some(&active) = ids.last() else {
+        let seg = create_segment(fs, dir, 0, &next)?;
+        state.segments.insert(0, seg);
+        return Ok(Recovered {
+            state,
+            next,
+            last_arrival,
+            active: 0,
+        });
+    };
+    for &id in &ids {
+        let path = segment_path(dir, id);
+        let file = fs
+            .open(&path)
+            .map_err(|e| StoreError::io("open segment", &path, e))?;
+        let len = file
+            .size()
+            .map_err(|e| StoreError::io("stat segment", &path, e))?;
+        let header = read_header(file.as_ref(), &path, len)?;
+        if header.segment != id {
+            return Err(StoreError::Corrupt {
+                path,
+                offset: 16,
+                reason: format!("segment header names segment {}", header.segment),
+            });
+        }
+        continue_positions(&path, &header, &state, &mut next)?;
+        let (len, max_arrival) = if id == active {
+            scan_newest(
+                &path,
+                file.as_ref(),
+                len,
+                &header,
+                id,
+                &mut state,
+                &mut next,
+            )?
+        } else {
+            let m = load_sealed(
+                fs,
+                dir,
+                &path,
+                file.as_ref(),
+                len,
+                &header,
+                id,
+                &mut state,
+                &mut next,
+            )?;
+            (len, m)
+        };
+        if let Some(m) = max_arrival {
+            last_arrival = last_arrival.max(m);
+        }
+        state.segments.insert(
+            id,
+            SegmentInfo {
+                path,
+                file,
+                len,
+                max_arrival,
+            },
+        );
+    }
+    if state.shards.len() < next.len() {
+        state.shards.resize_with(next.len(), Default::default);
+    }
+    for (s, n) in state.shards.iter_mut().zip(&next) {
+        s.next = *n;
+    }
+    Ok(Recovered {
+        state,
+        next,
+        last_arrival,
+        active,
+    })
+}
+
+/// A header's position for a shard is where that shard's records continue. Past the records
+/// the earlier segments hold, it means some were lost (a sealed segment deleted or cut
+/// short), unless the shard has none left (retention deleted them).
+fn continue_positions(
+    path: &Path,
+    header: &Header,
+    state: &IndexState,
+    next: &mut Vec<u64>,
+) -> Result<(), StoreError> {
+    for (shard, (n, h)) in next.iter().zip(&header.next_positions).enumerate() {
+        if h > n && state.shards.get(shard).is_some_and(|s| !s.runs.is_empty()) {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                offset: 0,
+                reason: format!(
+                    "shard {shard} continues at position {h}, but the segments before this one \
+                     end at {n}: records are missing"
+                ),
+            });
+        }
+    }
+    if header.next_positions.len() > next.len() {
+        next.resize(header.next_positions.len(), 0);
+    }
+    for (n, h) in next.iter_mut().zip(&header.next_positions) {
+        *n = (*n).max(*h);
+    }
+    Ok(())
+}
+
+/// A sealed segment: its persisted index when that passes every check, else a scan of its
+/// frames (any damage is corruption: a sealed segment was synced before the next one was
+/// made) and a new index. Returns its max arrival.
+#[allow(clippy::too_many_arguments)]
+fn load_sealed(
+    fs: &dyn Fs,
+    dir: &Path,
+    path: &Path,
+    file: &dyn FileIo,
+    len: u64,
+    header: &Header,
+    id: u64,
+    state: &mut IndexState,
+    next: &mut Vec<u64>,
+) -> Result<Option<i64>, StoreError> {
+    let why = match index::read_index(fs, dir, id) {
+        Ok(Some(bytes)) => match SegmentIndex::decode(&bytes, id, len, header.len as u64, next) {
+            Ok(idx) => {
+                for (shard, run) in idx.runs {
+                    let s = shard as usize;
+                    if state.shards.len() <= s {
+                        state.shards.resize_with(s + 1, Default::default);
+                    }
+                    state.shards[s].runs.push_back(run);
+                }
+                return Ok(idx.max_arrival);
+            }
+            Err(reason) => reason,
+        },
+        Ok(None) => "no index".to_string(),
+        Err(e) => format!("index unreadable: {e}"),
+    };
+    tracing::warn!(path = %path.display(), reason = %why, "rebuilding a segment index by scanning the segment");
+    let raw = fs::read_all(file, len).map_err(|e| StoreError::io("read segment", path, e))?;
+    let raw = Bytes::from(raw);
+    let (end, max_arrival, damage) = scan_frames(&raw, header.len, id, state, next);
+    if let Some((offset, reason)) = damage {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            offset: offset as u64,
+            reason,
+        });
+    }
+    debug_assert_eq!(end, raw.len());
+    let rebuilt = SegmentIndex {
+        segment: id,
+        len,
+        max_arrival,
+        runs: state.runs_of(id),
+    };
+    index::persist(fs, dir, &rebuilt);
+    Ok(max_arrival)
+}
+
+/// The newest segment: every frame is read. Where the first frame that is not intact
+/// starts, the rest of the file is a torn tail if the file ends inside that frame or holds
+/// only zeros from there on: it is cut off and the cut synced. Any other damage is
+/// corruption, and the file is left as it is. Returns the length kept and the max arrival.
+fn scan_newest(
+    path: &Path,
+    file: &dyn FileIo,
+    len: u64,
+    header: &Header,
+    id: u64,
+    state: &mut IndexState,
+    next: &mut Vec<u64>,
+) -> Result<(u64, Option<i64>), StoreError> {
+    let raw = fs::read_all(file, len).map_err(|e| StoreError::io("read segment", path, e))?;
+    let raw = Bytes::from(raw);
+    let (end, max_arrival, damage) = scan_frames(&raw, header.len, id, state, next);
+    let mut kept = raw.len() as u64;
+    if let Some((offset, reason)) = damage {
+        let torn = (matches!(segment::decode_frame(&raw, offset), Decoded::Incomplete)
+            && !complete_with_damaged_length(&raw, offset))
+            || all_zero(&raw[offset..]);
+        if !torn {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                offset: offset as u64,
+                reason: format!(
+                    "{reason}; this is not a torn write (the file does not end inside the frame), \
+                     so nothing is cut"
+                ),
+            });
+        }
+        tracing::warn!(
+            path = %path.display(), offset, dropped = raw.len() - offset, %reason,
+            "cutting off a torn tail (an unfinished write a crash left)"
+        );
+        file.set_len(offset as u64)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StoreError::io("truncate torn tail", path, e))?;
+        kept = offset as u64;
+    }
+    debug_assert_eq!(end as u64, kept);
+    Ok((kept, max_arrival))
+}
+
+/// Reads the frames of `raw` from `start`, adding them to the index; returns where the good
+/// frames end, their max arrival and the first damage (offset and reason), if any.
+fn scan_frames(
+    raw: &Bytes,
+    start: usize,
+    id: u64,
+    state: &mut IndexState,
+    next: &mut Vec<u64>,
+) -> (usize, Option<i64>, Option<(usize, String)>) {
+    let mut at = start;
+    let mut max_arrival = None::<i64>;
+    while at < raw.len() {
+        let f = match segment::decode_frame(raw, at) {
+            Decoded::Frame(f) => f,
+            Decoded::Incomplete => return (at, max_arrival, Some((at, "incomplete frame".into()))),
+            Decoded::Bad(reason) => return (at, max_arrival, Some((at, reason))),
+        };
+        let shard = f.shard as usize;
+        if shard >= next.len() {
+            next.resize(shard + 1, 0);
+        }
+        if f.position != next[shard] {
+            let reason = format!(
+                "shard {} position {} where {} was expected",
+                f.shard, f.position, next[shard]
+            );
+            return (at, max_arrival, Some((at, reason)));
+        }
+        next[shard] += 1;
+        max_arrival = Some(max_arrival.map_or(f.arrival_ms, |m| m.max(f.arrival_ms)));
+        state.push_frame(
+            f.shard,
+            f.position,
+            id,
+            at as u64,
+            f.len as u32,
+            f.arrival_ms,
+        );
+        at += f.len;
+    }
+    (at, max_arrival, None)
+}
