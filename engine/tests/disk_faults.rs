@@ -586,9 +586,33 @@ async fn a_corrupt_byte_in_a_sealed_segment_is_reported_and_never_served() -> Te
     );
     assert!(events.next().await.is_none(), "the subscription ends");
 
-    // Reopening refuses the directory, naming the file and the damaged frame.
+    // Reopening reads the sealed segments' persisted indexes, not their frames: it opens,
+    // and the damage is still reported where it is read, never served.
     engine.close().await?;
     drop(engine);
+    let engine = Engine::open(&data, config()).await?;
+    let (records, err) = read_shard(
+        &engine,
+        "rot",
+        &shard,
+        ShardIteratorType::TrimHorizon,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(records.len(), bad, "the records before the damage");
+    assert_corrupt(
+        &err.ok_or("the damage is reported after a reopen")?,
+        &sealed,
+    );
+    engine.close().await?;
+    drop(engine);
+
+    // Without its index the sealed segment is scanned, and opening refuses the directory,
+    // naming the file and the damaged frame.
+    let index = sealed.with_extension("idx");
+    assert!(index.exists(), "a sealed segment has a persisted index");
+    std::fs::remove_file(&index)?;
     let frame_offset = (at - 8 - 23 - 1) as u64; // prefix, fixed body, the key "k"
     match Engine::open(&data, config()).await {
         Err(OpenError::Store(e @ StoreError::Corrupt { .. })) => {
@@ -857,6 +881,13 @@ async fn a_damaged_frame_length_is_caught_not_followed() -> TestResult {
     assert_eq!(got, want);
     log.close();
     drop(log);
+    // Reopened, the damage is still caught where it is read; with the segment's index
+    // gone, opening scans the segment and refuses, naming the frame.
+    let log = open()?;
+    assert_eq!(corrupt_at(log.read(0, 1, 100, usize::MAX)), frame);
+    log.close();
+    drop(log);
+    std::fs::remove_file(sealed.with_extension("idx"))?;
     match open() {
         Err(StoreError::Corrupt { path, offset, .. }) => {
             assert_eq!((&path, offset), (sealed, frame));

@@ -97,21 +97,61 @@ fn read_header(file: &dyn FileIo, path: &Path, len: u64) -> Result<Header, Store
     segment::decode_header(&buf).map_err(|e| header_error(path, e))
 }
 
-/// Whether `b` holds only zero bytes: blocks a filesystem allocated for a write that never
-/// reached them.
-fn all_zero(b: &[u8]) -> bool {
-    b.iter().all(|&x| x == 0)
+/// Whether the damage at `at` (the first frame of the newest segment that is not intact) is
+/// what a crash during a write leaves, a torn tail: the bytes written end inside that frame,
+/// and anything after them up to the end of the file is zeros (blocks the filesystem
+/// allocated for the write that never reached them). So: every byte from the end of the
+/// damaged frame's declared length on is zero (or the file ends first), and the frame is not
+/// complete with a damaged length field.
+fn is_torn(raw: &[u8], at: usize) -> bool {
+    let rest = &raw[at..];
+    let written = rest.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    if written == 0 {
+        return true;
+    }
+    if matches!(
+        segment::decode_frame(&Bytes::copy_from_slice(rest), 0),
+        Decoded::Frame(_)
+    ) {
+        return false;
+    }
+    let Some(len) = segment::le_u32(rest, 0) else {
+        // Fewer than 4 bytes left: the length itself was cut short.
+        return true;
+    };
+    let len = len as usize;
+    if !(segment::BODY_FIXED..=segment::MAX_BODY).contains(&len) {
+        return false;
+    }
+    written < segment::FRAME_PREFIX + len && !complete_with_damaged_length(rest, written)
 }
 
-/// Whether the frame at `at`, which the file seems to end inside, is in fact complete up to
-/// the end of the file with a damaged length field: the rest of the file passes the frame's
-/// checksum. That is damage to an acknowledged record, not a torn write.
-fn complete_with_damaged_length(raw: &[u8], at: usize) -> bool {
-    let body = at + segment::FRAME_PREFIX;
-    match (segment::le_u32(raw, at + 4), raw.get(body..)) {
-        (Some(crc), Some(rest)) if rest.len() >= segment::BODY_FIXED => crc32c::crc32c(rest) == crc,
-        _ => false,
+/// Whether the frame at the start of `rest`, whose written bytes (`written` of them, then
+/// only zeros) end before its declared length, is in fact a complete frame with a damaged
+/// length field: its body, up to any point from the last written byte to the end of the
+/// file, passes the frame's checksum. That is damage to a stored record, not a torn write.
+fn complete_with_damaged_length(rest: &[u8], written: usize) -> bool {
+    let (Some(crc), Some(body)) = (
+        segment::le_u32(rest, 4),
+        rest.get(segment::FRAME_PREFIX..written),
+    ) else {
+        return false;
+    };
+    if body.len() < segment::BODY_FIXED {
+        return false;
     }
+    let mut c = crc32c::crc32c(body);
+    if c == crc {
+        return true;
+    }
+    // The record's data may end in zero bytes.
+    for _ in written..rest.len() {
+        c = crc32c::crc32c_append(c, &[0]);
+        if c == crc {
+            return true;
+        }
+    }
+    false
 }
 
 /// Opens the log in `dir` (see the module docs of [`super`] for the policy).
@@ -223,6 +263,10 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
             },
         );
     }
+    // The same for the directory's entries (a segment renamed into place just before the
+    // last process stopped).
+    fs.sync_dir(dir)
+        .map_err(|e| StoreError::io("fsync directory", dir, e))?;
     if state.shards.len() < next.len() {
         state.shards.resize_with(next.len(), Default::default);
     }
@@ -322,9 +366,8 @@ fn load_sealed(
 }
 
 /// The newest segment: every frame is read. Where the first frame that is not intact
-/// starts, the rest of the file is a torn tail if the file ends inside that frame or holds
-/// only zeros from there on: it is cut off and the cut synced. Any other damage is
-/// corruption, and the file is left as it is. Returns the length kept and the max arrival.
+/// starts, the rest of the file is cut off (and the cut synced) if it is a torn tail (see
+/// [`is_torn`]). Any other damage is corruption, and the file is left as it is. Returns the length kept and the max arrival.
 fn scan_newest(
     path: &Path,
     file: &dyn FileIo,
@@ -339,16 +382,14 @@ fn scan_newest(
     let (end, max_arrival, damage) = scan_frames(&raw, header.len, id, state, next);
     let mut kept = raw.len() as u64;
     if let Some((offset, reason)) = damage {
-        let torn = (matches!(segment::decode_frame(&raw, offset), Decoded::Incomplete)
-            && !complete_with_damaged_length(&raw, offset))
-            || all_zero(&raw[offset..]);
+        let torn = is_torn(&raw, offset);
         if !torn {
             return Err(StoreError::Corrupt {
                 path: path.to_path_buf(),
                 offset: offset as u64,
                 reason: format!(
-                    "{reason}; this is not a torn write (the file does not end inside the frame), \
-                     so nothing is cut"
+                    "{reason}; not a torn write (bytes were written past this frame), so \
+                     nothing is cut"
                 ),
             });
         }
@@ -362,6 +403,10 @@ fn scan_newest(
         kept = offset as u64;
     }
     debug_assert_eq!(end as u64, kept);
+    // What is served from now on must survive a power loss even if it was only in the page
+    // cache when the last process stopped (records whose append's answer never arrived).
+    file.sync_all()
+        .map_err(|e| StoreError::io("fsync segment", path, e))?;
     Ok((kept, max_arrival))
 }
 
