@@ -1,0 +1,329 @@
+//! The recovery policy on a real directory: damage that a crash cannot have made refuses to
+//! open, naming the file, and changes nothing; a torn tail is cut; a sealed segment's index
+//! is checked, and rebuilt when it fails a check.
+
+use bytes::Bytes;
+use rill_engine::store::{AppendRecord, LogConfig, StoreError, StreamLog};
+use rill_engine::api::Kinesis;
+use rill_engine::{Engine, EngineConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const SHARDS: u32 = 3;
+
+fn open(dir: &Path, segment_bytes: u64) -> Result<StreamLog, StoreError> {
+    StreamLog::open(
+        dir,
+        LogConfig {
+            segment_bytes,
+            ..Default::default()
+        },
+        Arc::new(|| 1_700_000_000_000i64),
+    )
+}
+
+fn record(i: usize) -> AppendRecord {
+    AppendRecord {
+        shard: (i % SHARDS as usize) as u32,
+        partition_key: format!("key-{i}"),
+        data: Bytes::from(format!("record {i:06} ").repeat(1 + i % 5)),
+        flags: 0,
+    }
+}
+
+/// Appends `n` records in commits of 10; returns (shard, position, data) of each.
+async fn fill(log: &StreamLog, n: usize) -> TestResult<Vec<(u32, u64, Bytes)>> {
+    let mut acked = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let records: Vec<AppendRecord> = chunk.iter().map(|&i| record(i)).collect();
+        let res = log.append(records.clone()).await??;
+        for (r, p) in records.into_iter().zip(res.positions) {
+            acked.push((r.shard, p, r.data));
+        }
+    }
+    Ok(acked)
+}
+
+fn assert_serves(log: &StreamLog, acked: &[(u32, u64, Bytes)]) -> TestResult {
+    for shard in 0..SHARDS {
+        let (got, _) = log.read(shard, 0, usize::MAX, usize::MAX)?;
+        let want: Vec<(u64, &Bytes)> = acked
+            .iter()
+            .filter(|a| a.0 == shard)
+            .map(|a| (a.1, &a.2))
+            .collect();
+        let got: Vec<(u64, &Bytes)> = got.iter().map(|r| (r.position, &r.data)).collect();
+        assert_eq!(got, want, "shard {shard}");
+    }
+    Ok(())
+}
+
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    out.retain(|p| p.extension().is_some_and(|x| x == ext));
+    out.sort();
+    out
+}
+
+fn names_file(e: &StoreError, file: &Path) -> bool {
+    e.to_string().contains(&file.display().to_string())
+}
+
+/// The segment format's header: magic (8), version (4), shard count (4), segment (8),
+/// positions (8 each), crc32c (4).
+fn header_len(shards: usize) -> usize {
+    24 + 8 * shards + 4
+}
+
+#[tokio::test]
+async fn every_byte_of_the_newest_header_flipped_refuses_or_serves_everything() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Records first, then a second segment so that the newest header carries positions.
+    let log = open(dir.path(), 4096)?;
+    let acked = fill(&log, 60).await?;
+    log.close();
+    drop(log);
+    let newest = files(dir.path(), "seg").pop().ok_or("no segment")?;
+    let original = std::fs::read(&newest)?;
+    let hlen = header_len(SHARDS as usize);
+    assert!(original.len() > hlen, "the newest segment holds records");
+    let mut refused = 0;
+    for at in 0..hlen {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bytes = original.clone();
+            bytes[at] ^= mask;
+            std::fs::write(&newest, &bytes)?;
+            match open(dir.path(), 4096) {
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e,
+                            StoreError::Corrupt { .. } | StoreError::UnknownVersion { .. }
+                        ),
+                        "byte {at}: {e:?}"
+                    );
+                    assert!(names_file(&e, &newest), "byte {at}: {e}");
+                    assert_eq!(std::fs::read(&newest)?, bytes, "byte {at}: the file was changed");
+                    refused += 1;
+                }
+                Ok(log) => {
+                    assert_serves(&log, &acked)?;
+                    log.close();
+                }
+            }
+            std::fs::write(&newest, &original)?;
+        }
+    }
+    // Every flip of a checksummed header is caught.
+    assert_eq!(refused, hlen * 3);
+    let log = open(dir.path(), 4096)?;
+    assert_serves(&log, &acked)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_header_of_a_newer_version_refuses_and_changes_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 1 << 20)?;
+    let acked = fill(&log, 30).await?;
+    log.close();
+    drop(log);
+    let seg = files(dir.path(), "seg").pop().ok_or("no segment")?;
+    let original = std::fs::read(&seg)?;
+    // Version 2 with a valid checksum, as a newer rill would write it.
+    let mut newer = original.clone();
+    newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let n = u32::from_le_bytes(newer[12..16].try_into()?) as usize;
+    let end = 24 + 8 * n;
+    let crc = crc32c::crc32c(&newer[..end]);
+    newer[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&seg, &newer)?;
+    match open(dir.path(), 1 << 20) {
+        Err(e @ StoreError::UnknownVersion { .. }) => {
+            let StoreError::UnknownVersion {
+                path,
+                offset,
+                version,
+                supported,
+            } = &e
+            else {
+                unreachable!()
+            };
+            assert_eq!((path, *offset, *version, *supported), (&seg, 8, 2, 1));
+            assert!(e.to_string().contains("version 2"), "{e}");
+        }
+        other => panic!("expected UnknownVersion, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&seg)?, newer, "the file is untouched");
+    std::fs::write(&seg, &original)?;
+    let log = open(dir.path(), 1 << 20)?;
+    assert_serves(&log, &acked)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn damage_inside_the_newest_segment_refuses_a_torn_tail_is_cut() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 1 << 20)?;
+    let acked = fill(&log, 40).await?;
+    log.close();
+    drop(log);
+    let seg = files(dir.path(), "seg").pop().ok_or("no segment")?;
+    let original = std::fs::read(&seg)?;
+    let hlen = header_len(SHARDS as usize);
+
+    // A byte in a record's data in the middle: corruption, named, nothing cut.
+    let mid = hlen + (original.len() - hlen) / 2;
+    let mut bad = original.clone();
+    bad[mid] ^= 0x20;
+    std::fs::write(&seg, &bad)?;
+    match open(dir.path(), 1 << 20) {
+        Err(e @ StoreError::Corrupt { .. }) => assert!(names_file(&e, &seg), "{e}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&seg)?, bad, "the file is untouched");
+
+    // The last record's data damaged (the file does not end inside a frame): refused too.
+    let mut bad = original.clone();
+    let last = bad.len() - 2;
+    bad[last] ^= 0x01;
+    std::fs::write(&seg, &bad)?;
+    assert!(matches!(open(dir.path(), 1 << 20), Err(StoreError::Corrupt { .. })));
+    assert_eq!(std::fs::read(&seg)?, bad);
+
+    // A write cut short (the file ends inside a frame), and one whose blocks were allocated
+    // but never written (zeros to the end): torn tails, cut off; every record stays.
+    let extra = {
+        let log = open_fresh(&original, &seg)?;
+        log.append(vec![record(1000)]).await??;
+        log.close();
+        std::fs::read(&seg)?
+    };
+    assert!(extra.len() > original.len());
+    for tail in [
+        extra[..extra.len() - 3].to_vec(),
+        extra[..original.len() + 5].to_vec(),
+        [original.clone(), vec![0u8; 700]].concat(),
+        [extra[..original.len() + 20].to_vec(), vec![0u8; 300]].concat(),
+    ] {
+        std::fs::write(&seg, &tail)?;
+        let log = open(dir.path(), 1 << 20)?;
+        assert_serves(&log, &acked)?;
+        log.close();
+        assert_eq!(std::fs::read(&seg)?, original, "cut back to the last whole frame");
+    }
+    Ok(())
+}
+
+/// Writes `original` back to `seg` and opens its log.
+fn open_fresh(original: &[u8], seg: &Path) -> Result<StreamLog, StoreError> {
+    std::fs::write(seg, original).map_err(|e| StoreError::Io {
+        op: "write",
+        path: seg.to_path_buf(),
+        source: e,
+    })?;
+    open(seg.parent().unwrap_or(Path::new(".")), 1 << 20)
+}
+
+#[tokio::test]
+async fn sealed_segments_open_from_their_index_and_a_bad_index_is_rebuilt() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 4096)?;
+    let acked = fill(&log, 300).await?;
+    log.close();
+    drop(log);
+    let segs = files(dir.path(), "seg");
+    let idxs = files(dir.path(), "idx");
+    assert!(segs.len() > 5, "{segs:?}");
+    assert_eq!(idxs.len(), segs.len() - 1, "every sealed segment has an index");
+    let good = std::fs::read(&idxs[1])?;
+
+    // A flipped byte, a truncated index and a missing one are rebuilt from their segments.
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0x04;
+    std::fs::write(&idxs[1], &flipped)?;
+    std::fs::write(&idxs[2], &good[..good.len() - 7])?;
+    std::fs::remove_file(&idxs[3])?;
+    let log = open(dir.path(), 4096)?;
+    assert_serves(&log, &acked)?;
+    log.close();
+    drop(log);
+    assert_eq!(std::fs::read(&idxs[1])?, good, "rebuilt as it was");
+    assert!(idxs[3].exists(), "a missing index is written again");
+
+    // An index that passes its checksum but not the segment (another segment's) is not
+    // trusted either.
+    let other = std::fs::read(&idxs[4])?;
+    std::fs::write(&idxs[1], &other)?;
+    let log = open(dir.path(), 4096)?;
+    assert_serves(&log, &acked)?;
+    log.close();
+    assert_eq!(std::fs::read(&idxs[1])?, good);
+
+    // A sealed segment cut short no longer matches its index: the scan finds the damage.
+    let seg = &segs[2];
+    let bytes = std::fs::read(seg)?;
+    std::fs::write(seg, &bytes[..bytes.len() - 10])?;
+    match open(dir.path(), 4096) {
+        Err(e @ StoreError::Corrupt { .. }) => assert!(names_file(&e, seg), "{e}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unfinished_segment_creation_is_removed() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 1 << 20)?;
+    let acked = fill(&log, 20).await?;
+    log.close();
+    drop(log);
+    // What a crash while creating segment 1 leaves: its file under the temporary name.
+    let tmp = dir.path().join(format!("{:020}.seg.tmp", 1));
+    std::fs::write(&tmp, b"RILLSEG")?;
+    let log = open(dir.path(), 1 << 20)?;
+    assert!(!tmp.exists());
+    assert_serves(&log, &acked)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_engine_refuses_a_damaged_header_naming_the_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let engine = Engine::open(dir.path(), EngineConfig::default()).await?;
+    engine
+        .create_stream(rill_engine::api::CreateStreamInput {
+            stream_name: "s".into(),
+            shard_count: Some(2),
+            ..Default::default()
+        })
+        .await?;
+    engine
+        .put_record(rill_engine::api::PutRecordInput {
+            stream_name: Some("s".into()),
+            data: Bytes::from_static(b"hello"),
+            partition_key: "k".into(),
+            ..Default::default()
+        })
+        .await?;
+    engine.close().await?;
+    drop(engine);
+    let mut segs = Vec::new();
+    for d in std::fs::read_dir(dir.path().join("streams"))? {
+        segs.extend(files(&d?.path(), "seg"));
+    }
+    let seg = segs.pop().ok_or("no segment")?;
+    let mut bytes = std::fs::read(&seg)?;
+    bytes[13] ^= 0x01; // the shard count
+    std::fs::write(&seg, &bytes)?;
+    match Engine::open(dir.path(), EngineConfig::default()).await {
+        Err(e) => assert!(e.to_string().contains(&seg.display().to_string()), "{e}"),
+        Ok(_) => panic!("opened a directory with a damaged segment header"),
+    }
+    assert_eq!(std::fs::read(&seg)?, bytes);
+    Ok(())
+}
