@@ -8,8 +8,13 @@
 //!   catalog.sqlite             streams, shards, tags, the iterator key (SQLite, WAL, synchronous=FULL)
 //!   streams/<epoch>/           one directory per stream, named by the stream's epoch
 //!     00000000000000000000.seg segments, named by a 20-digit segment number, oldest first
-//!     00000000000000000001.seg
+//!     00000000000000000000.idx the persisted index of a sealed segment (see `index`)
+//!     00000000000000000001.seg the newest segment: the only one written, it has no index
+//!     *.tmp                    a segment or index being made; renamed into place when
+//!                              complete (a crash may leave one: it holds no record)
 //! ```
+//!
+//! Every file operation goes through [`fs::Fs`], the store's I/O seam.
 //!
 //! # Segment format
 //!
@@ -62,14 +67,18 @@
 //! * [`FsyncPolicy::Never`]: acknowledges after the `write`, syncs only when a segment is
 //!   sealed and at close. Survives a process crash; a power loss may lose anything unsynced.
 //!
-//! A new segment file is synced and its directory entry is synced (the directory is
-//! fsynced) before any record is written to it; if that fails, the half-made file is removed
-//! and the commit fails. A failed `write` or sync fails every append of the commit with an
-//! error (none is acknowledged), and the segment is truncated back to its length before the
-//! commit, the end of its last good frame; if that truncation fails too, it is retried
-//! before anything else is written (appends fail until it succeeds; should the process stop
-//! first, recovery may keep the failed commit's frames if they are complete: never
-//! acknowledged, never half-written). Sync errors are never ignored.
+//! A new segment file is written under a temporary name, synced, renamed into place and the
+//! directory synced before any record is written to it; if that fails, the half-made file
+//! is removed and the commit fails. A failed `write` or sync fails every append of the
+//! commit (none is acknowledged): the segment is truncated back to its length before the
+//! commit, the end of its last good frame, and the truncation synced, *before* the appends
+//! are answered, so an error always means "not stored". If that truncation fails too, the
+//! commit's answers wait while it is retried (with backoff, and before anything else is
+//! written; new appends fail at once meanwhile, nothing of theirs written). Should the
+//! process stop first, those appends were never answered and recovery may keep their
+//! frames if they are complete; if the log is closed first, they get
+//! [`StoreError::Indeterminate`]. The writer's states are drawn in `writer`. Sync errors are
+//! never ignored.
 //!
 //! # Disk full
 //!
@@ -86,32 +95,58 @@
 //! # Damaged bytes
 //!
 //! Every frame read from disk is checked against its CRC, shard and position before it is
-//! returned, by reads as by recovery: damaged bytes are never returned as a record. A read
-//! returns the records before the damage; a read that starts at it fails with
-//! [`StoreError::Corrupt`] naming the file and offset, every time, and records after it
-//! remain readable. Each detection is logged and counted (`StoreCorruptFrames`).
+//! returned: damaged bytes are never returned as a record. A read returns the records
+//! before the damage; a read that starts at it fails with [`StoreError::Corrupt`] naming
+//! the file and offset, every time, and records after it remain readable. Each detection is
+//! logged and counted (`StoreCorruptFrames`).
 //!
-//! # Recovery
+//! # Recovery policy
 //!
-//! Opening a log reads every segment, checks every frame's CRC and rebuilds the in-memory
-//! index. In the newest segment, the first frame that is incomplete or fails its checksum
-//! marks a torn tail: the file is truncated there and synced. Because a record is
-//! acknowledged only after the bytes before and including it were written (and synced, under
-//! `Always`), a torn tail never holds an acknowledged record. A bad frame in a sealed segment
-//! is corruption, not a torn write: opening fails with [`StoreError::Corrupt`] naming the file
-//! and offset, and nothing is truncated or deleted. The directory opens again once the
-//! operator restored the file from a copy, or deleted it and every older segment of the
-//! stream (which loses their records, as retention would: the trim horizon moves past
-//! them). A segment missing from the middle of the log, or a sealed segment cut short, is
-//! found the same way: a later segment's header continues a shard past the records the
-//! earlier segments hold, and opening fails with [`StoreError::Corrupt`] rather than serve
-//! records with a gap in their positions. Damage inside the newest segment cannot be told
-//! from a torn write and is cut off as one.
+//! Opening a log never rewrites, shortens or deletes a file it cannot prove a crash left
+//! unfinished. What is provable, from the order in which the writer does things:
+//!
+//! * **An unfinished creation.** A segment (and an index) is written under a `.tmp` name,
+//!   synced, renamed into place, and the directory synced. A `.tmp` file is a creation that
+//!   never completed; it holds no record, and it is removed. A `.seg` file therefore always
+//!   had a complete, synced header: any damage to it (bad magic, checksum, shard count, a
+//!   file shorter than its header) stops the open with [`StoreError::Corrupt`] at offset 0,
+//!   and a version this build does not know with [`StoreError::UnknownVersion`]; the file
+//!   is left as it is. (Older builds created segments in place; a directory whose newest
+//!   segment a crash tore under such a build refuses to open and names the file.)
+//! * **A torn tail.** Only the newest segment is written, at its end. If the first frame
+//!   that is not intact is one the written bytes end inside of (the file ends inside it, or
+//!   holds only zeros from inside it to the end: blocks allocated for a write that never
+//!   reached them), and it is not a complete frame with a damaged length field (the rest of
+//!   the bytes pass its checksum), it is a write a crash cut short: the file is truncated
+//!   there and the truncation synced. Because a record is acknowledged only after the bytes
+//!   before and including it were written (and synced, under `Always`), such a tail never
+//!   holds an acknowledged record. Any other damage in the newest segment (a bad frame with
+//!   bytes written after it, a frame at the wrong position) stops the open with
+//!   [`StoreError::Corrupt`] naming the file and offset, and nothing is changed. After a
+//!   power loss that left a hole inside the last commit this refuses a directory that could
+//!   have been cut safely: the operator decides (truncate the file to the offset named to
+//!   drop the tail, or restore the file).
+//! * **Sealed segments** are synced before the next segment is made, so no crash damages
+//!   them: opening reads each one's header and persisted index (see `index`: checksummed,
+//!   and checked against the segment's number, its length and the positions before it). An
+//!   index that fails a check, or is missing, is rebuilt by scanning its segment (logged);
+//!   any damage the scan finds stops the open with [`StoreError::Corrupt`]. Damage in a
+//!   sealed segment whose index is intact is found where it is read (above). A segment
+//!   missing from the middle of the log, or a sealed segment cut short, is caught too: a
+//!   later header continues a shard past the records the earlier segments hold, or the
+//!   index no longer matches the file's length.
+//! * Opening then syncs the newest segment and the directory, so that what is served from
+//!   now on survives a power loss even if it was only in the page cache when the previous
+//!   process stopped.
+//!
+//! So opening reads the newest segment's frames (at most about one `segment_bytes`) and a
+//! header and an index per sealed segment: its time does not grow with the bytes retained,
+//! only slightly with the number of segments and runs.
 //!
 //! # Retention
 //!
-//! Retention deletes whole segments: a sealed segment goes once its newest record is older
-//! than the stream's retention period. When the newest segment itself has expired, it is
+//! Retention deletes whole segments, oldest first (a segment file, then its index): a
+//! sealed segment goes once its newest record is older than the stream's retention period. When the newest segment itself has expired, it is
 //! sealed first (a new, empty segment takes over). Reads never return records from deleted
 //! segments; the trim horizon of a shard is its oldest remaining record.
 
