@@ -33,6 +33,7 @@
 //! ```
 
 pub mod agent;
+pub mod multilang;
 pub mod put;
 pub mod serve;
 pub mod signal;
@@ -82,6 +83,9 @@ pub enum Command {
     },
     /// Put records made from a template (the data generator).
     Generate(agent::GenerateArgs),
+    /// Run record processors in other languages (amazon_kclpy, aws-kcl, ...): the KCL
+    /// MultiLangDaemon, configured by its properties file.
+    Multilang(multilang::MultiLangArgs),
 }
 
 /// `rill agent` subcommands.
@@ -105,5 +109,6 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             command: AgentCommand::Run(args),
         } => agent::agent_run(args).await,
         Command::Generate(args) => agent::generate_cmd(args).await,
+        Command::Multilang(args) => multilang::multilang(args).await,
     }
 }
