@@ -1,6 +1,8 @@
 //! Helpers of the `rill` binary's tests: a `rill serve` on port 0, stopped by PID.
 #![allow(dead_code)]
 
+pub mod dynalite;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
