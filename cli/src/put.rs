@@ -142,7 +142,7 @@ struct Counters {
 }
 
 /// Most failures named one by one on stderr (the rest are counted).
-const NAMED_FAILURES: usize = 10;
+pub const NAMED_FAILURES: usize = 10;
 
 /// Runs `rill put`.
 ///
