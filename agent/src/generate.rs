@@ -28,7 +28,7 @@ pub struct GenerateSpec {
     pub progress: Option<Duration>,
 }
 
-/// The outcome, printed as one JSON line by `rill-agent generate`.
+/// The outcome, printed as one JSON line by `rill generate`.
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
 pub struct GenerateSummary {
     /// The stream.

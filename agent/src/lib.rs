@@ -3,14 +3,14 @@
 //! The counterpart of the Amazon Kinesis Agent and the Kinesis Data Generator, built on the
 //! rill producer ([`rill_kpl`]):
 //!
-//! * `rill-agent run --config agent.toml` tails the files of each flow's glob pattern and
+//! * `rill agent run --config agent.toml` (the `rill` binary, package `rill` in `cli/`) tails the files of each flow's glob pattern and
 //!   ships every complete line, through the aggregating producer, to the flow's stream. It
 //!   follows rename and copy-truncate rotation and new files, and checkpoints each file's
 //!   (device, inode, offset) in SQLite only once every line before that offset is
 //!   acknowledged: a restart after a stop or a crash neither loses nor re-sends
 //!   acknowledged lines (lines sent after the last checkpoint may be sent again). See
 //!   [`agent`] for the details and [`config`] for the file format.
-//! * `rill-agent generate --stream S --template T --records N [--rate R]` puts records made
+//! * `rill generate --stream S --template T --records N [--rate R]` puts records made
 //!   from a [`template::Template`] with random fields.
 //!
 //! Both work against an embedded engine (`--data-dir` / `data_dir`), `rill serve` or any

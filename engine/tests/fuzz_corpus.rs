@@ -4,7 +4,7 @@
 //! `cargo test` covers the decoders and store recovery with the inputs fuzzing found
 //! interesting. `scripts/fuzz SECONDS` runs the fuzzers themselves.
 //!
-//! `RILL_FUZZ_WRITE_SEEDS=1 cargo test -p rill-engine --features cli --test fuzz_corpus --
+//! `RILL_FUZZ_WRITE_SEEDS=1 cargo test -p rill-engine --features server,remote --test fuzz_corpus --
 //! write_seeds`
 //! (re)writes the hand-made seed inputs into `fuzz/corpus/`.
 

@@ -6,7 +6,7 @@
 //! * an aggregating producer (rill-kpl) that sends `--records N` (default 200,000) records
 //!   of about 100 bytes under 1,000 partition keys, pacing itself to the shards' limits;
 //!   the records are sample page views made by the data generator of `rill-agent`
-//!   ([`rill_agent::template::Template`], the same templates as `rill-agent generate`);
+//!   ([`rill_agent::template::Template`], the same templates as `rill generate`);
 //! * three consumer workers (rill-kcl) sharing the shards through a SQLite lease table;
 //!   each record processor checkpoints after every batch.
 //!
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 const STREAM: &str = "quickstart";
 const SHARDS: i32 = 8;
 const WORKERS: usize = 3;
-/// Each record: a page view from the `rill-agent generate` template language.
+/// Each record: a page view from the `rill generate` template language.
 const DATA_TEMPLATE: &str = r#"{{seq}},{"ts":"{{timestamp}}","page":"{{pick "home" "search" "cart" "checkout"}}","ms":{{int 5 900}},"id":"{{uuid}}"}"#;
 /// Each record's partition key: one of 1,000 users.
 const KEY_TEMPLATE: &str = "user-{{int 1 1000}}";

@@ -10,6 +10,9 @@
 //!   batches, never in the middle of one.
 //! * After a handoff or shutdown the lease is released only after `shutdown_requested`
 //!   returned, so the next owner starts from the processor's last checkpoint.
+//! * A processor that reports a failure (`RecordProcessor::failure`, after `initialize`
+//!   and each batch) gets no further call; its lease is released at once, so the shard is
+//!   taken again from its last checkpoint.
 
 use crate::checkpoint::Checkpointer;
 use crate::config::{FanOutConfig, InitialPosition, PollingConfig};
@@ -201,6 +204,11 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
             pending_checkpoint_state: lease.pending_checkpoint_state.clone(),
         })
         .await;
+    if let Some(reason) = processor.failure() {
+        tracing::warn!(%shard_id, %reason, "processor failed in initialize; releasing the lease");
+        release(ctx, held, false).await;
+        return Ok(());
+    }
     let timestamp = match ctx.initial_position {
         InitialPosition::AtTimestamp(t) => Some(t),
         _ => None,
@@ -272,6 +280,12 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
                 processing_time.record(started.elapsed().as_secs_f64());
                 records_processed.increment(n);
                 bytes_processed.increment(bytes as u64);
+                if let Some(reason) = processor.failure() {
+                    drop(fetcher.take());
+                    tracing::warn!(%shard_id, %reason, "processor failed; releasing the lease");
+                    release(ctx, held, false).await;
+                    return Ok(());
+                }
             }
             Some(Fetched::ShardEnd { child_shards }) => {
                 drop(fetcher.take());

@@ -15,6 +15,8 @@
 //! * Polling retrieval with prefetch, or enhanced fan-out (SubscribeToShard) selected with
 //!   [`SchedulerBuilder::retrieval`] ([`retrieval`]); KPL deaggregation ([`record`]).
 //! * Metrics with the KCL's names through the `metrics` facade ([`metrics`]).
+//! * The MultiLangDaemon's protocol: record processors in other languages (amazon_kclpy,
+//!   aws-kcl), one child process per shard ([`multilang`]).
 //!
 //! Delivery is **at least once**: records after a shard's last checkpoint are delivered
 //! again after a crash. Planned moves (a graceful shutdown, a worker joining) deliver
@@ -77,6 +79,7 @@ mod consumer;
 pub mod error;
 pub mod lease;
 pub mod metrics;
+pub mod multilang;
 pub mod processor;
 pub mod record;
 pub mod retrieval;

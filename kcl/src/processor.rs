@@ -88,6 +88,15 @@ pub trait RecordProcessor: Send + 'static {
     async fn shutdown_requested(&mut self, input: ShutdownRequestedInput<'_>) {
         let _ = input;
     }
+
+    /// Whether the processor broke for good (e.g. the child process of a MultiLang
+    /// processor died). Looked at after `initialize` and after each `process_records`:
+    /// `Some(reason)` stops the shard at once, with no further call, and releases the
+    /// lease, so the shard is taken again (by this worker or another) from its last
+    /// checkpoint, with a new processor. Default: never.
+    fn failure(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Makes a processor for each shard a worker starts processing.

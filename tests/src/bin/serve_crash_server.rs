@@ -1,6 +1,6 @@
 //! A child process for the `serve_crash` test: `rill serve` on the library code path.
 //!
-//! It does what `rill serve` (engine/src/bin/rill.rs) does, minus the options the test does
+//! It does what `rill serve` (cli/src/serve.rs) does, minus the options the test does
 //! not use (auth, audit log, KMS keys, body limit): opens the embedded [`Engine`] on the data
 //! directory with the given fsync policy and throughput limits, binds the address, prints
 //! `listening on <addr>` as the first line of stdout, and serves the Kinesis wire protocol
@@ -8,7 +8,7 @@
 //! so there is no graceful shutdown path here.
 //!
 //! The test crate cannot start the real `rill` binary (`CARGO_BIN_EXE_rill` only exists in
-//! rill-engine's own tests, and cargo does not build a dependency's binaries), hence this
+//! the `rill` (cli/) package's own tests, and cargo does not build a dependency's binaries), hence this
 //! wrapper over the same library calls.
 //!
 //! Usage: `serve_crash_server --addr HOST:PORT --data-dir DIR [--fsync POLICY]

@@ -1,5 +1,6 @@
-//! End-to-end tests of `rill-agent`: an embedded engine served in this process on
-//! 127.0.0.1:0 (`rill_engine::server::serve`), the agent binary run as a child process with
+//! End-to-end tests of `rill agent run` and `rill generate` (the rill-agent library): an
+//! embedded engine served in this process on 127.0.0.1:0 (`rill_engine::server::serve`), the
+//! `rill` binary run as a child process with
 //! `endpoint = ...`, and the stream read back through the engine while the agent runs.
 
 use rill_engine::api::agg::deaggregate;
@@ -183,8 +184,8 @@ struct Agent {
 
 impl Agent {
     fn start(config: &Path) -> Result<Agent, std::io::Error> {
-        let child = Command::new(env!("CARGO_BIN_EXE_rill-agent"))
-            .args(["run", "--config"])
+        let child = Command::new(env!("CARGO_BIN_EXE_rill"))
+            .args(["agent", "run", "--config"])
             .arg(config)
             .env("RUST_LOG", "rill_agent=info,warn")
             .stdout(Stdio::piped())
@@ -585,7 +586,7 @@ async fn generator_puts_n_records_matching_the_template() -> TestResult {
     let template = r#"{"id":"{{uuid}}","seq":{{seq}},"n":{{int 1 10}},"x":{{float 0 1}},"side":"{{pick "buy" "sell"}}","ts":"{{timestamp}}"}"#;
     let url = h.url.clone();
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_rill-agent"))
+        Command::new(env!("CARGO_BIN_EXE_rill"))
             .args([
                 "generate",
                 "--endpoint",
