@@ -90,3 +90,50 @@ fn serve_stream_put_tail_and_sigterm() {
     ]);
     assert!(ok && out.contains("k: hello"), "{out}");
 }
+
+/// The segment files under a data directory.
+fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "seg") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_refuses_a_damaged_store_naming_the_file_and_exits_non_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap_or_default();
+    let d = ["--data-dir", data_arg];
+    let (ok, out) = rill(&[&["stream", "create", "s", "--shards", "1"][..], &d].concat());
+    assert!(ok, "{out}");
+    let (ok, out) = rill(&[&["put", "s", "--partition-key", "k", "hello"][..], &d].concat());
+    assert!(ok, "{out}");
+    let seg = segments(&data).pop().expect("a segment");
+    let mut bytes = std::fs::read(&seg).expect("read segment");
+    bytes[9] ^= 0x01; // the format version
+    std::fs::write(&seg, &bytes).expect("write segment");
+    let out = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir", data_arg])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rill serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "rill serve must fail: {stderr}");
+    assert!(stderr.contains(&seg.display().to_string()), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    assert_eq!(
+        std::fs::read(&seg).expect("read segment"),
+        bytes,
+        "untouched"
+    );
+}

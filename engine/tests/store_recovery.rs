@@ -3,8 +3,8 @@
 //! is checked, and rebuilt when it fails a check.
 
 use bytes::Bytes;
-use rill_engine::store::{AppendRecord, LogConfig, StoreError, StreamLog};
 use rill_engine::api::Kinesis;
+use rill_engine::store::{AppendRecord, LogConfig, StoreError, StreamLog};
 use rill_engine::{Engine, EngineConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,7 +107,11 @@ async fn every_byte_of_the_newest_header_flipped_refuses_or_serves_everything() 
                         "byte {at}: {e:?}"
                     );
                     assert!(names_file(&e, &newest), "byte {at}: {e}");
-                    assert_eq!(std::fs::read(&newest)?, bytes, "byte {at}: the file was changed");
+                    assert_eq!(
+                        std::fs::read(&newest)?,
+                        bytes,
+                        "byte {at}: the file was changed"
+                    );
                     refused += 1;
                 }
                 Ok(log) => {
@@ -192,7 +196,10 @@ async fn damage_inside_the_newest_segment_refuses_a_torn_tail_is_cut() -> TestRe
     let last = bad.len() - 2;
     bad[last] ^= 0x01;
     std::fs::write(&seg, &bad)?;
-    assert!(matches!(open(dir.path(), 1 << 20), Err(StoreError::Corrupt { .. })));
+    assert!(matches!(
+        open(dir.path(), 1 << 20),
+        Err(StoreError::Corrupt { .. })
+    ));
     assert_eq!(std::fs::read(&seg)?, bad);
 
     // A write cut short (the file ends inside a frame), and one whose blocks were allocated
@@ -214,7 +221,11 @@ async fn damage_inside_the_newest_segment_refuses_a_torn_tail_is_cut() -> TestRe
         let log = open(dir.path(), 1 << 20)?;
         assert_serves(&log, &acked)?;
         log.close();
-        assert_eq!(std::fs::read(&seg)?, original, "cut back to the last whole frame");
+        assert_eq!(
+            std::fs::read(&seg)?,
+            original,
+            "cut back to the last whole frame"
+        );
     }
     Ok(())
 }
@@ -239,7 +250,11 @@ async fn sealed_segments_open_from_their_index_and_a_bad_index_is_rebuilt() -> T
     let segs = files(dir.path(), "seg");
     let idxs = files(dir.path(), "idx");
     assert!(segs.len() > 5, "{segs:?}");
-    assert_eq!(idxs.len(), segs.len() - 1, "every sealed segment has an index");
+    assert_eq!(
+        idxs.len(),
+        segs.len() - 1,
+        "every sealed segment has an index"
+    );
     let good = std::fs::read(&idxs[1])?;
 
     // A flipped byte, a truncated index and a missing one are rebuilt from their segments.
