@@ -179,9 +179,42 @@ async fn damage_inside_the_newest_segment_refuses_a_torn_tail_is_cut() -> TestRe
     let seg = files(dir.path(), "seg").pop().ok_or("no segment")?;
     let original = std::fs::read(&seg)?;
     let hlen = header_len(SHARDS as usize);
+    // A clean close left an index of the newest segment: with it, opening reads no frame, and
+    // damage is reported where it is read.
+    let mid = hlen + (original.len() - hlen) / 2;
+    let mut bad = original.clone();
+    bad[mid] ^= 0x20;
+    std::fs::write(&seg, &bad)?;
+    {
+        let log = open(dir.path(), 1 << 20)?;
+        let mut corrupt = 0;
+        for shard in 0..SHARDS {
+            // A read returns the records before the damage; the one that starts at it fails.
+            let mut at = 0;
+            loop {
+                match log.read(shard, at, usize::MAX, usize::MAX) {
+                    Ok((got, next)) if !got.is_empty() => at = next,
+                    Ok(_) => break,
+                    Err(e) => {
+                        assert!(
+                            matches!(e, StoreError::Corrupt { .. }) && names_file(&e, &seg),
+                            "{e}"
+                        );
+                        corrupt += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(corrupt, 1, "the damaged shard's read reports it");
+        log.close();
+    }
+    assert_eq!(std::fs::read(&seg)?, bad);
+    // Without that index (as after a crash, when the segment had grown past it), the frames
+    // are read at open.
+    std::fs::remove_file(seg.with_extension("idx"))?;
 
     // A byte in a record's data in the middle: corruption, named, nothing cut.
-    let mid = hlen + (original.len() - hlen) / 2;
     let mut bad = original.clone();
     bad[mid] ^= 0x20;
     std::fs::write(&seg, &bad)?;
@@ -211,6 +244,7 @@ async fn damage_inside_the_newest_segment_refuses_a_torn_tail_is_cut() -> TestRe
         std::fs::read(&seg)?
     };
     assert!(extra.len() > original.len());
+    let _ = std::fs::remove_file(seg.with_extension("idx"));
     for tail in [
         extra[..extra.len() - 3].to_vec(),
         extra[..original.len() + 5].to_vec(),
@@ -226,6 +260,7 @@ async fn damage_inside_the_newest_segment_refuses_a_torn_tail_is_cut() -> TestRe
             original,
             "cut back to the last whole frame"
         );
+        std::fs::remove_file(seg.with_extension("idx"))?;
     }
     Ok(())
 }
@@ -252,8 +287,8 @@ async fn sealed_segments_open_from_their_index_and_a_bad_index_is_rebuilt() -> T
     assert!(segs.len() > 5, "{segs:?}");
     assert_eq!(
         idxs.len(),
-        segs.len() - 1,
-        "every sealed segment has an index"
+        segs.len(),
+        "every segment has an index after a clean close"
     );
     let good = std::fs::read(&idxs[1])?;
 

@@ -227,15 +227,25 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
         }
         continue_positions(&path, &header, &state, &mut next)?;
         let (len, max_arrival) = if id == active {
-            scan_newest(
-                &path,
-                file.as_ref(),
-                len,
-                &header,
-                id,
-                &mut state,
-                &mut next,
-            )?
+            // A log closed cleanly left an index of its newest segment too; it is valid only
+            // while the file still has the length it was written for (no append since, so no
+            // torn tail). Otherwise the frames are read.
+            match use_index(fs, dir, id, len, &header, &mut state, &mut next) {
+                Ok(m) => {
+                    file.sync_all()
+                        .map_err(|e| StoreError::io("fsync segment", &path, e))?;
+                    (len, m)
+                }
+                Err(_) => scan_newest(
+                    &path,
+                    file.as_ref(),
+                    len,
+                    &header,
+                    id,
+                    &mut state,
+                    &mut next,
+                )?,
+            }
         } else {
             let m = load_sealed(
                 fs,
@@ -311,6 +321,33 @@ fn continue_positions(
     Ok(())
 }
 
+/// Takes the runs of segment `id` (`len` bytes now) from its persisted index, if it has one
+/// that passes every check (see `index`); returns its max arrival, or why not.
+fn use_index(
+    fs: &dyn Fs,
+    dir: &Path,
+    id: u64,
+    len: u64,
+    header: &Header,
+    state: &mut IndexState,
+    next: &mut Vec<u64>,
+) -> Result<Option<i64>, String> {
+    let bytes = match index::read_index(fs, dir, id) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err("no index".to_string()),
+        Err(e) => return Err(format!("index unreadable: {e}")),
+    };
+    let idx = SegmentIndex::decode(&bytes, id, len, header.len as u64, next)?;
+    for (shard, run) in idx.runs {
+        let s = shard as usize;
+        if state.shards.len() <= s {
+            state.shards.resize_with(s + 1, Default::default);
+        }
+        state.shards[s].runs.push_back(run);
+    }
+    Ok(idx.max_arrival)
+}
+
 /// A sealed segment: its persisted index when that passes every check, else a scan of its
 /// frames (any damage is corruption: a sealed segment was synced before the next one was
 /// made) and a new index. Returns its max arrival.
@@ -326,22 +363,9 @@ fn load_sealed(
     state: &mut IndexState,
     next: &mut Vec<u64>,
 ) -> Result<Option<i64>, StoreError> {
-    let why = match index::read_index(fs, dir, id) {
-        Ok(Some(bytes)) => match SegmentIndex::decode(&bytes, id, len, header.len as u64, next) {
-            Ok(idx) => {
-                for (shard, run) in idx.runs {
-                    let s = shard as usize;
-                    if state.shards.len() <= s {
-                        state.shards.resize_with(s + 1, Default::default);
-                    }
-                    state.shards[s].runs.push_back(run);
-                }
-                return Ok(idx.max_arrival);
-            }
-            Err(reason) => reason,
-        },
-        Ok(None) => "no index".to_string(),
-        Err(e) => format!("index unreadable: {e}"),
+    let why = match use_index(fs, dir, id, len, header, state, next) {
+        Ok(max_arrival) => return Ok(max_arrival),
+        Err(why) => why,
     };
     tracing::warn!(path = %path.display(), reason = %why, "rebuilding a segment index by scanning the segment");
     let raw = fs::read_all(file, len).map_err(|e| StoreError::io("read segment", path, e))?;

@@ -201,6 +201,27 @@ impl Writer {
         {
             self.poison(&e);
         }
+        // A clean close leaves the newest segment's index too, so the next open reads no
+        // frames (the index stops matching, and is not used, once the segment grows).
+        if !self.poisoned && self.pending_cut.is_none() {
+            self.persist_active();
+        }
+    }
+
+    /// Writes the persisted index of the active segment as it is now.
+    fn persist_active(&self) {
+        let snapshot = {
+            let idx = self.shared.index.read();
+            idx.segments.get(&self.active).map(|s| SegmentIndex {
+                segment: self.active,
+                len: s.len,
+                max_arrival: s.max_arrival,
+                runs: idx.runs_of(self.active),
+            })
+        };
+        if let Some(snapshot) = snapshot {
+            index::persist(self.shared.fs.as_ref(), &self.shared.dir, &snapshot);
+        }
     }
 
     fn segment_file(&self, id: u64) -> Option<(Arc<dyn FileIo>, PathBuf)> {
@@ -314,19 +335,8 @@ impl Writer {
             self.poison(&e);
             return Err(e);
         }
+        self.persist_active();
         let fs = Arc::clone(&self.shared.fs);
-        let sealed = {
-            let idx = self.shared.index.read();
-            idx.segments.get(&self.active).map(|s| SegmentIndex {
-                segment: self.active,
-                len: s.len,
-                max_arrival: s.max_arrival,
-                runs: idx.runs_of(self.active),
-            })
-        };
-        if let Some(sealed) = sealed {
-            index::persist(fs.as_ref(), &self.shared.dir, &sealed);
-        }
         let id = self.active + 1;
         let seg = recovery::create_segment(fs.as_ref(), &self.shared.dir, id, &self.next)?;
         self.shared.index.write().segments.insert(id, seg);
