@@ -12,8 +12,10 @@
 //! * `--cold`: also one open after dropping the page cache (`/proc/sys/vm/drop_caches`,
 //!   needs root; says so when it cannot).
 //! * `--seconds N`: length of each latency run (default 10).
+//! * `--drainers N`: tasks draining 10 MiB batches in the latency part (default 2).
 //!
-//! The latency part runs an engine on a 2-worker multi-thread runtime. Two tasks drain a
+//! The latency part runs an engine on a 2-worker multi-thread runtime. Two tasks (or
+//! `--drainers`) drain a
 //! one-shard stream of 1 MiB records (200 MiB) with GetRecords (about 10 MiB a call) from
 //! TRIM_HORIZON, starting over at the end; meanwhile one task puts a 100 B record and one gets
 //! one record (limit 1) on another stream, each every 2 ms, and their latencies are taken
@@ -40,6 +42,7 @@ struct Opts {
     runs: usize,
     cold: bool,
     seconds: f64,
+    drainers: usize,
 }
 
 fn opts() -> Result<Opts, BoxError> {
@@ -63,6 +66,10 @@ fn opts() -> Result<Opts, BoxError> {
         data: value("--data").map(PathBuf::from),
         runs: value("--runs").map(|v| v.parse()).transpose()?.unwrap_or(5),
         cold: args.iter().any(|a| a == "--cold"),
+        drainers: value("--drainers")
+            .map(|v| v.parse())
+            .transpose()?
+            .unwrap_or(2),
         seconds: value("--seconds")
             .map(|v| v.parse())
             .transpose()?
@@ -295,7 +302,8 @@ const TICK: Duration = Duration::from_millis(2);
 
 async fn latency_part(o: &Opts, base: &Path) -> Result<(), BoxError> {
     println!(
-        "\n== small calls while 2 tasks drain 10 MiB GetRecords batches: runtime 2 workers, log fsync none, limits off; drained stream: 1 shard, {BIG_RECORDS} records of 1 MiB; small calls every {} ms each (PutRecord 100 B, GetRecords limit 1), latency from the tick they were due; {:.0} s per run",
+        "\n== small calls while {} tasks drain 10 MiB GetRecords batches: runtime 2 workers, log fsync none, limits off; drained stream: 1 shard, {BIG_RECORDS} records of 1 MiB; small calls every {} ms each (PutRecord 100 B, GetRecords limit 1), latency from the tick they were due; {:.0} s per run",
+        o.drainers,
         TICK.as_millis(),
         o.seconds
     );
@@ -322,7 +330,7 @@ async fn latency_part(o: &Opts, base: &Path) -> Result<(), BoxError> {
                 })
                 .await?;
         }
-        run_latency(&engine, o.seconds, tags).await?;
+        run_latency(&engine, o.seconds, o.drainers, tags).await?;
         engine.close().await?;
     }
     Ok(())
@@ -341,12 +349,17 @@ async fn iterator(engine: &Engine, stream: &str, kind: ShardIteratorType) -> Res
         .ok_or_else(|| Error::internal("bench", "GetShardIterator returned no iterator"))
 }
 
-async fn run_latency(engine: &Engine, seconds: f64, tags: bool) -> Result<(), BoxError> {
+async fn run_latency(
+    engine: &Engine,
+    seconds: f64,
+    drainers_n: usize,
+    tags: bool,
+) -> Result<(), BoxError> {
     let stop = Arc::new(AtomicBool::new(false));
     let drained = Arc::new(AtomicU64::new(0));
     let calls = Arc::new(AtomicU64::new(0));
     let mut drainers = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..drainers_n {
         let (engine, stop, drained, calls) = (
             engine.clone(),
             Arc::clone(&stop),
@@ -442,9 +455,22 @@ async fn run_latency(engine: &Engine, seconds: f64, tags: bool) -> Result<(), Bo
         ops.push(("Add/RemoveTags", small("tags")));
     }
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
+    // The stop comes from a thread of its own: when the drainers hold both workers, the
+    // runtime's timers do not run, so a tokio sleep here could not end the run.
+    let stopper = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs_f64(seconds));
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    for d in drainers {
+        d.await??;
+    }
     let elapsed = started.elapsed().as_secs_f64();
+    if stopper.join().is_err() {
+        return Err("the stopper thread panicked".into());
+    }
     println!(
         "-- run: drain{}",
         if tags {
@@ -470,11 +496,8 @@ async fn run_latency(engine: &Engine, seconds: f64, tags: bool) -> Result<(), Bo
             lat.last().copied().unwrap_or(f64::NAN)
         );
     }
-    for d in drainers {
-        d.await??;
-    }
     println!(
-        "drain: {:.0} MiB/s, {:.0} GetRecords/s (2 tasks, about 10 MiB a call)",
+        "drain: {:.0} MiB/s, {:.0} GetRecords/s ({drainers_n} tasks, about 10 MiB a call)",
         drained.load(Ordering::Relaxed) as f64 / elapsed / (1024.0 * 1024.0),
         calls.load(Ordering::Relaxed) as f64 / elapsed
     );
