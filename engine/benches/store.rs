@@ -423,7 +423,7 @@ async fn run_latency(
                         }
                     }
                     _ => {
-                        if n % 2 == 0 {
+                        if n.is_multiple_of(2) {
                             engine
                                 .add_tags_to_stream(AddTagsToStreamInput {
                                     stream_name: Some("tags".into()),
