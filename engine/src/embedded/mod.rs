@@ -280,9 +280,11 @@ pub struct Engine {
 impl Engine {
     /// Opens the engine on `dir` (created if missing), recovering every stream.
     ///
-    /// Fails if `config` is invalid, if another engine has `dir` open, or if the store is
-    /// corrupt beyond a torn tail (see [`crate::store`]). Recovery reads every segment, so
-    /// it takes time proportional to the data retained.
+    /// Fails if `config` is invalid, if another engine has `dir` open, or if the store holds
+    /// damage that is not a torn tail or a segment of an unknown format version (see
+    /// [`crate::store`], "Recovery policy"); then nothing on disk is changed. Recovery reads
+    /// each sealed segment's header and persisted index and at most the newest segment's
+    /// frames, so its time does not grow with the bytes retained.
     pub async fn open(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Engine, OpenError> {
         config.check()?;
         let root = dir.as_ref().to_path_buf();
