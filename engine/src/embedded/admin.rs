@@ -20,7 +20,7 @@ const MAX_POLICY_CHARS: usize = 20480;
 /// How long a minimum throughput billing commitment lasts at least.
 const COMMITMENT_MIN_MS: i64 = 24 * 3_600_000;
 /// The `meta` key of the account settings.
-const ACCOUNT_SETTINGS_KEY: &str = "account_settings";
+pub(crate) const ACCOUNT_SETTINGS_KEY: &str = "account_settings";
 
 /// The bit of a shard-level metric name (`None` for `ALL` and unknown names).
 fn metric_bit(name: &str) -> Option<u32> {
@@ -56,6 +56,20 @@ struct Commitment {
     started_ms: Option<i64>,
     ended_ms: Option<i64>,
     earliest_end_ms: Option<i64>,
+}
+
+/// Whether stored account settings parse (checked when the engine opens).
+pub(crate) fn account_settings_parse(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Commitment>(bytes).is_ok()
+}
+
+/// Stored account settings, or the default when none were ever stored.
+fn parse_commitment(raw: Option<Vec<u8>>) -> Result<Commitment, Error> {
+    match raw {
+        None => Ok(Commitment::default()),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::internal("the stored account settings are unreadable", e)),
+    }
 }
 
 impl Commitment {
@@ -120,6 +134,19 @@ impl Engine {
                 self.inner.config.account_id
             )))
         }
+    }
+
+    /// ResourceInUseException unless the stream is ACTIVE.
+    fn require_active(&self, stream: &Stream, meta: &super::StreamMeta) -> Result<(), Error> {
+        if meta.status != StreamStatus::Active {
+            return Err(Error::ResourceInUse(format!(
+                "Stream {} under account {} not ACTIVE, instead in state {}",
+                stream.name,
+                self.account(),
+                meta.status
+            )));
+        }
+        Ok(())
     }
 
     /// Validates a ResourceARN: a stream ARN or a consumer ARN.
@@ -199,31 +226,24 @@ impl Engine {
         ))
     }
 
-    fn commitment(&self) -> Result<Commitment, Error> {
+    async fn commitment(&self) -> Result<Commitment, Error> {
         let raw = self
-            .inner
-            .catalog
-            .lock()
-            .meta(ACCOUNT_SETTINGS_KEY)
-            .map_err(StoreError::from)?;
-        match raw {
-            None => Ok(Commitment::default()),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::internal("the stored account settings are unreadable", e)),
-        }
+            .catalog(|c| Ok(c.meta(ACCOUNT_SETTINGS_KEY).map_err(StoreError::from)?))
+            .await?;
+        parse_commitment(raw)
     }
 
-    pub(crate) fn do_describe_account_settings(
+    pub(crate) async fn do_describe_account_settings(
         &self,
     ) -> Result<DescribeAccountSettingsOutput, Error> {
         self.account_call("DescribeAccountSettings", 5)?;
         let now = self.inner.config.clock.now_ms();
         Ok(DescribeAccountSettingsOutput {
-            minimum_throughput_billing_commitment: Some(self.commitment()?.at(now).output()),
+            minimum_throughput_billing_commitment: Some(self.commitment().await?.at(now).output()),
         })
     }
 
-    pub(crate) fn do_update_account_settings(
+    pub(crate) async fn do_update_account_settings(
         &self,
         input: UpdateAccountSettingsInput,
     ) -> Result<UpdateAccountSettingsOutput, Error> {
@@ -254,59 +274,15 @@ impl Engine {
         self.account_call("UpdateAccountSettings", 5)?;
         let now = self.inner.config.clock.now_ms();
         // One update at a time: hold the catalog while reading and writing.
-        let mut catalog = self.inner.catalog.lock();
-        let current: Commitment = match catalog
-            .meta(ACCOUNT_SETTINGS_KEY)
-            .map_err(StoreError::from)?
-        {
-            None => Commitment::default(),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| Error::internal("the stored account settings are unreadable", e))?,
-        };
-        let current = current.at(now);
-        use MinimumThroughputBillingCommitmentStatus as S;
-        let next = match (enable, current.status.unwrap_or(S::Disabled)) {
-            (true, S::Enabled) | (false, S::Disabled) => current,
-            (false, S::EnabledUntilEarliestAllowedEnd) => current,
-            (true, S::EnabledUntilEarliestAllowedEnd) => Commitment {
-                status: Some(S::Enabled),
-                ended_ms: None,
-                ..current
-            },
-            (true, S::Disabled) => Commitment {
-                status: Some(S::Enabled),
-                started_ms: Some(now),
-                ended_ms: None,
-                earliest_end_ms: Some(now + COMMITMENT_MIN_MS),
-            },
-            (false, S::Enabled) => {
-                let earliest = current.earliest_end_ms.unwrap_or(now);
-                if now < earliest {
-                    Commitment {
-                        status: Some(S::EnabledUntilEarliestAllowedEnd),
-                        ended_ms: Some(earliest),
-                        ..current
-                    }
-                } else {
-                    Commitment {
-                        status: Some(S::Disabled),
-                        ended_ms: Some(now),
-                        ..current
-                    }
-                }
-            }
-        };
-        let bytes = serde_json::to_vec(&next)
-            .map_err(|e| Error::internal("could not encode the account settings", e))?;
-        catalog
-            .set_meta(ACCOUNT_SETTINGS_KEY, &bytes)
-            .map_err(StoreError::from)?;
+        let next = self
+            .catalog(move |catalog| update_commitment(catalog, enable, now))
+            .await?;
         Ok(UpdateAccountSettingsOutput {
             minimum_throughput_billing_commitment: Some(next.output()),
         })
     }
 
-    pub(crate) fn do_enhanced_monitoring(
+    pub(crate) async fn do_enhanced_monitoring(
         &self,
         input: EnhancedMonitoringInput,
         enable: bool,
@@ -356,29 +332,27 @@ impl Engine {
                 }
             })
             .fold(0, |a, b| a | b);
-        let mut catalog = self.inner.catalog.lock();
-        let mut meta = stream.meta.write();
-        if meta.status != StreamStatus::Active {
-            return Err(Error::ResourceInUse(format!(
-                "Stream {} under account {} not ACTIVE, instead in state {}",
-                stream.name,
-                self.account(),
-                meta.status
-            )));
-        }
-        let current = meta.shard_metrics;
-        let desired = if enable {
-            current | asked
-        } else {
-            current & !asked
-        };
-        if desired != current {
-            catalog
-                .set_shard_metrics(stream.epoch, desired)
-                .map_err(StoreError::from)?;
-            meta.shard_metrics = desired;
-            tracing::info!(stream = %stream.name, metrics = ?metric_names(desired), "shard-level metrics changed");
-        }
+        let (engine, s) = (self.clone(), Arc::clone(&stream));
+        let (current, desired) = self
+            .catalog(move |catalog| {
+                let mut meta = s.meta.write();
+                engine.require_active(&s, &meta)?;
+                let current = meta.shard_metrics;
+                let desired = if enable {
+                    current | asked
+                } else {
+                    current & !asked
+                };
+                if desired != current {
+                    catalog
+                        .set_shard_metrics(s.epoch, desired)
+                        .map_err(StoreError::from)?;
+                    meta.shard_metrics = desired;
+                    tracing::info!(stream = %s.name, metrics = ?metric_names(desired), "shard-level metrics changed");
+                }
+                Ok((current, desired))
+            })
+            .await?;
         Ok(EnhancedMonitoringOutput {
             stream_name: Some(stream.name.clone()),
             stream_arn: Some(stream.arn.clone()),
@@ -405,27 +379,30 @@ impl Engine {
         };
         let tags: BTreeMap<String, String> = input.tags.into_iter().collect();
         self.validate_tags(&consumer.name, &tags)?;
-        let mut catalog = self.inner.catalog.lock();
-        let existing = catalog
-            .consumer_tags(r.stream.epoch, &consumer.name)
-            .map_err(StoreError::from)?;
-        let new_keys = tags
-            .keys()
-            .filter(|k| !existing.iter().any(|(e, _)| e == *k))
-            .count();
-        if existing.len() + new_keys > super::ops::MAX_TAGS {
-            return Err(Error::InvalidArgument(format!(
-                "Failed to add tags to consumer {} under account {} because a given resource cannot have more than {} tags associated with it.",
-                consumer.arn,
-                self.account(),
-                super::ops::MAX_TAGS
-            )));
-        }
-        let rows: Vec<(String, String)> = tags.into_iter().collect();
-        catalog
-            .put_consumer_tags(r.stream.epoch, &consumer.name, &rows)
-            .map_err(StoreError::from)?;
-        Ok(())
+        let (engine, epoch, consumer) = (self.clone(), r.stream.epoch, Arc::clone(consumer));
+        self.catalog(move |catalog| {
+            let existing = catalog
+                .consumer_tags(epoch, &consumer.name)
+                .map_err(StoreError::from)?;
+            let new_keys = tags
+                .keys()
+                .filter(|k| !existing.iter().any(|(e, _)| e == *k))
+                .count();
+            if existing.len() + new_keys > super::ops::MAX_TAGS {
+                return Err(Error::InvalidArgument(format!(
+                    "Failed to add tags to consumer {} under account {} because a given resource cannot have more than {} tags associated with it.",
+                    consumer.arn,
+                    engine.account(),
+                    super::ops::MAX_TAGS
+                )));
+            }
+            let rows: Vec<(String, String)> = tags.into_iter().collect();
+            catalog
+                .put_consumer_tags(epoch, &consumer.name, &rows)
+                .map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await
     }
 
     pub(crate) async fn do_untag_resource(&self, input: UntagResourceInput) -> Result<(), Error> {
@@ -468,15 +445,17 @@ impl Engine {
         if input.tag_keys.iter().any(|k| !validate::tag_chars_ok(k)) {
             return Err(Error::InvalidArgument(super::ops::TAG_CHARS_MESSAGE.into()));
         }
-        self.inner
-            .catalog
-            .lock()
-            .remove_consumer_tags(r.stream.epoch, &consumer.name, &input.tag_keys)
-            .map_err(StoreError::from)?;
-        Ok(())
+        let (epoch, name, keys) = (r.stream.epoch, consumer.name.clone(), input.tag_keys);
+        self.catalog(move |catalog| {
+            catalog
+                .remove_consumer_tags(epoch, &name, &keys)
+                .map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await
     }
 
-    pub(crate) fn do_list_tags_for_resource(
+    pub(crate) async fn do_list_tags_for_resource(
         &self,
         input: ListTagsForResourceInput,
     ) -> Result<ListTagsForResourceOutput, Error> {
@@ -493,12 +472,15 @@ impl Engine {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            Some(c) => self
-                .inner
-                .catalog
-                .lock()
-                .consumer_tags(r.stream.epoch, &c.name)
-                .map_err(StoreError::from)?,
+            Some(c) => {
+                let (epoch, name) = (r.stream.epoch, c.name.clone());
+                self.catalog(move |catalog| {
+                    Ok(catalog
+                        .consumer_tags(epoch, &name)
+                        .map_err(StoreError::from)?)
+                })
+                .await?
+            }
         };
         Ok(ListTagsForResourceOutput {
             tags: pairs
@@ -511,7 +493,7 @@ impl Engine {
         })
     }
 
-    pub(crate) fn do_update_max_record_size(
+    pub(crate) async fn do_update_max_record_size(
         &self,
         input: UpdateMaxRecordSizeInput,
     ) -> Result<(), Error> {
@@ -527,22 +509,18 @@ impl Engine {
         v.finish()?;
         let stream = self.stream(None, Some(&input.stream_arn))?;
         let kib = input.max_record_size_in_kib as u32;
-        let mut catalog = self.inner.catalog.lock();
-        let mut meta = stream.meta.write();
-        if meta.status != StreamStatus::Active {
-            return Err(Error::ResourceInUse(format!(
-                "Stream {} under account {} not ACTIVE, instead in state {}",
-                stream.name,
-                self.account(),
-                meta.status
-            )));
-        }
-        catalog
-            .set_max_record_kib(stream.epoch, kib)
-            .map_err(StoreError::from)?;
-        meta.max_record_kib = kib;
-        tracing::info!(stream = %stream.name, kib, "maximum record size changed");
-        Ok(())
+        let engine = self.clone();
+        self.catalog(move |catalog| {
+            let mut meta = stream.meta.write();
+            engine.require_active(&stream, &meta)?;
+            catalog
+                .set_max_record_kib(stream.epoch, kib)
+                .map_err(StoreError::from)?;
+            meta.max_record_kib = kib;
+            tracing::info!(stream = %stream.name, kib, "maximum record size changed");
+            Ok(())
+        })
+        .await
     }
 
     /// A stream's warm throughput as DescribeStreamSummary shows it: ON_DEMAND streams only;
@@ -561,7 +539,7 @@ impl Engine {
         })
     }
 
-    pub(crate) fn do_update_warm_throughput(
+    pub(crate) async fn do_update_warm_throughput(
         &self,
         input: UpdateStreamWarmThroughputInput,
     ) -> Result<UpdateStreamWarmThroughputOutput, Error> {
@@ -580,33 +558,27 @@ impl Engine {
         );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
-        {
-            let mut catalog = self.inner.catalog.lock();
-            let mut meta = stream.meta.write();
-            if meta.status != StreamStatus::Active {
-                return Err(Error::ResourceInUse(format!(
-                    "Stream {} under account {} not ACTIVE, instead in state {}",
-                    stream.name,
-                    self.account(),
-                    meta.status
-                )));
-            }
+        let (engine, s) = (self.clone(), Arc::clone(&stream));
+        let wanted = input.warm_throughput_mibps;
+        self.catalog(move |catalog| {
+            let mut meta = s.meta.write();
+            engine.require_active(&s, &meta)?;
             if meta.mode != StreamMode::OnDemand {
                 return Err(Error::InvalidArgument(format!(
                     "Warm throughput can only be configured for streams in ON_DEMAND mode. Stream {} under account {} is in {} mode.",
-                    stream.name,
-                    self.account(),
+                    s.name,
+                    engine.account(),
                     meta.mode
                 )));
             }
-            let mibps = u32::try_from(input.warm_throughput_mibps)
-                .ok()
-                .filter(|m| *m > 0);
+            let mibps = u32::try_from(wanted).ok().filter(|m| *m > 0);
             catalog
-                .set_warm_throughput(stream.epoch, mibps)
+                .set_warm_throughput(s.epoch, mibps)
                 .map_err(StoreError::from)?;
             meta.warm_mibps = mibps;
-        }
+            Ok(())
+        })
+        .await?;
         tracing::info!(stream = %stream.name, mibps = input.warm_throughput_mibps, "warm throughput changed");
         Ok(UpdateStreamWarmThroughputOutput {
             stream_arn: Some(stream.arn.clone()),
@@ -615,7 +587,7 @@ impl Engine {
         })
     }
 
-    pub(crate) fn do_put_resource_policy(
+    pub(crate) async fn do_put_resource_policy(
         &self,
         input: PutResourcePolicyInput,
     ) -> Result<(), Error> {
@@ -650,16 +622,19 @@ impl Engine {
                 )));
             }
         }
-        self.inner
-            .catalog
-            .lock()
-            .set_policy(r.stream.epoch, r.consumer_key(), Some(&input.policy))
-            .map_err(StoreError::from)?;
+        let (epoch, key, policy) = (r.stream.epoch, r.consumer_key().to_string(), input.policy);
+        self.catalog(move |catalog| {
+            catalog
+                .set_policy(epoch, &key, Some(&policy))
+                .map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await?;
         tracing::info!(resource = %input.resource_arn, "resource policy attached");
         Ok(())
     }
 
-    pub(crate) fn do_get_resource_policy(
+    pub(crate) async fn do_get_resource_policy(
         &self,
         input: ResourcePolicyInput,
     ) -> Result<GetResourcePolicyOutput, Error> {
@@ -667,18 +642,16 @@ impl Engine {
         Self::check_resource_arn(&mut v, &input.resource_arn);
         v.finish()?;
         let r = self.resource(&input.resource_arn)?;
+        let (epoch, key) = (r.stream.epoch, r.consumer_key().to_string());
         let policy = self
-            .inner
-            .catalog
-            .lock()
-            .policy(r.stream.epoch, r.consumer_key())
-            .map_err(StoreError::from)?;
+            .catalog(move |catalog| Ok(catalog.policy(epoch, &key).map_err(StoreError::from)?))
+            .await?;
         Ok(GetResourcePolicyOutput {
             policy: policy.unwrap_or_else(|| "{}".into()),
         })
     }
 
-    pub(crate) fn do_delete_resource_policy(
+    pub(crate) async fn do_delete_resource_policy(
         &self,
         input: ResourcePolicyInput,
     ) -> Result<(), Error> {
@@ -686,24 +659,83 @@ impl Engine {
         Self::check_resource_arn(&mut v, &input.resource_arn);
         v.finish()?;
         let r = self.resource(&input.resource_arn)?;
-        let mut catalog = self.inner.catalog.lock();
-        let key = r.consumer_key().to_string();
-        if catalog
-            .policy(r.stream.epoch, &key)
-            .map_err(StoreError::from)?
-            .is_none()
-        {
-            return Err(Error::ResourceNotFound(format!(
-                "No resource policy found for resource ARN {}.",
-                input.resource_arn
-            )));
-        }
-        catalog
-            .set_policy(r.stream.epoch, &key, None)
-            .map_err(StoreError::from)?;
+        let (epoch, key, arn) = (
+            r.stream.epoch,
+            r.consumer_key().to_string(),
+            input.resource_arn.clone(),
+        );
+        self.catalog(move |catalog| {
+            if catalog
+                .policy(epoch, &key)
+                .map_err(StoreError::from)?
+                .is_none()
+            {
+                return Err(Error::ResourceNotFound(format!(
+                    "No resource policy found for resource ARN {arn}."
+                )));
+            }
+            catalog
+                .set_policy(epoch, &key, None)
+                .map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await?;
         tracing::info!(resource = %input.resource_arn, "resource policy deleted");
         Ok(())
     }
+}
+
+/// UpdateAccountSettings under the catalog lock: reads the commitment, works out the next
+/// one at `now` and stores it.
+fn update_commitment(
+    catalog: &mut crate::store::Catalog,
+    enable: bool,
+    now: i64,
+) -> Result<Commitment, Error> {
+    let current = parse_commitment(
+        catalog
+            .meta(ACCOUNT_SETTINGS_KEY)
+            .map_err(StoreError::from)?,
+    )?
+    .at(now);
+    use MinimumThroughputBillingCommitmentStatus as S;
+    let next = match (enable, current.status.unwrap_or(S::Disabled)) {
+        (true, S::Enabled) | (false, S::Disabled) => current,
+        (false, S::EnabledUntilEarliestAllowedEnd) => current,
+        (true, S::EnabledUntilEarliestAllowedEnd) => Commitment {
+            status: Some(S::Enabled),
+            ended_ms: None,
+            ..current
+        },
+        (true, S::Disabled) => Commitment {
+            status: Some(S::Enabled),
+            started_ms: Some(now),
+            ended_ms: None,
+            earliest_end_ms: Some(now + COMMITMENT_MIN_MS),
+        },
+        (false, S::Enabled) => {
+            let earliest = current.earliest_end_ms.unwrap_or(now);
+            if now < earliest {
+                Commitment {
+                    status: Some(S::EnabledUntilEarliestAllowedEnd),
+                    ended_ms: Some(earliest),
+                    ..current
+                }
+            } else {
+                Commitment {
+                    status: Some(S::Disabled),
+                    ended_ms: Some(now),
+                    ..current
+                }
+            }
+        }
+    };
+    let bytes = serde_json::to_vec(&next)
+        .map_err(|e| Error::internal("could not encode the account settings", e))?;
+    catalog
+        .set_meta(ACCOUNT_SETTINGS_KEY, &bytes)
+        .map_err(StoreError::from)?;
+    Ok(next)
 }
 
 #[cfg(test)]

@@ -165,35 +165,43 @@ impl Engine {
         let stream = self.stream_pub(None, Some(&input.stream_arn))?;
         let account = self.inner.config.account_id.clone();
         let delay = self.inner.config.consumer_delay;
-        let consumer = {
-            let mut catalog = self.inner.catalog.lock();
-            let mut consumers = stream.consumers.lock();
-            if consumers.contains_key(&input.consumer_name) {
-                return Err(Error::ResourceInUse(format!(
-                    "Consumer {} under stream {} under account {account} already exists.",
-                    input.consumer_name, stream.name
-                )));
-            }
-            let max = self.inner.config.max_consumers as usize;
-            if consumers.len() >= max {
-                return Err(Error::LimitExceeded(format!(
-                    "Stream {} under account {account} has reached the limit of {max} registered consumers.",
-                    stream.name
-                )));
-            }
-            let now = self.inner.config.clock.now_ms();
-            catalog
-                .add_consumer(stream.epoch, &input.consumer_name, now)
-                .map_err(StoreError::from)?;
-            let status = if delay.is_zero() {
-                ConsumerStatus::Active
-            } else {
-                ConsumerStatus::Creating
-            };
-            let c = self.new_consumer(&stream, &input.consumer_name, now, status);
-            consumers.insert(input.consumer_name.clone(), Arc::clone(&c));
-            c
-        };
+        // The catalog row and the registered consumer are added together, under the
+        // catalog lock, on a blocking thread (see `blocking`).
+        let (engine, s, name) = (
+            self.clone(),
+            Arc::clone(&stream),
+            input.consumer_name.clone(),
+        );
+        let consumer = self
+            .catalog(move |catalog| {
+                let mut consumers = s.consumers.lock();
+                if consumers.contains_key(&name) {
+                    return Err(Error::ResourceInUse(format!(
+                        "Consumer {name} under stream {} under account {account} already exists.",
+                        s.name
+                    )));
+                }
+                let max = engine.inner.config.max_consumers as usize;
+                if consumers.len() >= max {
+                    return Err(Error::LimitExceeded(format!(
+                        "Stream {} under account {account} has reached the limit of {max} registered consumers.",
+                        s.name
+                    )));
+                }
+                let now = engine.inner.config.clock.now_ms();
+                catalog
+                    .add_consumer(s.epoch, &name, now)
+                    .map_err(StoreError::from)?;
+                let status = if delay.is_zero() {
+                    ConsumerStatus::Active
+                } else {
+                    ConsumerStatus::Creating
+                };
+                let c = engine.new_consumer(&s, &name, now, status);
+                consumers.insert(name, Arc::clone(&c));
+                Ok(c)
+            })
+            .await?;
         if !delay.is_zero() {
             let c = Arc::clone(&consumer);
             tokio::spawn(async move {
@@ -282,7 +290,7 @@ impl Engine {
         })
     }
 
-    pub(crate) fn do_deregister_consumer(
+    pub(crate) async fn do_deregister_consumer(
         &self,
         input: DeregisterStreamConsumerInput,
     ) -> Result<(), Error> {
@@ -291,12 +299,16 @@ impl Engine {
             input.consumer_name.as_deref(),
             input.consumer_arn.as_deref(),
         )?;
-        let mut catalog = self.inner.catalog.lock();
-        catalog
-            .remove_consumer(stream.epoch, &c.name)
-            .map_err(StoreError::from)?;
-        stream.consumers.lock().remove(&c.name);
-        c.gone.store(true, Ordering::SeqCst);
+        let (s, consumer) = (Arc::clone(&stream), Arc::clone(&c));
+        self.catalog(move |catalog| {
+            catalog
+                .remove_consumer(s.epoch, &consumer.name)
+                .map_err(StoreError::from)?;
+            s.consumers.lock().remove(&consumer.name);
+            consumer.gone.store(true, Ordering::SeqCst);
+            Ok(())
+        })
+        .await?;
         tracing::info!(stream = %stream.name, consumer = %c.name, "consumer deregistered");
         Ok(())
     }
@@ -399,7 +411,7 @@ impl Subscription {
             }
             // Mark the commits seen before reading, so a commit after the read wakes us.
             commits.borrow_and_update();
-            match self.read_event() {
+            match self.read_event().await {
                 Ok(Some(event)) => break Ok(event),
                 Ok(None) => {}
                 Err(e) => {
@@ -457,7 +469,7 @@ impl Subscription {
 
     /// Reads what is there: an event with records, the final event of a closed shard, or
     /// `None` when there is nothing new.
-    fn read_event(&mut self) -> Result<Option<SubscribeToShardEvent>, Error> {
+    async fn read_event(&mut self) -> Result<Option<SubscribeToShardEvent>, Error> {
         let engine = &self.engine;
         let shards = Arc::clone(&self.stream.shards.read());
         let shard = shards
@@ -476,11 +488,14 @@ impl Subscription {
         if !self.consumer.limiter.try_read(self.shard, now) {
             return Ok(None);
         }
-        let (stored, next) = self
-            .stream
-            .log
-            .read(self.shard as u32, self.position, max, EVENT_BYTES)
-            .map_err(Error::from)?;
+        let (stored, next) = super::blocking::read_log(
+            &self.stream,
+            self.shard as u32,
+            self.position,
+            max,
+            EVENT_BYTES,
+        )
+        .await?;
         let bytes: usize = stored
             .iter()
             .map(|r| r.data.len() + r.partition_key.len())

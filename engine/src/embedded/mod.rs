@@ -12,11 +12,13 @@
 //! expire (see `token`).
 
 mod admin;
+mod blocking;
 mod clock;
 mod crypto;
 mod fanout;
 mod limits;
 mod ops;
+mod recovery;
 mod reshard;
 mod scaling;
 mod telemetry;
@@ -29,7 +31,7 @@ pub use limits::ThroughputLimits;
 pub use scaling::OnDemandScaling;
 
 use crate::api::{EncryptionType, Error, StreamMode, StreamStatus};
-use crate::store::{Catalog, FsyncPolicy, LogConfig, ShardRow, StoreError, StreamLog};
+use crate::store::{Catalog, FsyncPolicy, ShardRow, StoreError, StreamLog};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -130,6 +132,22 @@ pub enum OpenError {
     /// The store could not be opened or recovered.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A value in the catalog does not parse (a status, mode or encryption type this rill
+    /// does not know, or unreadable account settings): the catalog was written by a newer
+    /// rill, or damaged. The engine refuses to open rather than guess, and changes nothing.
+    #[error(
+        "catalog {table} row {key}: column {column} holds {value:?}, which this rill cannot read; refusing to open"
+    )]
+    Catalog {
+        /// The catalog table.
+        table: &'static str,
+        /// The row, as `column = value` of its key (e.g. `name = "orders"`).
+        key: String,
+        /// The column holding the bad value.
+        column: &'static str,
+        /// The value as stored.
+        value: String,
+    },
 }
 
 impl EngineConfig {
@@ -226,8 +244,9 @@ pub(crate) struct Stream {
     pub shards: RwLock<Arc<ShardSet>>,
     pub log: StreamLog,
     /// Held shared while a put routes and submits its records, exclusively while shards
-    /// change: a shard closes at an exact position.
-    pub gate: tokio::sync::RwLock<()>,
+    /// change: a shard closes at an exact position. In an `Arc`, so that a change can move
+    /// its guard into the blocking task that commits it (see `blocking`).
+    pub gate: Arc<tokio::sync::RwLock<()>>,
     /// Per-shard throughput buckets.
     pub limiter: limits::Limiter,
     /// Registered enhanced fan-out consumers.
@@ -272,6 +291,24 @@ impl std::fmt::Debug for Inner {
 }
 
 /// The embedded Kinesis engine. Cheap to clone; every clone serves the same streams.
+///
+/// Blocking work (catalog calls, log reads and recovery) runs on tokio's blocking pool, never
+/// on the worker that polls the call (see `blocking`).
+///
+/// # Cancel safety
+///
+/// Every [`Kinesis`](crate::api::Kinesis) operation may be cancelled (its future dropped).
+/// What that leaves behind:
+///
+/// * A change of the catalog (streams, tags, retention, mode, encryption, reshards,
+///   consumers, policies, account settings) runs together with the in-memory state it must
+///   agree with, in one task on a blocking thread that completes regardless: the cancelled
+///   call made all of its change or none of it; only the answer is lost. A DeleteStream
+///   cancelled after marking the stream DELETING leaves it DELETING until the deletion is
+///   finished by the next open of the data directory.
+/// * Records a PutRecord or PutRecords handed to the log are stored, as if the answer had
+///   been lost on the wire.
+/// * GetRecords and SubscribeToShard change nothing but the read budget they charged.
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub(crate) inner: Arc<Inner>,
@@ -280,108 +317,33 @@ pub struct Engine {
 impl Engine {
     /// Opens the engine on `dir` (created if missing), recovering every stream.
     ///
-    /// Fails if `config` is invalid, if another engine has `dir` open, or if the store holds
+    /// Fails if `config` is invalid, if another engine has `dir` open, if the store holds
     /// damage that is not a torn tail or a segment of an unknown format version (see
-    /// [`crate::store`], "Recovery policy"); then nothing on disk is changed. Recovery reads
-    /// each sealed segment's header and persisted index and at most the newest segment's
-    /// frames, so its time does not grow with the bytes retained.
+    /// [`crate::store`], "Recovery policy"; then nothing on disk is changed), or if a catalog
+    /// value does not parse ([`OpenError::Catalog`]). Recovery reads each sealed segment's
+    /// header and persisted index and at most the newest segment's frames, so its time does
+    /// not grow with the bytes retained. It runs on a blocking thread (tokio's blocking pool),
+    /// not on the caller's worker.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling the open does not stop the recovery already running on its blocking
+    /// thread: it completes (cutting provably torn tails, finishing interrupted deletions, as
+    /// an open does), then closes everything it opened and unlocks `dir`. Nothing else is
+    /// left behind; opening again later is safe.
     pub async fn open(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Engine, OpenError> {
         config.check()?;
         let root = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(root.join("streams"))
-            .map_err(|e| StoreError::io("create data directory", &root, e))?;
-        let lock_path = root.join("LOCK");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StoreError::io("open lock file", &lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(root).into()),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StoreError::io("lock data directory", &lock_path, e).into());
-            }
-        }
-        let mut catalog = Catalog::open(&root.join("catalog.sqlite")).map_err(StoreError::from)?;
-        let key = catalog
-            .iterator_key(rand::random::<[u8; 32]>())
-            .map_err(StoreError::from)?;
-        let mut registry = Registry::default();
-        let clock = Arc::clone(&config.clock);
-        let log_config = LogConfig {
-            fsync: config.fsync,
-            segment_bytes: config.segment_bytes,
-        };
-        let mut known_dirs = Vec::new();
-        for (row, shards, tags) in catalog.load().map_err(StoreError::from)? {
-            let dir = root.join("streams").join(row.epoch.to_string());
-            if row.status == StreamStatus::Deleting.as_str() {
-                // A deletion that a crash interrupted: finish it.
-                remove_dir(&dir)?;
-                catalog.delete_stream(row.epoch).map_err(StoreError::from)?;
-                continue;
-            }
-            known_dirs.push(row.epoch.to_string());
-            // A CREATING or UPDATING stream whose timer died with the process is ACTIVE now.
-            let mut row = row;
-            if row.status == StreamStatus::Creating.as_str()
-                || row.status == StreamStatus::Updating.as_str()
-            {
-                catalog
-                    .set_status(row.epoch, StreamStatus::Active.as_str())
-                    .map_err(StoreError::from)?;
-                row.status = StreamStatus::Active.as_str().into();
-            }
-            let c = Arc::clone(&clock);
-            let log = StreamLog::open(&dir, log_config.clone(), Arc::new(move || c.now_ms()))?;
-            let stream = Arc::new(Stream {
-                arn: stream_arn(&config, &row.name),
-                name: row.name.clone(),
-                epoch: row.epoch,
-                meta: RwLock::new(StreamMeta {
-                    status: StreamStatus::parse(&row.status).unwrap_or(StreamStatus::Active),
-                    mode: StreamMode::parse(&row.mode).unwrap_or(StreamMode::Provisioned),
-                    retention_hours: row.retention_hours,
-                    encryption: EncryptionType::parse(&row.encryption_type)
-                        .unwrap_or(EncryptionType::None),
-                    key_id: row.key_id.clone(),
-                    tags: tags.into_iter().collect(),
-                    shard_metrics: row.shard_metrics,
-                    max_record_kib: row.max_record_kib,
-                    warm_mibps: row.warm_mibps,
-                    generation: row.generation,
-                    next_shard_index: row.next_shard_index,
-                }),
-                shards: RwLock::new(Arc::new(ShardSet::new(shards))),
-                log,
-                gate: tokio::sync::RwLock::new(()),
-                limiter: limits::Limiter::new(config.limits),
-                writes: Default::default(),
-                heat: Default::default(),
-                consumers: Default::default(),
-            });
-            telemetry::stream_created(&row.name);
-            for (name, created_ms) in catalog.consumers(row.epoch).map_err(StoreError::from)? {
-                let c = Engine::consumer_for_load(&config, &stream, &name, created_ms);
-                stream.consumers.lock().insert(name, c);
-            }
-            registry.by_epoch.insert(row.epoch, Arc::clone(&stream));
-            registry.by_name.insert(row.name, stream);
-        }
-        // Directories without a catalog row belong to a creation that did not commit.
-        let streams_dir = root.join("streams");
-        for entry in
-            std::fs::read_dir(&streams_dir).map_err(|e| StoreError::io("list", &streams_dir, e))?
-        {
-            let entry = entry.map_err(|e| StoreError::io("list", &streams_dir, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !known_dirs.contains(&name) {
-                tracing::warn!(dir = %entry.path().display(), "removing stream directory without catalog entry");
-                remove_dir(&entry.path())?;
-            }
-        }
+        let (recovered, config, root) = blocking::blocking(move || {
+            recovery::recover(&root, &config).map(|r| (r, config, root))
+        })
+        .await?;
+        let recovery::Recovered {
+            lock,
+            catalog,
+            key,
+            registry,
+        } = recovered;
         tracing::info!(dir = %root.display(), streams = registry.by_name.len(), "engine opened");
         let inner = Arc::new(Inner {
             config,
@@ -431,7 +393,14 @@ impl Engine {
 
     /// Deletes, in every stream, the segments whose records are all older than the stream's
     /// retention period. Runs in the background every `retention_interval`; call it to run
-    /// it now. Returns the number of segments deleted.
+    /// it now. Returns the number of segments deleted. The deleting is done by each log's
+    /// writer thread; this only waits for it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelling stops the walk over the streams: the streams whose retention was asked
+    /// for are trimmed (their writer threads finish it), the rest are not. Nothing is half
+    /// deleted; call it again to finish.
     pub async fn enforce_retention(&self) -> Result<usize, Error> {
         let streams: Vec<Arc<Stream>> = self
             .inner
@@ -473,6 +442,13 @@ impl Engine {
     /// Calls made after `close` fail with `InternalFailure`, and the data directory is
     /// unlocked, so another engine may open it. Dropping the last clone also commits and
     /// syncs (but reports no errors).
+    ///
+    /// # Cancel safety
+    ///
+    /// The engine is marked closed at once, and the stopping of the writers and background
+    /// threads runs on a blocking thread that completes even if this is cancelled; but the
+    /// directory is unlocked only when this future completes (or when the last clone is
+    /// dropped).
     pub async fn close(&self) -> Result<(), Error> {
         self.inner
             .closed

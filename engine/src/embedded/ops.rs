@@ -286,12 +286,15 @@ impl Engine {
                 )));
             }
         }
-        self.inner
-            .catalog
-            .lock()
-            .set_retention(stream.epoch, hours)
-            .map_err(StoreError::from)?;
-        stream.meta.write().retention_hours = hours;
+        let s = Arc::clone(&stream);
+        self.catalog(move |catalog| {
+            catalog
+                .set_retention(s.epoch, hours)
+                .map_err(StoreError::from)?;
+            s.meta.write().retention_hours = hours;
+            Ok(())
+        })
+        .await?;
         if !increase {
             let cutoff = self.now() - i64::from(hours) * 3_600_000;
             stream.log.enforce_retention(cutoff).await?;
@@ -411,20 +414,26 @@ impl Engine {
             )));
         }
         // Hold puts back while the setting changes, so each put is wholly before or after.
-        let _gate = stream.gate.write().await;
+        // The guard moves into the blocking task, which releases it once the catalog and
+        // the metadata both say the new setting (even if this call is cancelled).
+        let gate = Arc::clone(&stream.gate).write_owned().await;
         let (kind, key) = if start {
             (EncryptionType::Kms, Some(input.key_id.clone()))
         } else {
             (EncryptionType::None, None)
         };
-        self.inner
-            .catalog
-            .lock()
-            .set_encryption(stream.epoch, kind.as_str(), key.as_deref())
-            .map_err(StoreError::from)?;
-        let mut m = stream.meta.write();
-        m.encryption = kind;
-        m.key_id = key;
+        let s = Arc::clone(&stream);
+        self.catalog(move |catalog| {
+            catalog
+                .set_encryption(s.epoch, kind.as_str(), key.as_deref())
+                .map_err(StoreError::from)?;
+            let mut m = s.meta.write();
+            m.encryption = kind;
+            m.key_id = key;
+            drop(gate);
+            Ok(())
+        })
+        .await?;
         tracing::info!(stream = %stream.name, encryption = %kind, "stream encryption changed");
         Ok(())
     }
@@ -441,23 +450,20 @@ impl Engine {
             .root
             .join("streams")
             .join(stream.epoch.to_string());
-        let s = Arc::clone(&stream);
-        let cleanup = move || -> Result<(), StoreError> {
+        // Log, directory and catalog rows go in one blocking task, which completes even if
+        // this call is cancelled.
+        let (s, inner) = (Arc::clone(&stream), Arc::clone(&self.inner));
+        super::blocking::blocking(move || -> Result<(), Error> {
             s.log.close();
-            super::remove_dir(&dir)
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => rt
-                .spawn_blocking(cleanup)
-                .await
-                .map_err(|e| Error::internal("delete failed", e))??,
-            Err(_) => cleanup()?,
-        }
-        self.inner
-            .catalog
-            .lock()
-            .delete_stream(stream.epoch)
-            .map_err(StoreError::from)?;
+            super::remove_dir(&dir)?;
+            inner
+                .catalog
+                .lock()
+                .delete_stream(s.epoch)
+                .map_err(StoreError::from)?;
+            Ok(())
+        })
+        .await?;
         tracing::info!(stream = %stream.name, "stream deleted");
         Ok(())
     }
@@ -557,136 +563,144 @@ impl Kinesis for Engine {
             StreamMode::OnDemand => self.inner.config.on_demand_shards,
         };
         let name = input.stream_name;
-        // One creation at a time, so the limit check and the insert see the same state.
-        let mut catalog = self.inner.catalog.lock();
-        if self.inner.streams.read().by_name.contains_key(&name) {
-            return Err(Error::ResourceInUse(format!(
-                "Stream {name} under account {} already exists.",
-                self.account()
-            )));
-        }
-        if mode == StreamMode::OnDemand
-            && self.on_demand_stream_count() >= self.inner.config.on_demand_stream_limit as usize
-        {
-            return Err(self.on_demand_limit_error());
-        }
-        let open = self.open_shard_count();
-        let limit = u64::from(self.inner.config.shard_limit);
-        if open + u64::from(count) > limit {
-            return Err(Error::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {count}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-                self.account(),
-                self.inner.config.region
-            )));
-        }
-        let now = self.now();
         let create_delay = self.inner.config.create_delay;
-        let initial_status = if create_delay.is_zero() {
-            StreamStatus::Active
-        } else {
-            StreamStatus::Creating
-        };
-        let epoch = catalog
-            .unique_epoch(u64::try_from(now).unwrap_or(0))
-            .map_err(StoreError::from)?;
-        if epoch > seq::MAX_STREAM_EPOCH {
-            return Err(Error::Internal {
-                message: "clock is beyond the year 2286".into(),
-                source: None,
-            });
-        }
-        let shards: Vec<ShardRow> = crate::api::HashKeyRange::split_evenly(count)
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| ShardRow {
-                shard_index: i as u64,
-                parent: None,
-                adjacent_parent: None,
-                start_hash: r.start.0,
-                end_hash: r.end.0,
-                generation: 0,
-                created_ms: now,
-                closed_ms: None,
-                ending_position: None,
-            })
-            .collect();
-        let row = StreamRow {
-            name: name.clone(),
-            epoch,
-            status: initial_status.as_str().into(),
-            mode: mode.as_str().into(),
-            retention_hours: 24,
-            generation: 0,
-            next_shard_index: u64::from(count),
-            encryption_type: EncryptionType::None.as_str().into(),
-            key_id: None,
-            shard_metrics: 0,
-            max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
-            warm_mibps: None,
-        };
-        let tag_rows: Vec<(String, String)> =
-            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        catalog
-            .create_stream(&row, &shards, &tag_rows)
-            .map_err(StoreError::from)?;
-        let dir = self.inner.root.join("streams").join(epoch.to_string());
-        let clock = Arc::clone(&self.inner.config.clock);
-        let log = match StreamLog::open(
-            &dir,
-            crate::store::LogConfig {
-                fsync: self.inner.config.fsync,
-                segment_bytes: self.inner.config.segment_bytes,
-            },
-            Arc::new(move || clock.now_ms()),
-        ) {
-            Ok(log) => log,
-            Err(e) => {
-                let _ = catalog.delete_stream(epoch);
-                return Err(e.into());
+        // One creation at a time, so the limit check and the insert see the same state: the
+        // checks, the catalog row, the log and the registry entry are made together under the
+        // catalog lock, on a blocking thread (see `blocking`).
+        let engine = self.clone();
+        let created = name.clone();
+        let epoch = self
+            .catalog(move |catalog| {
+                let name = created;
+            if engine.inner.streams.read().by_name.contains_key(&name) {
+                return Err(Error::ResourceInUse(format!(
+                    "Stream {name} under account {} already exists.",
+                    engine.account()
+                )));
             }
-        };
-        let stream = Arc::new(Stream {
-            arn: stream_arn(&self.inner.config, &name),
-            name: name.clone(),
-            epoch,
-            meta: RwLock::new(StreamMeta {
-                status: initial_status,
-                mode,
+            if mode == StreamMode::OnDemand
+                && engine.on_demand_stream_count() >= engine.inner.config.on_demand_stream_limit as usize
+            {
+                return Err(engine.on_demand_limit_error());
+            }
+            let open = engine.open_shard_count();
+            let limit = u64::from(engine.inner.config.shard_limit);
+            if open + u64::from(count) > limit {
+                return Err(Error::LimitExceeded(format!(
+                    "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {count}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+                    engine.account(),
+                    engine.inner.config.region
+                )));
+            }
+            let now = engine.now();
+                    let initial_status = if create_delay.is_zero() {
+                StreamStatus::Active
+            } else {
+                StreamStatus::Creating
+            };
+            let epoch = catalog
+                .unique_epoch(u64::try_from(now).unwrap_or(0))
+                .map_err(StoreError::from)?;
+            if epoch > seq::MAX_STREAM_EPOCH {
+                return Err(Error::Internal {
+                    message: "clock is beyond the year 2286".into(),
+                    source: None,
+                });
+            }
+            let shards: Vec<ShardRow> = crate::api::HashKeyRange::split_evenly(count)
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| ShardRow {
+                    shard_index: i as u64,
+                    parent: None,
+                    adjacent_parent: None,
+                    start_hash: r.start.0,
+                    end_hash: r.end.0,
+                    generation: 0,
+                    created_ms: now,
+                    closed_ms: None,
+                    ending_position: None,
+                })
+                .collect();
+            let row = StreamRow {
+                name: name.clone(),
+                epoch,
+                status: initial_status.as_str().into(),
+                mode: mode.as_str().into(),
                 retention_hours: 24,
-                encryption: EncryptionType::None,
+                generation: 0,
+                next_shard_index: u64::from(count),
+                encryption_type: EncryptionType::None.as_str().into(),
                 key_id: None,
-                tags,
                 shard_metrics: 0,
                 max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
                 warm_mibps: None,
-                generation: 0,
-                next_shard_index: u64::from(count),
-            }),
-            shards: RwLock::new(Arc::new(ShardSet::new(shards))),
-            log,
-            gate: tokio::sync::RwLock::new(()),
-            limiter: super::limits::Limiter::new(self.inner.config.limits),
-            writes: Default::default(),
-            heat: Default::default(),
-            consumers: Default::default(),
-        });
-        let mut reg = self.inner.streams.write();
-        reg.by_epoch.insert(epoch, Arc::clone(&stream));
-        reg.by_name.insert(name.clone(), stream);
-        telemetry::stream_created(&name);
-        tracing::info!(stream = %name, shards = count, "stream created");
-        drop(reg);
-        drop(catalog);
+            };
+            let tag_rows: Vec<(String, String)> =
+                tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            catalog
+                .create_stream(&row, &shards, &tag_rows)
+                .map_err(StoreError::from)?;
+            let dir = engine.inner.root.join("streams").join(epoch.to_string());
+            let clock = Arc::clone(&engine.inner.config.clock);
+            let log = match StreamLog::open(
+                &dir,
+                crate::store::LogConfig {
+                    fsync: engine.inner.config.fsync,
+                    segment_bytes: engine.inner.config.segment_bytes,
+                },
+                Arc::new(move || clock.now_ms()),
+            ) {
+                Ok(log) => log,
+                Err(e) => {
+                    let _ = catalog.delete_stream(epoch);
+                    return Err(e.into());
+                }
+            };
+            let stream = Arc::new(Stream {
+                arn: stream_arn(&engine.inner.config, &name),
+                name: name.clone(),
+                epoch,
+                meta: RwLock::new(StreamMeta {
+                    status: initial_status,
+                    mode,
+                    retention_hours: 24,
+                    encryption: EncryptionType::None,
+                    key_id: None,
+                    tags,
+                    shard_metrics: 0,
+                    max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
+                    warm_mibps: None,
+                    generation: 0,
+                    next_shard_index: u64::from(count),
+                }),
+                shards: RwLock::new(Arc::new(ShardSet::new(shards))),
+                log,
+                gate: Default::default(),
+                limiter: super::limits::Limiter::new(engine.inner.config.limits),
+                writes: Default::default(),
+                heat: Default::default(),
+                consumers: Default::default(),
+            });
+            let mut reg = engine.inner.streams.write();
+            reg.by_epoch.insert(epoch, Arc::clone(&stream));
+            reg.by_name.insert(name.clone(), stream);
+            telemetry::stream_created(&name);
+            tracing::info!(stream = %name, shards = count, "stream created");
+            drop(reg);
+                Ok(epoch)
+            })
+            .await?;
         if !create_delay.is_zero() {
             // CREATING for `create_delay`, then ACTIVE.
             let engine = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(create_delay).await;
                 let stream = engine.inner.streams.read().by_name.get(&name).cloned();
-                if let Some(stream) = stream
-                    && stream.epoch == epoch
-                    && stream.meta.read().status == StreamStatus::Creating
-                    && let Err(e) = engine.set_status_pub(&stream, StreamStatus::Active)
+                let creating = stream
+                    .filter(|s| s.epoch == epoch && s.meta.read().status == StreamStatus::Creating);
+                if let Some(stream) = creating
+                    && let Err(e) = engine.set_status_pub(&stream, StreamStatus::Active).await
                 {
                     tracing::error!(stream = %name, error = %e, "could not mark stream ACTIVE");
                 }
@@ -705,28 +719,29 @@ impl Kinesis for Engine {
         );
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
-        {
-            let mut catalog = self.inner.catalog.lock();
-            if stream.meta.read().status == StreamStatus::Deleting {
-                return Err(self.not_found(&stream.name));
+        let (engine, s) = (self.clone(), Arc::clone(&stream));
+        let enforce = input.enforce_consumer_deletion.unwrap_or(false);
+        self.catalog(move |catalog| {
+            if s.meta.read().status == StreamStatus::Deleting {
+                return Err(engine.not_found(&s.name));
             }
-            if !input.enforce_consumer_deletion.unwrap_or(false)
-                && !stream.consumers.lock().is_empty()
-            {
+            if !enforce && !s.consumers.lock().is_empty() {
                 return Err(Error::ResourceInUse(format!(
                     "Stream {} under account {} has registered consumers; deregister them or set EnforceConsumerDeletion.",
-                    stream.name,
-                    self.account()
+                    s.name,
+                    engine.account()
                 )));
             }
-            for c in stream.consumers.lock().values() {
+            for c in s.consumers.lock().values() {
                 c.gone.store(true, std::sync::atomic::Ordering::SeqCst);
             }
             catalog
-                .set_status(stream.epoch, StreamStatus::Deleting.as_str())
+                .set_status(s.epoch, StreamStatus::Deleting.as_str())
                 .map_err(StoreError::from)?;
-            stream.meta.write().status = StreamStatus::Deleting;
-        }
+            s.meta.write().status = StreamStatus::Deleting;
+            Ok(())
+        })
+        .await?;
         let delay = self.inner.config.delete_delay;
         if delay.is_zero() {
             return self.finish_delete(stream).await;
@@ -1501,10 +1516,9 @@ impl Kinesis for Engine {
                 self.rate_exceeded(&stream, tok.a),
             ));
         }
-        let (stored, next) = stream
-            .log
-            .read(tok.a as u32, tok.b, max, MAX_GET_RECORDS_BYTES)
-            .map_err(Error::from)?;
+        let (stored, next) =
+            super::blocking::read_log(&stream, tok.a as u32, tok.b, max, MAX_GET_RECORDS_BYTES)
+                .await?;
         stream.limiter.charge_read(
             tok.a,
             stored
@@ -1562,23 +1576,26 @@ impl Kinesis for Engine {
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         let tags: BTreeMap<String, String> = input.tags.into_iter().collect();
         self.validate_tags(&stream.name, &tags)?;
-        let mut catalog = self.inner.catalog.lock();
-        let mut meta = stream.meta.write();
-        let new_keys = tags.keys().filter(|k| !meta.tags.contains_key(*k)).count();
-        if meta.tags.len() + new_keys > MAX_TAGS {
-            return Err(Error::InvalidArgument(format!(
-                "Failed to add tags to stream {} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",
-                stream.name,
-                self.account()
-            )));
-        }
-        let rows: Vec<(String, String)> =
-            tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        catalog
-            .put_tags(stream.epoch, &rows)
-            .map_err(StoreError::from)?;
-        meta.tags.extend(tags);
-        Ok(())
+        let engine = self.clone();
+        self.catalog(move |catalog| {
+            let mut meta = stream.meta.write();
+            let new_keys = tags.keys().filter(|k| !meta.tags.contains_key(*k)).count();
+            if meta.tags.len() + new_keys > MAX_TAGS {
+                return Err(Error::InvalidArgument(format!(
+                    "Failed to add tags to stream {} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.",
+                    stream.name,
+                    engine.account()
+                )));
+            }
+            let rows: Vec<(String, String)> =
+                tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            catalog
+                .put_tags(stream.epoch, &rows)
+                .map_err(StoreError::from)?;
+            meta.tags.extend(tags);
+            Ok(())
+        })
+        .await
     }
 
     async fn list_tags_for_stream(
@@ -1658,15 +1675,18 @@ impl Kinesis for Engine {
         if input.tag_keys.iter().any(|k| !validate::tag_chars_ok(k)) {
             return Err(Error::InvalidArgument(TAG_CHARS_MESSAGE.into()));
         }
-        let mut catalog = self.inner.catalog.lock();
-        let mut meta = stream.meta.write();
-        catalog
-            .remove_tags(stream.epoch, &input.tag_keys)
-            .map_err(StoreError::from)?;
-        for k in &input.tag_keys {
-            meta.tags.remove(k);
-        }
-        Ok(())
+        let keys = input.tag_keys;
+        self.catalog(move |catalog| {
+            let mut meta = stream.meta.write();
+            catalog
+                .remove_tags(stream.epoch, &keys)
+                .map_err(StoreError::from)?;
+            for k in &keys {
+                meta.tags.remove(k);
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn increase_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
@@ -1705,7 +1725,7 @@ impl Kinesis for Engine {
 
     async fn deregister_stream_consumer(&self, input: DeregisterStreamConsumerInput) -> Result<()> {
         self.check_open()?;
-        self.do_deregister_consumer(input)
+        self.do_deregister_consumer(input).await
     }
 
     async fn subscribe_to_shard(
@@ -1742,12 +1762,15 @@ impl Kinesis for Engine {
                 return Err(self.on_demand_limit_error());
             }
         }
-        self.inner
-            .catalog
-            .lock()
-            .set_mode(stream.epoch, mode.as_str())
-            .map_err(StoreError::from)?;
-        stream.meta.write().mode = mode;
+        let s = Arc::clone(&stream);
+        self.catalog(move |catalog| {
+            catalog
+                .set_mode(s.epoch, mode.as_str())
+                .map_err(StoreError::from)?;
+            s.meta.write().mode = mode;
+            Ok(())
+        })
+        .await?;
         tracing::info!(stream = %stream.name, mode = %mode, "stream mode changed");
         Ok(())
     }
@@ -1851,7 +1874,7 @@ impl Kinesis for Engine {
         _input: DescribeAccountSettingsInput,
     ) -> Result<DescribeAccountSettingsOutput> {
         self.check_open()?;
-        self.do_describe_account_settings()
+        self.do_describe_account_settings().await
     }
 
     async fn update_account_settings(
@@ -1859,7 +1882,7 @@ impl Kinesis for Engine {
         input: UpdateAccountSettingsInput,
     ) -> Result<UpdateAccountSettingsOutput> {
         self.check_open()?;
-        self.do_update_account_settings(input)
+        self.do_update_account_settings(input).await
     }
 
     async fn enable_enhanced_monitoring(
@@ -1867,7 +1890,7 @@ impl Kinesis for Engine {
         input: EnhancedMonitoringInput,
     ) -> Result<EnhancedMonitoringOutput> {
         self.check_open()?;
-        self.do_enhanced_monitoring(input, true)
+        self.do_enhanced_monitoring(input, true).await
     }
 
     async fn disable_enhanced_monitoring(
@@ -1875,7 +1898,7 @@ impl Kinesis for Engine {
         input: EnhancedMonitoringInput,
     ) -> Result<EnhancedMonitoringOutput> {
         self.check_open()?;
-        self.do_enhanced_monitoring(input, false)
+        self.do_enhanced_monitoring(input, false).await
     }
 
     async fn tag_resource(&self, input: TagResourceInput) -> Result<()> {
@@ -1893,12 +1916,12 @@ impl Kinesis for Engine {
         input: ListTagsForResourceInput,
     ) -> Result<ListTagsForResourceOutput> {
         self.check_open()?;
-        self.do_list_tags_for_resource(input)
+        self.do_list_tags_for_resource(input).await
     }
 
     async fn update_max_record_size(&self, input: UpdateMaxRecordSizeInput) -> Result<()> {
         self.check_open()?;
-        self.do_update_max_record_size(input)
+        self.do_update_max_record_size(input).await
     }
 
     async fn update_stream_warm_throughput(
@@ -1906,12 +1929,12 @@ impl Kinesis for Engine {
         input: UpdateStreamWarmThroughputInput,
     ) -> Result<UpdateStreamWarmThroughputOutput> {
         self.check_open()?;
-        self.do_update_warm_throughput(input)
+        self.do_update_warm_throughput(input).await
     }
 
     async fn put_resource_policy(&self, input: PutResourcePolicyInput) -> Result<()> {
         self.check_open()?;
-        self.do_put_resource_policy(input)
+        self.do_put_resource_policy(input).await
     }
 
     async fn get_resource_policy(
@@ -1919,12 +1942,12 @@ impl Kinesis for Engine {
         input: ResourcePolicyInput,
     ) -> Result<GetResourcePolicyOutput> {
         self.check_open()?;
-        self.do_get_resource_policy(input)
+        self.do_get_resource_policy(input).await
     }
 
     async fn delete_resource_policy(&self, input: ResourcePolicyInput) -> Result<()> {
         self.check_open()?;
-        self.do_delete_resource_policy(input)
+        self.do_delete_resource_policy(input).await
     }
 }
 

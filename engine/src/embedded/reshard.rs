@@ -153,7 +153,10 @@ impl Engine {
         stream: &Arc<Stream>,
         plan: impl FnOnce(&mut ReshardPlan<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let _gate = stream.gate.write().await;
+        // An owned guard: it moves into the blocking task that commits the change, so a
+        // cancelled caller cannot let puts route on the old shards after the new ones are
+        // durable.
+        let gate = Arc::clone(&stream.gate).write_owned().await;
         match stream.log.barrier().await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e.into()),
@@ -201,30 +204,36 @@ impl Engine {
             })
             .collect();
         let new_rows: Vec<ShardRow> = work.all[work.old_len..].to_vec();
-        self.inner
-            .catalog
-            .lock()
-            .reshard(
-                stream.epoch,
-                work.generation,
-                work.next_index,
-                &closed,
-                &new_rows,
-            )
-            .map_err(StoreError::from)?;
-        {
-            let mut m = stream.meta.write();
-            m.generation = work.generation;
-            m.next_shard_index = work.next_index;
-        }
-        *stream.shards.write() = Arc::new(ShardSet::new(work.all));
-        tracing::info!(
-            stream = %stream.name,
-            closed = closed.len(),
-            created = new_rows.len(),
-            "resharded"
-        );
-        Ok(())
+        // The catalog transaction and the new shard set are published together, under the
+        // catalog lock and the gate, on a blocking thread: cancelling the caller does not
+        // split them (see `blocking`).
+        let s = Arc::clone(stream);
+        self.catalog(move |catalog| {
+            catalog
+                .reshard(
+                    s.epoch,
+                    work.generation,
+                    work.next_index,
+                    &closed,
+                    &new_rows,
+                )
+                .map_err(StoreError::from)?;
+            {
+                let mut m = s.meta.write();
+                m.generation = work.generation;
+                m.next_shard_index = work.next_index;
+            }
+            *s.shards.write() = Arc::new(ShardSet::new(work.all));
+            drop(gate);
+            tracing::info!(
+                stream = %s.name,
+                closed = closed.len(),
+                created = new_rows.len(),
+                "resharded"
+            );
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -438,35 +447,46 @@ impl Engine {
         if delay.is_zero() {
             return job(self.clone(), Arc::clone(stream)).await;
         }
-        self.set_status(stream, crate::api::StreamStatus::Updating)?;
+        self.set_status(stream, crate::api::StreamStatus::Updating)
+            .await?;
         let (engine, stream) = (self.clone(), Arc::clone(stream));
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             if let Err(e) = job(engine.clone(), Arc::clone(&stream)).await {
                 tracing::error!(stream = %stream.name, error = %e, "delayed reshard failed");
             }
-            if let Err(e) = engine.set_status(&stream, crate::api::StreamStatus::Active) {
+            if let Err(e) = engine
+                .set_status(&stream, crate::api::StreamStatus::Active)
+                .await
+            {
                 tracing::error!(stream = %stream.name, error = %e, "could not mark stream ACTIVE");
             }
         });
         Ok(())
     }
 
-    pub(crate) fn set_status_pub(
+    pub(crate) async fn set_status_pub(
         &self,
-        stream: &Stream,
+        stream: &Arc<Stream>,
         status: crate::api::StreamStatus,
     ) -> Result<(), Error> {
-        self.set_status(stream, status)
+        self.set_status(stream, status).await
     }
 
-    fn set_status(&self, stream: &Stream, status: crate::api::StreamStatus) -> Result<(), Error> {
-        self.inner
-            .catalog
-            .lock()
-            .set_status(stream.epoch, status.as_str())
-            .map_err(StoreError::from)?;
-        stream.meta.write().status = status;
-        Ok(())
+    /// Sets a stream's status in the catalog and in memory, together (see `blocking`).
+    async fn set_status(
+        &self,
+        stream: &Arc<Stream>,
+        status: crate::api::StreamStatus,
+    ) -> Result<(), Error> {
+        let s = Arc::clone(stream);
+        self.catalog(move |catalog| {
+            catalog
+                .set_status(s.epoch, status.as_str())
+                .map_err(StoreError::from)?;
+            s.meta.write().status = status;
+            Ok(())
+        })
+        .await
     }
 }
