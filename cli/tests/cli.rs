@@ -137,3 +137,50 @@ fn serve_refuses_a_damaged_store_naming_the_file_and_exits_non_zero() {
         "untouched"
     );
 }
+
+#[test]
+fn serve_exits_non_zero_naming_a_catalog_value_it_cannot_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        use rill_engine::api::{CreateStreamInput, Kinesis};
+        let engine = rill_engine::Engine::open(&data, Default::default())
+            .await
+            .expect("open");
+        engine
+            .create_stream(CreateStreamInput {
+                stream_name: "orders".into(),
+                shard_count: Some(1),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        engine.close().await.expect("close");
+    });
+    rusqlite::Connection::open(data.join("catalog.sqlite"))
+        .and_then(|c| c.execute("UPDATE streams SET status = 'ACTIVATING'", []))
+        .expect("write a status no rill knows");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rill serve");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("stdout");
+    if !first.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("rill serve started despite the bad catalog: {first:?}");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exit status {:?}", out.status);
+    for part in ["streams", "orders", "status", "ACTIVATING"] {
+        assert!(stderr.contains(part), "stderr names {part:?}: {stderr}");
+    }
+}
