@@ -150,6 +150,7 @@
 //! sealed first (a new, empty segment takes over). Reads never return records from deleted
 //! segments; the trim horizon of a shard is its oldest remaining record.
 
+mod bufpool;
 mod catalog;
 pub mod fs;
 mod index;

@@ -2,11 +2,11 @@
 //! segment files without it. Every frame read is checked (see [`super`], "Damaged bytes").
 
 use super::StoreError;
+use super::bufpool;
 use super::fs::{self, FileIo};
 use super::index::Run;
 use super::segment::{self, Decoded};
 use super::types::{Shared, StoredRecord};
-use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -68,10 +68,11 @@ pub(crate) fn read(
         }
     };
     'runs: for (run, file, path) in plan {
-        let mut buf = vec![0u8; run.len as usize];
-        fs::read_exact_at(file.as_ref(), &mut buf, run.offset)
+        let len = run.len as usize;
+        let mut buf = bufpool::take(len);
+        fs::read_exact_at(file.as_ref(), &mut buf[..len], run.offset)
             .map_err(|e| StoreError::io("read segment", &path, e))?;
-        let buf = Bytes::from(buf);
+        let buf = bufpool::freeze(buf, len);
         let mut at = 0usize;
         // Frames before `start` are stepped over by their length alone: a damaged one
         // there does not hide the records after it. A damaged length lands the next
