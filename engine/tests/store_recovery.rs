@@ -377,3 +377,166 @@ async fn the_engine_refuses_a_damaged_header_naming_the_file() -> TestResult {
     assert_eq!(std::fs::read(&seg)?, bytes);
     Ok(())
 }
+
+/// (shard, time or trim, last arrival, position).
+type Answer = (u64, u64, Option<i64>, u64);
+/// (shard, positions served, next or trim, position at a time).
+type View = (u32, Vec<u64>, u64, u64);
+
+/// A log whose clock advances 1 ms at every reading (one arrival per commit).
+fn open_ticking(dir: &Path, segment_bytes: u64) -> Result<StreamLog, StoreError> {
+    let t = Arc::new(std::sync::atomic::AtomicI64::new(1_700_000_000_000));
+    StreamLog::open(
+        dir,
+        LogConfig {
+            segment_bytes,
+            ..Default::default()
+        },
+        Arc::new(move || t.fetch_add(1, std::sync::atomic::Ordering::SeqCst)),
+    )
+}
+
+#[tokio::test]
+async fn searches_by_time_and_shard_states_agree_before_and_after_a_reopen() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open_ticking(dir.path(), 4096)?;
+    fill(&log, 400).await?;
+    // Every arrival the log holds, and a little before and after.
+    let (lo, hi) = (1_700_000_000_000i64 - 2, 1_700_000_000_000i64 + 200);
+    let answers = |log: &StreamLog| -> TestResult<Vec<Answer>> {
+        let mut out = Vec::new();
+        for shard in 0..SHARDS {
+            for at in lo..hi {
+                out.push((
+                    u64::from(shard),
+                    at as u64,
+                    None,
+                    log.position_at_time(shard, at)?,
+                ));
+            }
+            let st = log.shard_state(shard);
+            out.push((
+                u64::from(shard),
+                st.trim_position,
+                st.last_arrival_ms,
+                st.next_position,
+            ));
+        }
+        Ok(out)
+    };
+    let before = answers(&log)?;
+    log.close();
+    drop(log);
+    assert!(files(dir.path(), "seg").len() > 5);
+    // Searched first: the answers come from sealed segments whose runs are not loaded yet.
+    let log = open_ticking(dir.path(), 4096)?;
+    assert_eq!(answers(&log)?, before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sealed_segment_damaged_behind_a_good_index_head_fails_the_read_that_reaches_it()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 4096)?;
+    let acked = fill(&log, 300).await?;
+    log.close();
+    drop(log);
+    let segs = files(dir.path(), "seg");
+    let idxs = files(dir.path(), "idx");
+    // The runs of segment 2's index damaged (its head intact), and a frame of the segment.
+    let mut idx = std::fs::read(&idxs[2])?;
+    let last = idx.len() - 10;
+    idx[last] ^= 0x10;
+    std::fs::write(&idxs[2], &idx)?;
+    let mut seg = std::fs::read(&segs[2])?;
+    let mid = seg.len() / 2;
+    seg[mid] ^= 0x10;
+    std::fs::write(&segs[2], &seg)?;
+
+    // The open reads only the head, so it succeeds.
+    let log = open(dir.path(), 4096)?;
+    for shard in 0..SHARDS {
+        let want: Vec<u64> = acked.iter().filter(|a| a.0 == shard).map(|a| a.1).collect();
+        // From the start: the records before segment 2 are served, then the read that
+        // starts in it fails naming it.
+        let (got, next) = log.read(shard, 0, usize::MAX, usize::MAX)?;
+        let got: Vec<u64> = got.iter().map(|r| r.position).collect();
+        assert!(!got.is_empty() && want.starts_with(&got), "shard {shard}");
+        match log.read(shard, next, usize::MAX, usize::MAX) {
+            Err(e @ StoreError::Corrupt { .. }) => assert!(names_file(&e, &segs[2]), "{e}"),
+            other => panic!("shard {shard}: expected Corrupt, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        std::fs::read(&segs[2])?,
+        seg,
+        "the segment is left as it is"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sealed_segments_damaged_header_is_found_when_its_records_are_first_read() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 4096)?;
+    let acked = fill(&log, 300).await?;
+    log.close();
+    drop(log);
+    let segs = files(dir.path(), "seg");
+    let mut seg = std::fs::read(&segs[1])?;
+    seg[16] ^= 0x01; // the segment number
+    std::fs::write(&segs[1], &seg)?;
+    // Opening reads a sealed segment's index head only.
+    let log = open(dir.path(), 4096)?;
+    let mut failed = 0;
+    for shard in 0..SHARDS {
+        let want: Vec<u64> = acked.iter().filter(|a| a.0 == shard).map(|a| a.1).collect();
+        let (got, next) = log.read(shard, 0, usize::MAX, usize::MAX)?;
+        let got: Vec<u64> = got.iter().map(|r| r.position).collect();
+        assert!(want.starts_with(&got), "shard {shard}");
+        if got.len() < want.len() {
+            match log.read(shard, next, usize::MAX, usize::MAX) {
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    assert!(names_file(&e, &segs[1]), "{e}");
+                    failed += 1;
+                }
+                other => panic!("shard {shard}: expected Corrupt, got {other:?}"),
+            }
+        }
+    }
+    assert!(failed > 0, "some shard has records in the damaged segment");
+    assert_eq!(std::fs::read(&segs[1])?, seg, "the segment is left as it is");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_log_trimmed_by_retention_reopens_to_the_same_records_and_trim_horizons() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open_ticking(dir.path(), 4096)?;
+    let acked = fill(&log, 400).await?;
+    let segments = log.segment_count();
+    // Arrivals are 1 ms apart per commit: this cutoff falls about a third of the way in.
+    let deleted = log.enforce_retention(1_700_000_000_000 + 13).await?;
+    assert!(deleted > 0 && deleted < segments, "{deleted} of {segments}");
+    let view = |log: &StreamLog| -> TestResult<Vec<View>> {
+        let mut out = Vec::new();
+        for shard in 0..SHARDS {
+            let (got, next) = log.read(shard, 0, usize::MAX, usize::MAX)?;
+            let trim = log.shard_state(shard).trim_position;
+            let at = log.position_at_time(shard, 1_700_000_000_000 + 25)?;
+            out.push((shard, got.iter().map(|r| r.position).collect(), next.max(trim), at));
+        }
+        Ok(out)
+    };
+    let before = view(&log)?;
+    for (shard, got, _, _) in &before {
+        let kept = acked.iter().filter(|a| a.0 == *shard).count();
+        assert!(!got.is_empty() && got.len() < kept, "shard {shard}: retention trimmed it");
+    }
+    log.close();
+    drop(log);
+    let log = open_ticking(dir.path(), 4096)?;
+    assert_eq!(view(&log)?, before);
+    Ok(())
+}

@@ -64,6 +64,23 @@ pub(crate) async fn read_log(
     .await
 }
 
+/// The first position of `shard` of `stream` at or after `at_ms` (see
+/// [`crate::store::StreamLog::position_at_time`]), on a blocking thread: it may read a
+/// sealed segment's persisted index.
+///
+/// # Cancel safety
+///
+/// Cancel safe: a search changes nothing but the in-memory index it loads, which a
+/// cancelled one still completes unobserved.
+pub(crate) async fn position_at_time(
+    stream: &Arc<Stream>,
+    shard: u32,
+    at_ms: i64,
+) -> Result<u64, Error> {
+    let s = Arc::clone(stream);
+    blocking(move || s.log.position_at_time(shard, at_ms).map_err(Error::from)).await
+}
+
 impl Engine {
     /// Runs `f` with the catalog locked, on a blocking thread. `f` also makes the in-memory
     /// changes that must agree with what it writes (see the module docs), so they happen

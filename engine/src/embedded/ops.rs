@@ -1454,9 +1454,8 @@ impl Kinesis for Engine {
                         ts.as_millis()
                     )));
                 }
-                stream
-                    .log
-                    .position_at_time(index as u32, ts.as_millis())
+                super::blocking::position_at_time(&stream, index as u32, ts.as_millis())
+                    .await?
                     .min(end)
             }
         };

@@ -1,42 +1,21 @@
-//! The log's index: in memory, the runs of every shard and the open segments; on disk, one
-//! persisted index per sealed segment (`<segment>.idx`), so that opening a log does not read
-//! the sealed segments' frames.
+//! The log's index in memory: the runs of every shard and the open segments.
 //!
-//! # Persisted index format
+//! A sealed segment's runs are loaded from its persisted index (see [`super::idxfile`]) the
+//! first time a read or a search by time needs them. Until then each shard the segment holds
+//! has one *lazy* run standing for all of its records there (positions, first arrival;
+//! offset and length are unknown), and the segment's index head is kept in
+//! [`IndexState::lazy`]. Invariants:
 //!
-//! All integers little-endian:
-//!
-//! ```text
-//! magic "RILLIDX\x01" (8) | version u32 = 1 | segment number u64 | segment length u64
-//!   | max arrival ms i64 (i64::MIN: no record) | run count u32
-//!   | run count x (shard u32 | first position u64 | record count u32 | offset u64
-//!                  | byte length u32 | arrival ms i64)            runs in file order
-//!   | crc32c u32 of every byte before it
-//! ```
-//!
-//! # Invariants, checked before an index is used
-//!
-//! An index is derived data: one that fails any check below is not used, the segment is
-//! scanned instead (every frame checked, as for a log without indexes) and the index is
-//! written anew; this is logged. The checks:
-//!
-//! * magic, version and checksum;
-//! * the segment number is the segment's, and the recorded length is the segment file's
-//!   length now (a segment cut short or extended no longer matches its index);
-//! * the runs tile the segment exactly: the first starts where the header ends, each starts
-//!   where the one before it ends, the last ends at the segment's length;
-//! * within each shard, runs continue the shard's positions with no gap, starting where the
-//!   segments before it (and this segment's header) say the shard continues;
-//! * the max arrival is the largest run arrival.
-//!
-//! The frames themselves are not read at open: every frame is checked against its checksum,
-//! shard and position when it is read (see [`super`], "Damaged bytes").
+//! * a shard's runs are in position order, contiguous, and in segment order; a lazy run is
+//!   the only run of its shard in its segment;
+//! * a segment is in [`IndexState::lazy`] exactly while its lazy runs are in the index, and
+//!   loading it replaces all of them at once (under the write lock);
+//! * the newest (active) segment is never lazy: the writer extends its runs.
 
-use super::StoreError;
-use super::fs::{self, FileIo, Fs};
-use super::segment;
+use super::fs::FileIo;
+use super::idxfile::{Head, Span};
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A run holds at most this many records ...
@@ -57,8 +36,11 @@ pub(crate) struct Run {
     pub offset: u64,
     /// Bytes of all the run's frames.
     pub len: u32,
-    /// Arrival time (epoch ms) of every record of the run.
+    /// Arrival time (epoch ms) of every record of the run; for a lazy run, of its first.
     pub arrival_ms: i64,
+    /// A stand-in for a shard's records in a segment whose runs are not loaded yet (see the
+    /// module docs): `offset` and `len` are 0, `count` is every record of the shard there.
+    pub lazy: bool,
 }
 
 impl Run {
@@ -98,6 +80,14 @@ pub(crate) struct SegmentInfo {
 pub(crate) struct IndexState {
     pub shards: Vec<ShardIndex>,
     pub segments: BTreeMap<u64, SegmentInfo>,
+    /// Segments whose runs are not loaded yet: their index heads and where their headers end.
+    pub lazy: BTreeMap<u64, LazySegment>,
+}
+
+/// A sealed segment whose runs are not loaded yet.
+#[derive(Debug, Clone)]
+pub(crate) struct LazySegment {
+    pub head: Head,
 }
 
 impl IndexState {
@@ -136,8 +126,72 @@ impl IndexState {
                 offset,
                 len,
                 arrival_ms,
+                lazy: false,
             }),
         }
+    }
+
+    /// Adds a sealed segment by its index head: one lazy run per shard it holds.
+    pub fn push_lazy(&mut self, head: Head) {
+        for span in &head.spans {
+            let s = span.shard as usize;
+            if self.shards.len() <= s {
+                self.shards.resize_with(s + 1, ShardIndex::default);
+            }
+            self.shards[s].runs.push_back(Run {
+                first: span.first,
+                count: (span.end - span.first) as u32,
+                segment: head.segment,
+                offset: 0,
+                len: 0,
+                arrival_ms: span.first_arrival,
+                lazy: true,
+            });
+        }
+        self.lazy.insert(head.segment, LazySegment { head });
+    }
+
+    /// The span of `shard` in lazy `segment`, if both are.
+    pub fn lazy_span(&self, segment: u64, shard: u32) -> Option<&Span> {
+        let l = self.lazy.get(&segment)?;
+        l.head.spans.iter().find(|s| s.shard == shard)
+    }
+
+    /// Replaces the lazy runs of `segment` by its loaded `runs` (with their shards, in file
+    /// order). Does nothing when the segment is no longer lazy (loaded by another reader, or
+    /// deleted by retention meanwhile).
+    pub fn load(&mut self, segment: u64, runs: Vec<(u32, Run)>) {
+        if self.lazy.remove(&segment).is_none() {
+            return;
+        }
+        let mut by_shard: BTreeMap<u32, Vec<Run>> = BTreeMap::new();
+        for (shard, r) in runs {
+            by_shard.entry(shard).or_default().push(r);
+        }
+        for (shard, new) in by_shard {
+            let Some(s) = self.shards.get_mut(shard as usize) else {
+                continue;
+            };
+            let i = s.runs.partition_point(|r| r.segment < segment);
+            if s.runs
+                .get(i)
+                .is_some_and(|r| r.segment == segment && r.lazy)
+            {
+                let tail = s.runs.split_off(i + 1);
+                s.runs.pop_back();
+                s.runs.extend(new);
+                s.runs.extend(tail);
+            }
+        }
+    }
+
+    /// The newest arrival among `shard`'s retained records.
+    pub fn last_arrival(&self, shard: u32) -> Option<i64> {
+        let r = self.shards.get(shard as usize)?.runs.back()?;
+        if r.lazy {
+            return self.lazy_span(r.segment, shard).map(|s| s.last_arrival);
+        }
+        Some(r.arrival_ms)
     }
 
     /// The runs of `segment` with their shards, in file order.
@@ -151,6 +205,7 @@ impl IndexState {
                 s.runs
                     .range(from..)
                     .take_while(|r| r.segment == segment)
+                    .filter(|r| !r.lazy)
                     .map(|r| (shard as u32, *r)),
             );
         }
@@ -159,281 +214,9 @@ impl IndexState {
     }
 }
 
-const MAGIC: &[u8; 8] = b"RILLIDX\x01";
-const VERSION: u32 = 1;
-const FIXED: usize = 8 + 4 + 8 + 8 + 8 + 4;
-const RUN_BYTES: usize = 4 + 8 + 4 + 8 + 4 + 8;
-
-/// The persisted index of one sealed segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SegmentIndex {
-    pub segment: u64,
-    pub len: u64,
-    pub max_arrival: Option<i64>,
-    /// Runs with their shards, in file order.
-    pub runs: Vec<(u32, Run)>,
-}
-
-/// The path of a segment's persisted index.
-pub(crate) fn index_path(dir: &Path, segment: u64) -> PathBuf {
-    dir.join(format!("{segment:020}.idx"))
-}
-
-impl SegmentIndex {
-    /// The index file's bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(FIXED + RUN_BYTES * self.runs.len() + 4);
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
-        b.extend_from_slice(&self.segment.to_le_bytes());
-        b.extend_from_slice(&self.len.to_le_bytes());
-        b.extend_from_slice(&self.max_arrival.unwrap_or(i64::MIN).to_le_bytes());
-        let n = u32::try_from(self.runs.len()).unwrap_or(u32::MAX);
-        b.extend_from_slice(&n.to_le_bytes());
-        for (shard, r) in self.runs.iter().take(n as usize) {
-            b.extend_from_slice(&shard.to_le_bytes());
-            b.extend_from_slice(&r.first.to_le_bytes());
-            b.extend_from_slice(&r.count.to_le_bytes());
-            b.extend_from_slice(&r.offset.to_le_bytes());
-            b.extend_from_slice(&r.len.to_le_bytes());
-            b.extend_from_slice(&r.arrival_ms.to_le_bytes());
-        }
-        let crc = crc32c::crc32c(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
-        b
-    }
-
-    /// Parses an index file and checks it against the segment: its number, its length now,
-    /// where its header ends, and `next`, the position each shard continues at before this
-    /// segment (advanced past the segment's records on success). Any failure says why; `next`
-    /// is then unchanged.
-    pub fn decode(
-        b: &[u8],
-        segment: u64,
-        file_len: u64,
-        header_len: u64,
-        next: &mut Vec<u64>,
-    ) -> Result<SegmentIndex, String> {
-        if b.len() < FIXED + 4 || b.get(..8) != Some(&MAGIC[..]) {
-            return Err("not an index file".into());
-        }
-        let body = &b[..b.len() - 4];
-        let crc = segment::le_u32(b, b.len() - 4).ok_or("short index")?;
-        if crc32c::crc32c(body) != crc {
-            return Err("index checksum mismatch".into());
-        }
-        let version = segment::le_u32(b, 8).ok_or("short index")?;
-        if version != VERSION {
-            return Err(format!("index version {version} is not {VERSION}"));
-        }
-        let seg = segment::le_u64(b, 12).ok_or("short index")?;
-        let len = segment::le_u64(b, 20).ok_or("short index")?;
-        let max = segment::le_u64(b, 28).ok_or("short index")? as i64;
-        let n = segment::le_u32(b, 36).ok_or("short index")? as usize;
-        if seg != segment {
-            return Err(format!("index is of segment {seg}"));
-        }
-        if len != file_len {
-            return Err(format!(
-                "index is of a segment of {len} bytes, the file has {file_len}"
-            ));
-        }
-        if body.len() != FIXED + n.saturating_mul(RUN_BYTES) {
-            return Err("index length does not match its run count".into());
-        }
-        let mut runs = Vec::with_capacity(n);
-        let mut at = header_len;
-        let mut advanced = next.clone();
-        let mut max_seen = None::<i64>;
-        let min_frame = (segment::FRAME_PREFIX + segment::BODY_FIXED) as u64;
-        for i in 0..n {
-            let o = FIXED + i * RUN_BYTES;
-            let field = |k: usize, w: usize| -> Result<u64, String> {
-                let v = if w == 4 {
-                    segment::le_u32(b, o + k).map(u64::from)
-                } else {
-                    segment::le_u64(b, o + k)
-                };
-                v.ok_or_else(|| "short index".to_string())
-            };
-            let shard = field(0, 4)? as u32;
-            let run = Run {
-                first: field(4, 8)?,
-                count: field(12, 4)? as u32,
-                segment,
-                offset: field(16, 8)?,
-                len: field(24, 4)? as u32,
-                arrival_ms: field(28, 8)? as i64,
-            };
-            if shard as usize >= segment::MAX_SHARDS {
-                return Err(format!("run {i}: shard index {shard} out of range"));
-            }
-            if run.offset != at {
-                return Err(format!(
-                    "run {i} starts at {}, the one before ends at {at}",
-                    run.offset
-                ));
-            }
-            if run.count == 0 || u64::from(run.len) < min_frame * u64::from(run.count) {
-                return Err(format!(
-                    "run {i}: {} records in {} bytes",
-                    run.count, run.len
-                ));
-            }
-            let s = shard as usize;
-            if advanced.len() <= s {
-                advanced.resize(s + 1, 0);
-            }
-            if run.first != advanced[s] || run.end() > segment::MAX_POSITION {
-                return Err(format!(
-                    "run {i}: shard {shard} continues at {} but the run starts at {}",
-                    advanced[s], run.first
-                ));
-            }
-            advanced[s] = run.end();
-            at += u64::from(run.len);
-            max_seen = Some(max_seen.map_or(run.arrival_ms, |m| m.max(run.arrival_ms)));
-            runs.push((shard, run));
-        }
-        if at != file_len {
-            return Err(format!("runs end at {at}, the segment at {file_len}"));
-        }
-        let max_arrival = (max != i64::MIN).then_some(max);
-        if max_arrival != max_seen {
-            return Err("max arrival does not match the runs".into());
-        }
-        *next = advanced;
-        Ok(SegmentIndex {
-            segment,
-            len,
-            max_arrival,
-            runs,
-        })
-    }
-}
-
-/// Reads the persisted index of `segment`, if there is a file for it.
-pub(crate) fn read_index(
-    fs: &dyn Fs,
-    dir: &Path,
-    segment: u64,
-) -> Result<Option<Vec<u8>>, std::io::Error> {
-    let path = index_path(dir, segment);
-    let file = match fs.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let len = file.size()?;
-    fs::read_all(file.as_ref(), len).map(Some)
-}
-
-/// Writes `bytes` to `path` atomically: to `path.tmp`, synced, renamed over `path`, and the
-/// directory synced. A failure leaves `path` as it was (and may leave the `.tmp` file,
-/// which recovery removes).
-pub(crate) fn write_atomically(
-    fs: &dyn Fs,
-    dir: &Path,
-    path: &Path,
-    bytes: &[u8],
-) -> Result<(), StoreError> {
-    let tmp = tmp_path(path);
-    let file = fs
-        .create(&tmp)
-        .map_err(|e| StoreError::io("create", &tmp, e))?;
-    let made = fs::write_all_at(file.as_ref(), bytes, 0)
-        .map_err(|e| StoreError::io("write", &tmp, e))
-        .and_then(|()| {
-            file.sync_all()
-                .map_err(|e| StoreError::io("fsync", &tmp, e))
-        })
-        .and_then(|()| {
-            fs.rename(&tmp, path)
-                .map_err(|e| StoreError::io("rename", &tmp, e))
-        })
-        .and_then(|()| {
-            fs.sync_dir(dir)
-                .map_err(|e| StoreError::io("fsync directory", dir, e))
-        });
-    if made.is_err() {
-        drop(file);
-        if let Err(rm) = fs.remove(&tmp)
-            && rm.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %tmp.display(), error = %rm, "could not remove a temporary file");
-        }
-    }
-    made
-}
-
-/// The temporary name a file is made under before it is renamed into place.
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
-/// Writes the persisted index of a sealed segment. A failure is logged, not returned: the
-/// index is derived data, and opening rebuilds a missing one.
-pub(crate) fn persist(fs: &dyn Fs, dir: &Path, index: &SegmentIndex) {
-    let path = index_path(dir, index.segment);
-    if let Err(e) = write_atomically(fs, dir, &path, &index.encode()) {
-        tracing::warn!(error = %e, path = %path.display(), "could not write a segment index; opening will rebuild it");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(first: u64, count: u32, offset: u64, len: u32, arrival_ms: i64) -> Run {
-        Run {
-            first,
-            count,
-            segment: 3,
-            offset,
-            len,
-            arrival_ms,
-        }
-    }
-
-    #[test]
-    fn index_round_trip_and_checks() {
-        let header = 28 + 16;
-        let idx = SegmentIndex {
-            segment: 3,
-            len: header + 100 + 62,
-            max_arrival: Some(9),
-            runs: vec![
-                (0, run(5, 2, header, 100, 7)),
-                (1, run(0, 1, header + 100, 62, 9)),
-            ],
-        };
-        let b = idx.encode();
-        let mut next = vec![5, 0];
-        let got = SegmentIndex::decode(&b, 3, idx.len, header, &mut next);
-        assert_eq!(got.as_ref(), Ok(&idx));
-        assert_eq!(next, vec![7, 1]);
-
-        // Every single byte flipped is caught.
-        for i in 0..b.len() {
-            let mut c = b.clone();
-            c[i] ^= 0x01;
-            let mut next = vec![5, 0];
-            assert!(
-                SegmentIndex::decode(&c, 3, idx.len, header, &mut next).is_err(),
-                "flip at {i}"
-            );
-            assert_eq!(next, vec![5, 0], "next unchanged on failure");
-        }
-        // A different segment, a segment of another length, a gap in positions.
-        assert!(SegmentIndex::decode(&b, 4, idx.len, header, &mut vec![5, 0]).is_err());
-        assert!(SegmentIndex::decode(&b, 3, idx.len + 1, header, &mut vec![5, 0]).is_err());
-        assert!(SegmentIndex::decode(&b, 3, idx.len, header, &mut vec![4, 0]).is_err());
-        assert!(
-            SegmentIndex::decode(&b[..b.len() - 1], 3, idx.len, header, &mut vec![5, 0]).is_err()
-        );
-    }
 
     #[test]
     fn runs_of_a_segment_in_file_order() {

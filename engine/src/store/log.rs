@@ -4,6 +4,7 @@
 
 use super::StoreError;
 use super::fs::{Fs, StdFs};
+use super::lazy;
 use super::reader;
 use super::recovery;
 use super::segment;
@@ -64,6 +65,7 @@ impl StreamLog {
             commits,
             stats: LogStats::default(),
             clock,
+            loading: Mutex::new(()),
         });
         let mut writer = Writer::new(Arc::clone(&shared), rec.active, rec.next, rec.last_arrival);
         let handle = std::thread::Builder::new()
@@ -141,7 +143,7 @@ impl StreamLog {
             Some(s) => ShardState {
                 trim_position: s.trim(),
                 next_position: s.next,
-                last_arrival_ms: s.runs.back().map(|r| r.arrival_ms),
+                last_arrival_ms: idx.last_arrival(shard),
             },
             None => ShardState {
                 trim_position: 0,
@@ -152,17 +154,43 @@ impl StreamLog {
     }
 
     /// The position of the first retained record of `shard` that arrived at or after
-    /// `at_ms`, or the shard's next position when none did.
-    pub fn position_at_time(&self, shard: u32, at_ms: i64) -> u64 {
-        let idx = self.shared.index.read();
-        let Some(s) = idx.shards.get(shard as usize) else {
-            return 0;
-        };
-        let i = s.runs.partition_point(|r| r.arrival_ms < at_ms);
-        s.runs.get(i).map_or(s.next, |r| r.first)
+    /// `at_ms`, or the shard's next position when none did. Blocks when the answer lies in
+    /// a sealed segment whose runs are not loaded yet (they are read from its index, see
+    /// [`super`], "Persisted indexes"); fails only then.
+    pub fn position_at_time(&self, shard: u32, at_ms: i64) -> Result<u64, StoreError> {
+        let mut loaded = None;
+        loop {
+            let load = {
+                let idx = self.shared.index.read();
+                let Some(s) = idx.shards.get(shard as usize) else {
+                    return Ok(0);
+                };
+                // Runs are in arrival order; a lazy run's arrival is its first record's.
+                let i = s.runs.partition_point(|r| r.arrival_ms < at_ms);
+                let before = i.checked_sub(1).and_then(|b| s.runs.get(b));
+                match before {
+                    Some(r)
+                        if r.lazy
+                            && idx
+                                .lazy_span(r.segment, shard)
+                                .is_some_and(|sp| sp.last_arrival >= at_ms) =>
+                    {
+                        r.segment
+                    }
+                    _ => return Ok(s.runs.get(i).map_or(s.next, |r| r.first)),
+                }
+            };
+            if loaded == Some(load) {
+                return Err(lazy::not_loaded(&self.shared, load));
+            }
+            lazy::load_segment(&self.shared, load)?;
+            loaded = Some(load);
+        }
     }
 
-    /// Arrival time of the record at `position`, if it is retained.
+    /// Arrival time of the record at `position`, if it is retained. For a position inside
+    /// a sealed segment whose runs are not loaded yet, the arrival of the shard's first
+    /// record there (a lower bound; exact for that first record). Never blocks on I/O.
     pub fn arrival_of(&self, shard: u32, position: u64) -> Option<i64> {
         let idx = self.shared.index.read();
         let s = idx.shards.get(shard as usize)?;

@@ -153,7 +153,9 @@
 mod bufpool;
 mod catalog;
 pub mod fs;
+mod idxfile;
 mod index;
+mod lazy;
 mod log;
 mod reader;
 mod recovery;

@@ -5,6 +5,7 @@ use super::StoreError;
 use super::bufpool;
 use super::fs::{self, FileIo};
 use super::index::Run;
+use super::lazy;
 use super::segment::{self, Decoded};
 use super::types::{Shared, StoredRecord};
 use std::path::{Path, PathBuf};
@@ -20,40 +21,28 @@ pub(crate) fn read(
     max_records: usize,
     max_bytes: usize,
 ) -> Result<(Vec<StoredRecord>, u64), StoreError> {
-    let mut plan: Vec<(Run, Arc<dyn FileIo>, PathBuf)> = Vec::new();
-    let start;
-    {
-        let idx = shared.index.read();
-        let Some(s) = idx.shards.get(shard as usize) else {
-            return Ok((Vec::new(), from));
-        };
-        start = from.max(s.trim());
-        if start >= s.next || max_records == 0 {
-            return Ok((Vec::new(), start.min(s.next.max(from))));
-        }
-        let first = s
-            .runs
-            .partition_point(|r| r.first + u64::from(r.count) <= start);
-        // Plan runs until they hold enough records or payload bytes. A frame's payload
-        // (key and data) is its length less the fixed overhead; the first run may start
-        // before `start`, so its bytes are not counted (planning one run too many only
-        // costs a read, planning one too few would return less than allowed).
-        let overhead = (segment::FRAME_PREFIX + segment::BODY_FIXED) as u64;
-        let (mut recs, mut bytes) = (0u64, 0u64);
-        for (k, r) in s.runs.range(first..).enumerate() {
-            let Some(seg) = idx.segments.get(&r.segment) else {
-                break;
-            };
-            plan.push((*r, Arc::clone(&seg.file), seg.path.clone()));
-            recs += r.first + u64::from(r.count) - start.max(r.first);
-            if k > 0 {
-                bytes += u64::from(r.len) - overhead * u64::from(r.count);
-            }
-            if recs >= max_records as u64 || bytes >= max_bytes as u64 {
-                break;
+    // Plan under the read lock; a lazy run in the way is loaded (without the lock) and the
+    // plan made again.
+    let mut loaded = None;
+    let (start, plan) = loop {
+        match plan(shared, shard, from, max_records, max_bytes) {
+            Planned::Ready(start, plan) => break (start, plan),
+            Planned::Done(next) => return Ok((Vec::new(), next)),
+            Planned::Load(segment, start, before) => {
+                let failed = if loaded == Some(segment) {
+                    Err(lazy::not_loaded(shared, segment))
+                } else {
+                    lazy::load_segment(shared, segment)
+                };
+                match failed {
+                    Ok(()) => loaded = Some(segment),
+                    // The records before a segment that cannot be loaded are still served.
+                    Err(e) if before.is_empty() => return Err(e),
+                    Err(_) => break (start, before),
+                }
             }
         }
-    }
+    };
     let mut out = Vec::new();
     let mut data_bytes = 0usize;
     let mut next = start;
@@ -132,6 +121,56 @@ pub(crate) fn read(
         }
     }
     Ok((out, next))
+}
+
+/// What planning a read found.
+enum Planned {
+    /// Read these runs (with their files), from `start`.
+    Ready(u64, Vec<(Run, Arc<dyn FileIo>, PathBuf)>),
+    /// Nothing to read; the position to answer.
+    Done(u64),
+    /// The runs of this segment must be loaded first; the runs planned before it, from
+    /// `start`, are what can be read if it cannot be.
+    Load(u64, u64, Vec<(Run, Arc<dyn FileIo>, PathBuf)>),
+}
+
+/// Plans a read (see [`read`]) under the index's read lock.
+fn plan(shared: &Shared, shard: u32, from: u64, max_records: usize, max_bytes: usize) -> Planned {
+    let idx = shared.index.read();
+    let mut plan: Vec<(Run, Arc<dyn FileIo>, PathBuf)> = Vec::new();
+    let Some(s) = idx.shards.get(shard as usize) else {
+        return Planned::Done(from);
+    };
+    let start = from.max(s.trim());
+    if start >= s.next || max_records == 0 {
+        return Planned::Done(start.min(s.next.max(from)));
+    }
+    let first = s
+        .runs
+        .partition_point(|r| r.first + u64::from(r.count) <= start);
+    // Plan runs until they hold enough records or payload bytes. A frame's payload
+    // (key and data) is its length less the fixed overhead; the first run may start
+    // before `start`, so its bytes are not counted (planning one run too many only
+    // costs a read, planning one too few would return less than allowed).
+    let overhead = (segment::FRAME_PREFIX + segment::BODY_FIXED) as u64;
+    let (mut recs, mut bytes) = (0u64, 0u64);
+    for (k, r) in s.runs.range(first..).enumerate() {
+        if r.lazy {
+            return Planned::Load(r.segment, start, plan);
+        }
+        let Some(seg) = idx.segments.get(&r.segment) else {
+            break;
+        };
+        plan.push((*r, Arc::clone(&seg.file), seg.path.clone()));
+        recs += r.first + u64::from(r.count) - start.max(r.first);
+        if k > 0 {
+            bytes += u64::from(r.len) - overhead * u64::from(r.count);
+        }
+        if recs >= max_records as u64 || bytes >= max_bytes as u64 {
+            break;
+        }
+    }
+    Planned::Ready(start, plan)
 }
 
 /// Reports damaged bytes (log and the `StoreCorruptFrames` counter) and makes the error.

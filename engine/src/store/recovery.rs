@@ -4,7 +4,8 @@
 
 use super::StoreError;
 use super::fs::{self, FileIo, Fs};
-use super::index::{self, IndexState, SegmentIndex, SegmentInfo};
+use super::idxfile::{self, SegmentIndex};
+use super::index::{IndexState, SegmentInfo};
 use super::segment::{self, Decoded, Header, HeaderError};
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ pub(crate) fn create_segment(
 ) -> Result<SegmentInfo, StoreError> {
     let path = segment_path(dir, id);
     let header = segment::encode_header(id, next);
-    index::write_atomically(fs, dir, &path, &header)?;
+    idxfile::write_atomically(fs, dir, &path, &header)?;
     let file = fs
         .open(&path)
         .map_err(|e| StoreError::io("open segment", &path, e))?;
@@ -65,7 +66,7 @@ fn header_error(path: &Path, e: HeaderError) -> StoreError {
 }
 
 /// Reads and checks the header of a segment file of `len` bytes.
-fn read_header(file: &dyn FileIo, path: &Path, len: u64) -> Result<Header, StoreError> {
+pub(crate) fn read_header(file: &dyn FileIo, path: &Path, len: u64) -> Result<Header, StoreError> {
     let short = || StoreError::Corrupt {
         path: path.to_path_buf(),
         offset: 0,
@@ -186,7 +187,7 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
     ids.sort_unstable();
     // An index whose segment is gone (retention deletes the segment first).
     for id in indexes.iter().filter(|i| ids.binary_search(i).is_err()) {
-        let path = index::index_path(dir, *id);
+        let path = idxfile::index_path(dir, *id);
         fs.remove(&path)
             .map_err(|e| StoreError::io("remove stale index", &path, e))?;
         removed = true;
@@ -217,6 +218,29 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
         let len = file
             .size()
             .map_err(|e| StoreError::io("stat segment", &path, e))?;
+        // A sealed segment with a good index head: nothing else of it is read now (its
+        // header is checked when its runs are loaded, see `lazy`).
+        let mut sealed_why = None;
+        if id != active {
+            match use_head(fs, dir, id, len, &mut state, &mut next) {
+                Ok(max_arrival) => {
+                    if let Some(m) = max_arrival {
+                        last_arrival = last_arrival.max(m);
+                    }
+                    state.segments.insert(
+                        id,
+                        SegmentInfo {
+                            path,
+                            file,
+                            len,
+                            max_arrival,
+                        },
+                    );
+                    continue;
+                }
+                Err(why) => sealed_why = Some(why),
+            }
+        }
         let header = read_header(file.as_ref(), &path, len)?;
         if header.segment != id {
             return Err(StoreError::Corrupt {
@@ -247,6 +271,7 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
                 )?,
             }
         } else {
+            let why = sealed_why.unwrap_or_default();
             let m = load_sealed(
                 fs,
                 dir,
@@ -257,6 +282,7 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
                 id,
                 &mut state,
                 &mut next,
+                &why,
             )?;
             (len, m)
         };
@@ -332,7 +358,7 @@ fn use_index(
     state: &mut IndexState,
     next: &mut Vec<u64>,
 ) -> Result<Option<i64>, String> {
-    let bytes = match index::read_index(fs, dir, id) {
+    let bytes = match idxfile::read_index(fs, dir, id) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Err("no index".to_string()),
         Err(e) => return Err(format!("index unreadable: {e}")),
@@ -348,7 +374,37 @@ fn use_index(
     Ok(idx.max_arrival)
 }
 
-/// A sealed segment: its persisted index when that passes every check, else a scan of its
+/// Takes sealed segment `id` (`len` bytes now) by the head of its persisted index, if it has
+/// one that passes the head's checks (see `idxfile`): its runs stay lazy until needed.
+/// Returns its max arrival, or why not.
+fn use_head(
+    fs: &dyn Fs,
+    dir: &Path,
+    id: u64,
+    len: u64,
+    state: &mut IndexState,
+    next: &mut Vec<u64>,
+) -> Result<Option<i64>, String> {
+    let bytes = match idxfile::read_head(fs, dir, id) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err("no index".to_string()),
+        Err(e) => return Err(format!("index unreadable: {e}")),
+    };
+    let held = |s: usize| state.shards.get(s).is_some_and(|x| !x.runs.is_empty());
+    let head = idxfile::decode_head(&bytes, id, len, None, next.clone(), &held)?;
+    for s in &head.spans {
+        let i = s.shard as usize;
+        if next.len() <= i {
+            next.resize(i + 1, 0);
+        }
+        next[i] = s.end;
+    }
+    let max_arrival = head.max_arrival;
+    state.push_lazy(head);
+    Ok(max_arrival)
+}
+
+/// A sealed segment: the head of its persisted index when that passes every check, else a scan of its
 /// frames (any damage is corruption: a sealed segment was synced before the next one was
 /// made) and a new index. Returns its max arrival.
 #[allow(clippy::too_many_arguments)]
@@ -362,11 +418,8 @@ fn load_sealed(
     id: u64,
     state: &mut IndexState,
     next: &mut Vec<u64>,
+    why: &str,
 ) -> Result<Option<i64>, StoreError> {
-    let why = match use_index(fs, dir, id, len, header, state, next) {
-        Ok(max_arrival) => return Ok(max_arrival),
-        Err(why) => why,
-    };
     tracing::warn!(path = %path.display(), reason = %why, "rebuilding a segment index by scanning the segment");
     let raw = fs::read_all(file, len).map_err(|e| StoreError::io("read segment", path, e))?;
     let raw = Bytes::from(raw);
@@ -385,7 +438,7 @@ fn load_sealed(
         max_arrival,
         runs: state.runs_of(id),
     };
-    index::persist(fs, dir, &rebuilt);
+    idxfile::persist(fs, dir, &rebuilt);
     Ok(max_arrival)
 }
 
@@ -436,7 +489,7 @@ fn scan_newest(
 
 /// Reads the frames of `raw` from `start`, adding them to the index; returns where the good
 /// frames end, their max arrival and the first damage (offset and reason), if any.
-fn scan_frames(
+pub(crate) fn scan_frames(
     raw: &Bytes,
     start: usize,
     id: u64,

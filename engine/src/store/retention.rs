@@ -2,7 +2,7 @@
 //! cutoff. Runs on the writer thread (so it never races a seal); see [`super`], "Retention".
 
 use super::StoreError;
-use super::index;
+use super::idxfile;
 use super::types::Shared;
 use std::path::PathBuf;
 
@@ -28,6 +28,7 @@ pub(crate) fn delete_expired(
     active: u64,
     cutoff: i64,
 ) -> Result<usize, StoreError> {
+    let _serial = shared.loading.lock();
     let doomed: Vec<(u64, PathBuf)> = {
         let idx = shared.index.read();
         idx.segments
@@ -55,6 +56,7 @@ pub(crate) fn delete_expired(
         let mut idx = shared.index.write();
         for (id, _) in &doomed {
             idx.segments.remove(id);
+            idx.lazy.remove(id);
         }
         let last = doomed.last().map_or(0, |(id, _)| *id);
         for s in &mut idx.shards {
@@ -67,7 +69,7 @@ pub(crate) fn delete_expired(
     for (id, path) in &doomed {
         fs.remove(path)
             .map_err(|e| StoreError::io("delete segment", path, e))?;
-        let idx_path = index::index_path(&shared.dir, *id);
+        let idx_path = idxfile::index_path(&shared.dir, *id);
         match fs.remove(&idx_path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -118,4 +118,6 @@ pub(crate) struct Shared {
     pub commits: watch::Sender<u64>,
     pub stats: LogStats,
     pub clock: ClockFn,
+    /// Held while a segment's runs are loaded (see `lazy`) and while retention deletes.
+    pub loading: Mutex<()>,
 }

@@ -32,7 +32,8 @@
 //! [`super::recovery::create_segment`]) before any record goes into it.
 
 use super::fs::{self, FileIo};
-use super::index::{self, MAX_RUN_BYTES, MAX_RUN_RECORDS, Run, SegmentIndex};
+use super::idxfile::{self, SegmentIndex};
+use super::index::{MAX_RUN_BYTES, MAX_RUN_RECORDS, Run};
 use super::recovery;
 use super::retention;
 use super::segment;
@@ -220,7 +221,7 @@ impl Writer {
             })
         };
         if let Some(snapshot) = snapshot {
-            index::persist(self.shared.fs.as_ref(), &self.shared.dir, &snapshot);
+            idxfile::persist(self.shared.fs.as_ref(), &self.shared.dir, &snapshot);
         }
     }
 
@@ -464,6 +465,7 @@ impl Writer {
                         offset,
                         len,
                         arrival_ms: arrival,
+                        lazy: false,
                     },
                 )),
             }
