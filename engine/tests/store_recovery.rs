@@ -506,7 +506,11 @@ async fn a_sealed_segments_damaged_header_is_found_when_its_records_are_first_re
         }
     }
     assert!(failed > 0, "some shard has records in the damaged segment");
-    assert_eq!(std::fs::read(&segs[1])?, seg, "the segment is left as it is");
+    assert_eq!(
+        std::fs::read(&segs[1])?,
+        seg,
+        "the segment is left as it is"
+    );
     Ok(())
 }
 
@@ -525,14 +529,22 @@ async fn a_log_trimmed_by_retention_reopens_to_the_same_records_and_trim_horizon
             let (got, next) = log.read(shard, 0, usize::MAX, usize::MAX)?;
             let trim = log.shard_state(shard).trim_position;
             let at = log.position_at_time(shard, 1_700_000_000_000 + 25)?;
-            out.push((shard, got.iter().map(|r| r.position).collect(), next.max(trim), at));
+            out.push((
+                shard,
+                got.iter().map(|r| r.position).collect(),
+                next.max(trim),
+                at,
+            ));
         }
         Ok(out)
     };
     let before = view(&log)?;
     for (shard, got, _, _) in &before {
         let kept = acked.iter().filter(|a| a.0 == *shard).count();
-        assert!(!got.is_empty() && got.len() < kept, "shard {shard}: retention trimmed it");
+        assert!(
+            !got.is_empty() && got.len() < kept,
+            "shard {shard}: retention trimmed it"
+        );
     }
     log.close();
     drop(log);

@@ -8,8 +8,9 @@
 //!   catalog.sqlite             streams, shards, tags, the iterator key (SQLite, WAL, synchronous=FULL)
 //!   streams/<epoch>/           one directory per stream, named by the stream's epoch
 //!     00000000000000000000.seg segments, named by a 20-digit segment number, oldest first
-//!     00000000000000000000.idx the persisted index of a sealed segment (see `index`)
-//!     00000000000000000001.seg the newest segment: the only one written, it has no index
+//!     00000000000000000000.idx the persisted index of a sealed segment (see `idxfile`)
+//!     00000000000000000001.seg the newest segment: the only one written; it has an index
+//!                              only after a clean close, valid while its length is unchanged
 //!     *.tmp                    a segment or index being made; renamed into place when
 //!                              complete (a crash may leave one: it holds no record)
 //! ```
@@ -127,21 +128,30 @@
 //!   have been cut safely: the operator decides (truncate the file to the offset named to
 //!   drop the tail, or restore the file).
 //! * **Sealed segments** are synced before the next segment is made, so no crash damages
-//!   them: opening reads each one's header and persisted index (see `index`: checksummed,
-//!   and checked against the segment's number, its length and the positions before it). An
-//!   index that fails a check, or is missing, is rebuilt by scanning its segment (logged);
-//!   any damage the scan finds stops the open with [`StoreError::Corrupt`]. Damage in a
-//!   sealed segment whose index is intact is found where it is read (above). A segment
-//!   missing from the middle of the log, or a sealed segment cut short, is caught too: a
-//!   later header continues a shard past the records the earlier segments hold, or the
-//!   index no longer matches the file's length.
+//!   them: opening reads only each one's length and the *head* of its persisted index (see
+//!   `idxfile`: checksummed, and checked against the segment's number, its length and the
+//!   positions before it). An index that fails a check, or is missing, is rebuilt by
+//!   scanning its segment (logged), reading its header too; any damage the scan finds stops
+//!   the open with [`StoreError::Corrupt`]. A segment missing from the middle of the log, or
+//!   a sealed segment cut short, is caught too: the next segment's index no longer
+//!   continues the shards' positions, or the index no longer matches the file's length.
+//! * **Damage behind an intact index** (a sealed segment's header, the runs part of its
+//!   index, its frames) is not looked for at open, since finding it means reading every
+//!   retained byte. It is found when the segment is first needed (`lazy`): the header is
+//!   checked and the runs are checked against the head; runs that fail are rebuilt from the
+//!   frames, and a header or frame that is damaged fails the read that reaches it with
+//!   [`StoreError::Corrupt`] naming the file (records before it are still returned), logged
+//!   and counted in `StoreCorruptFrames`. Nothing is rewritten but the index.
 //! * Opening then syncs the newest segment and the directory, so that what is served from
 //!   now on survives a power loss even if it was only in the page cache when the previous
 //!   process stopped.
 //!
-//! So opening reads the newest segment's frames (at most about one `segment_bytes`) and a
-//! header and an index per sealed segment: its time does not grow with the bytes retained,
-//! only slightly with the number of segments and runs.
+//! So opening reads the newest segment's frames (at most about one `segment_bytes`, none
+//! after a clean close) and, per sealed segment, its length and its index's head (a few
+//! dozen bytes per shard): its time does not grow with the bytes retained, only with the
+//! number of segments (a few microseconds each). The runs of a sealed segment (one entry
+//! per up to 512 records or 128 KiB) are read by the first read or `AT_TIMESTAMP` search
+//! that needs the segment, and kept.
 //!
 //! # Retention
 //!

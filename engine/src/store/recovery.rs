@@ -348,7 +348,7 @@ fn continue_positions(
 }
 
 /// Takes the runs of segment `id` (`len` bytes now) from its persisted index, if it has one
-/// that passes every check (see `index`); returns its max arrival, or why not.
+/// that passes every check (see `idxfile`); returns its max arrival, or why not.
 fn use_index(
     fs: &dyn Fs,
     dir: &Path,
