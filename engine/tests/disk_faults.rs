@@ -608,11 +608,12 @@ async fn a_corrupt_byte_in_a_sealed_segment_is_reported_and_never_served() -> Te
     engine.close().await?;
     drop(engine);
 
-    // Without its index the sealed segment is scanned, and opening refuses the directory,
-    // naming the file and the damaged frame.
+    // Without its index and the heads file the sealed segment is scanned, and opening
+    // refuses the directory, naming the file and the damaged frame.
     let index = sealed.with_extension("idx");
     assert!(index.exists(), "a sealed segment has a persisted index");
     std::fs::remove_file(&index)?;
+    std::fs::remove_file(sealed.with_file_name("heads"))?;
     let frame_offset = (at - 8 - 23 - 1) as u64; // prefix, fixed body, the key "k"
     match Engine::open(&data, config()).await {
         Err(OpenError::Store(e @ StoreError::Corrupt { .. })) => {
@@ -887,7 +888,18 @@ async fn a_damaged_frame_length_is_caught_not_followed() -> TestResult {
     assert_eq!(corrupt_at(log.read(0, 1, 100, usize::MAX)), frame);
     log.close();
     drop(log);
+    // Without the index the read that reaches the segment scans it and fails the same way;
+    // without the heads file too (which holds the segment's index head), opening scans it.
     std::fs::remove_file(sealed.with_extension("idx"))?;
+    let log = open()?;
+    assert_eq!(corrupt_at(log.read(0, 1, 100, usize::MAX)), frame);
+    log.close();
+    drop(log);
+    assert!(
+        !sealed.with_extension("idx").exists(),
+        "no index is made of a damaged segment"
+    );
+    std::fs::remove_file(sealed.with_file_name("heads"))?;
     match open() {
         Err(StoreError::Corrupt { path, offset, .. }) => {
             assert_eq!((&path, offset), (sealed, frame));

@@ -552,3 +552,109 @@ async fn a_log_trimmed_by_retention_reopens_to_the_same_records_and_trim_horizon
     assert_eq!(view(&log)?, before);
     Ok(())
 }
+
+/// The real filesystem, counting the files opened and read.
+#[derive(Debug, Default)]
+struct Counting {
+    opened: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+impl rill_engine::store::fs::Fs for Counting {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        rill_engine::store::fs::StdFs.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        rill_engine::store::fs::StdFs.list(dir)
+    }
+    fn create(&self, path: &Path) -> std::io::Result<Arc<dyn rill_engine::store::fs::FileIo>> {
+        rill_engine::store::fs::StdFs.create(path)
+    }
+    fn open(&self, path: &Path) -> std::io::Result<Arc<dyn rill_engine::store::fs::FileIo>> {
+        if let Ok(mut o) = self.opened.lock() {
+            o.push(path.to_path_buf());
+        }
+        rill_engine::store::fs::StdFs.open(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        rill_engine::store::fs::StdFs.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        rill_engine::store::fs::StdFs.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        rill_engine::store::fs::StdFs.sync_dir(dir)
+    }
+    fn file_len(&self, path: &Path) -> std::io::Result<u64> {
+        rill_engine::store::fs::StdFs.file_len(path)
+    }
+}
+
+fn open_counting(dir: &Path) -> Result<(StreamLog, Arc<Counting>), StoreError> {
+    let fs = Arc::new(Counting::default());
+    let log = StreamLog::open_with(
+        fs.clone(),
+        dir,
+        LogConfig {
+            segment_bytes: 4096,
+            ..Default::default()
+        },
+        Arc::new(|| 1_700_000_000_000i64),
+    )?;
+    Ok((log, fs))
+}
+
+fn opened(fs: &Counting) -> Vec<String> {
+    let o = fs.opened.lock().map(|o| o.clone()).unwrap_or_default();
+    o.iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn opening_reads_the_heads_file_and_no_sealed_segment_and_a_bad_heads_file_is_rewritten()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = open(dir.path(), 4096)?;
+    let acked = fill(&log, 300).await?;
+    log.close();
+    drop(log);
+    let segs = files(dir.path(), "seg");
+    assert!(segs.len() > 5);
+    let newest = segs
+        .last()
+        .and_then(|p| p.file_name())
+        .ok_or("no segment")?;
+    let newest = newest.to_string_lossy().into_owned();
+
+    // A clean reopen opens the heads file and the newest segment (and its index), nothing
+    // of the sealed ones.
+    let (log, fs) = open_counting(dir.path())?;
+    let names = opened(&fs);
+    assert!(names.contains(&"heads".to_string()), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n == "heads" || n.starts_with(&newest[..20])),
+        "opened {names:?}"
+    );
+    // Reads open the sealed segments they need, and serve everything.
+    assert_serves(&log, &acked)?;
+    assert!(opened(&fs).len() > names.len());
+    log.close();
+    drop(log);
+
+    // A damaged heads file is not used: every segment's index head is read instead, the
+    // records are served, and the file is written anew.
+    let heads = dir.path().join("heads");
+    let good = std::fs::read(&heads)?;
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0x01;
+    std::fs::write(&heads, &bad)?;
+    let (log, fs) = open_counting(dir.path())?;
+    assert!(opened(&fs).iter().filter(|n| n.ends_with(".idx")).count() >= segs.len() - 1);
+    assert_serves(&log, &acked)?;
+    log.close();
+    drop(log);
+    assert_eq!(std::fs::read(&heads)?, good, "rewritten as it was");
+    Ok(())
+}

@@ -58,6 +58,11 @@ pub trait Fs: Send + Sync + std::fmt::Debug {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// Makes the entries of `dir` durable (`fsync` of the directory).
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// The length of the file `path`, without opening it where the filesystem allows (the
+    /// default opens it).
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        self.open(path)?.size()
+    }
 }
 
 /// The real filesystem.
@@ -117,6 +122,10 @@ impl Fs for StdFs {
     fn remove(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
     }
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        std::fs::metadata(path).map(|m| m.len())
+    }
+
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }

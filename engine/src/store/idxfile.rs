@@ -91,6 +91,29 @@ impl Head {
         FIXED + SPAN_BYTES * self.spans.len() + 4
     }
 
+    /// The head's bytes, as they start the index file (and the heads file's entries).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(self.file_len());
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&VERSION.to_le_bytes());
+        b.extend_from_slice(&self.segment.to_le_bytes());
+        b.extend_from_slice(&self.len.to_le_bytes());
+        b.extend_from_slice(&self.max_arrival.unwrap_or(i64::MIN).to_le_bytes());
+        b.extend_from_slice(&(self.spans.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(self.runs as u32).to_le_bytes());
+        b.extend_from_slice(&self.header_len.to_le_bytes());
+        for s in &self.spans {
+            b.extend_from_slice(&s.shard.to_le_bytes());
+            b.extend_from_slice(&s.first.to_le_bytes());
+            b.extend_from_slice(&s.end.to_le_bytes());
+            b.extend_from_slice(&s.first_arrival.to_le_bytes());
+            b.extend_from_slice(&s.last_arrival.to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
     /// The index file's length.
     pub fn file_len(&self) -> usize {
         self.head_len() + RUN_BYTES * self.runs + 4
@@ -150,24 +173,8 @@ impl SegmentIndex {
     /// The index file's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let head = self.head();
-        let mut b = Vec::with_capacity(head.file_len());
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&VERSION.to_le_bytes());
-        b.extend_from_slice(&self.segment.to_le_bytes());
-        b.extend_from_slice(&self.len.to_le_bytes());
-        b.extend_from_slice(&self.max_arrival.unwrap_or(i64::MIN).to_le_bytes());
-        b.extend_from_slice(&(head.spans.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(self.runs.len() as u32).to_le_bytes());
-        b.extend_from_slice(&head.header_len.to_le_bytes());
-        for s in &head.spans {
-            b.extend_from_slice(&s.shard.to_le_bytes());
-            b.extend_from_slice(&s.first.to_le_bytes());
-            b.extend_from_slice(&s.end.to_le_bytes());
-            b.extend_from_slice(&s.first_arrival.to_le_bytes());
-            b.extend_from_slice(&s.last_arrival.to_le_bytes());
-        }
-        let crc = crc32c::crc32c(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
+        let mut b = head.encode();
+        b.reserve(RUN_BYTES * self.runs.len() + 4);
         for (shard, r) in &self.runs {
             b.extend_from_slice(&shard.to_le_bytes());
             b.extend_from_slice(&r.first.to_le_bytes());

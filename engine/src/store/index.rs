@@ -68,7 +68,9 @@ impl ShardIndex {
 #[derive(Debug)]
 pub(crate) struct SegmentInfo {
     pub path: PathBuf,
-    pub file: Arc<dyn FileIo>,
+    /// The open file; `None` for a sealed segment known from the heads file whose runs are
+    /// not loaded yet (opened when they are, see `lazy`).
+    pub file: Option<Arc<dyn FileIo>>,
     /// Length of the committed frames (and the header): the end of the last good frame.
     pub len: u64,
     /// Newest arrival of its records.
@@ -80,8 +82,10 @@ pub(crate) struct SegmentInfo {
 pub(crate) struct IndexState {
     pub shards: Vec<ShardIndex>,
     pub segments: BTreeMap<u64, SegmentInfo>,
-    /// Segments whose runs are not loaded yet: their index heads and where their headers end.
+    /// Segments whose runs are not loaded yet: their index heads.
     pub lazy: BTreeMap<u64, LazySegment>,
+    /// The encoded index head of every sealed segment (what the heads file holds).
+    pub heads: BTreeMap<u64, Vec<u8>>,
 }
 
 /// A sealed segment whose runs are not loaded yet.

@@ -7,6 +7,9 @@
 //! rebuilt by scanning the segment's frames (logged): frames that do not match the head, or
 //! that are damaged, are [`StoreError::Corrupt`] for the read, and nothing is changed.
 //!
+//! A segment known from the heads file is opened here too, and its length and header checked
+//! (they were not at open).
+//!
 //! Loads are serialised by [`Shared::loading`], which retention takes too, so a segment is
 //! never re-indexed while it is being deleted.
 
@@ -18,7 +21,6 @@ use super::recovery;
 use super::types::Shared;
 use bytes::Bytes;
 use std::path::Path;
-use std::sync::Arc;
 
 /// Makes sure the runs of `segment` are loaded (a no-op when they are, or when the segment
 /// is gone).
@@ -29,8 +31,33 @@ pub(crate) fn load_segment(shared: &Shared, segment: u64) -> Result<(), StoreErr
         let (Some(l), Some(seg)) = (idx.lazy.get(&segment), idx.segments.get(&segment)) else {
             return Ok(());
         };
-        (l.clone(), Arc::clone(&seg.file), seg.path.clone())
+        (l.clone(), seg.file.clone(), seg.path.clone())
     };
+    // A segment known from the heads file is opened now; a sealed segment never changes, so
+    // any other length than its index's is damage.
+    let file = match file {
+        Some(f) => f,
+        None => shared
+            .fs
+            .open(&path)
+            .map_err(|e| StoreError::io("open segment", &path, e))?,
+    };
+    let len = file
+        .size()
+        .map_err(|e| StoreError::io("stat segment", &path, e))?;
+    if len != lazy.head.len {
+        let e = StoreError::Corrupt {
+            path,
+            offset: len.min(lazy.head.len),
+            reason: format!(
+                "sealed segment has {len} bytes, its index says {}",
+                lazy.head.len
+            ),
+        };
+        tracing::error!(error = %e, "a sealed segment's records cannot be served");
+        metrics::counter!("StoreCorruptFrames").increment(1);
+        return Err(e);
+    }
     // The header, not read at open: the segment it names and where it ends.
     let header = recovery::read_header(file.as_ref(), &path, lazy.head.len).inspect_err(|e| {
         tracing::error!(error = %e, "a sealed segment's header is damaged");
@@ -68,7 +95,11 @@ pub(crate) fn load_segment(shared: &Shared, segment: u64) -> Result<(), StoreErr
             runs
         }
     };
-    shared.index.write().load(segment, runs);
+    let mut idx = shared.index.write();
+    if let Some(seg) = idx.segments.get_mut(&segment) {
+        seg.file.get_or_insert(file);
+    }
+    idx.load(segment, runs);
     Ok(())
 }
 

@@ -38,9 +38,10 @@ impl StreamLog {
     /// the module docs of [`super`] say, and starts its writer thread. `clock` gives epoch
     /// milliseconds for arrival times.
     ///
-    /// Reads the sealed segments' headers and persisted indexes and the newest segment's
-    /// frames, and may write (a rebuilt index, a cut torn tail): it blocks, so call it from
-    /// a blocking thread in async code.
+    /// Reads the heads file (or, where it does not serve, the sealed segments' index heads),
+    /// the sealed segments' lengths and the newest segment's frames, and may write (a
+    /// rebuilt index or heads file, a cut torn tail): it blocks, so call it from a blocking
+    /// thread in async code.
     pub fn open(dir: &Path, config: LogConfig, clock: ClockFn) -> Result<StreamLog, StoreError> {
         StreamLog::open_with(Arc::new(StdFs), dir, config, clock)
     }

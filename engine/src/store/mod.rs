@@ -163,6 +163,7 @@
 mod bufpool;
 mod catalog;
 pub mod fs;
+mod heads;
 mod idxfile;
 mod index;
 mod lazy;

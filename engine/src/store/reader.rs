@@ -161,7 +161,10 @@ fn plan(shared: &Shared, shard: u32, from: u64, max_records: usize, max_bytes: u
         let Some(seg) = idx.segments.get(&r.segment) else {
             break;
         };
-        plan.push((*r, Arc::clone(&seg.file), seg.path.clone()));
+        let Some(file) = &seg.file else {
+            return Planned::Load(r.segment, start, plan);
+        };
+        plan.push((*r, Arc::clone(file), seg.path.clone()));
         recs += r.first + u64::from(r.count) - start.max(r.first);
         if k > 0 {
             bytes += u64::from(r.len) - overhead * u64::from(r.count);

@@ -4,10 +4,12 @@
 
 use super::StoreError;
 use super::fs::{self, FileIo, Fs};
+use super::heads;
 use super::idxfile::{self, SegmentIndex};
 use super::index::{IndexState, SegmentInfo};
 use super::segment::{self, Decoded, Header, HeaderError};
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The path of segment `id` in `dir`.
@@ -42,7 +44,7 @@ pub(crate) fn create_segment(
         .map_err(|e| StoreError::io("open segment", &path, e))?;
     Ok(SegmentInfo {
         path,
-        file,
+        file: Some(file),
         len: header.len() as u64,
         max_arrival: None,
     })
@@ -210,16 +212,58 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
             active: 0,
         });
     };
+    // The heads file: every sealed segment's index head in one read (see `heads`).
+    let (mut listed, had_heads) = match heads::read(fs, dir) {
+        Ok(h) => (h, true),
+        Err(why) => {
+            if ids.len() > 1 {
+                tracing::info!(dir = %dir.display(), reason = %why, "no usable heads file; reading each segment's index head");
+            }
+            (BTreeMap::new(), false)
+        }
+    };
+    let mut rewrite_heads = !had_heads;
     for &id in &ids {
         let path = segment_path(dir, id);
+        // A sealed segment listed in the heads file: only its length is asked for now (its
+        // file is opened, and its header checked, when its runs are loaded: see `lazy`).
+        if id != active
+            && let Some(bytes) = listed.remove(&id)
+        {
+            let len = fs
+                .file_len(&path)
+                .map_err(|e| StoreError::io("stat segment", &path, e))?;
+            match take_head(bytes, id, len, &mut state, &mut next) {
+                Ok(max_arrival) => {
+                    if let Some(m) = max_arrival {
+                        last_arrival = last_arrival.max(m);
+                    }
+                    state.segments.insert(
+                        id,
+                        SegmentInfo {
+                            path,
+                            file: None,
+                            len,
+                            max_arrival,
+                        },
+                    );
+                    continue;
+                }
+                Err(why) => {
+                    tracing::info!(path = %path.display(), reason = %why, "heads file entry not used");
+                    rewrite_heads = true;
+                }
+            }
+        } else if id != active {
+            rewrite_heads = true;
+        }
         let file = fs
             .open(&path)
             .map_err(|e| StoreError::io("open segment", &path, e))?;
         let len = file
             .size()
             .map_err(|e| StoreError::io("stat segment", &path, e))?;
-        // A sealed segment with a good index head: nothing else of it is read now (its
-        // header is checked when its runs are loaded, see `lazy`).
+        // A sealed segment with a good index head: nothing else of it is read now.
         let mut sealed_why = None;
         if id != active {
             match use_head(fs, dir, id, len, &mut state, &mut next) {
@@ -231,7 +275,7 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
                         id,
                         SegmentInfo {
                             path,
-                            file,
+                            file: Some(file),
                             len,
                             max_arrival,
                         },
@@ -293,11 +337,15 @@ pub(crate) fn recover(fs: &dyn Fs, dir: &Path) -> Result<Recovered, StoreError> 
             id,
             SegmentInfo {
                 path,
-                file,
+                file: Some(file),
                 len,
                 max_arrival,
             },
         );
+    }
+    // Entries left over are of segments retention deleted since the file was written.
+    if (rewrite_heads || !listed.is_empty()) && (had_heads || !state.heads.is_empty()) {
+        heads::write(fs, dir, &state.heads);
     }
     // The same for the directory's entries (a segment renamed into place just before the
     // last process stopped).
@@ -390,8 +438,26 @@ fn use_head(
         Ok(None) => return Err("no index".to_string()),
         Err(e) => return Err(format!("index unreadable: {e}")),
     };
+    let hl = idxfile::head_len(&bytes)?;
+    let head = bytes.get(..hl).ok_or("short index head")?.to_vec();
+    take_head(head, id, len, state, next)
+}
+
+/// Takes sealed segment `id` (`len` bytes now) by its index head `bytes`, if they pass the
+/// head's checks (see `idxfile`): its runs stay lazy until needed. Returns its max arrival,
+/// or why not.
+fn take_head(
+    bytes: Vec<u8>,
+    id: u64,
+    len: u64,
+    state: &mut IndexState,
+    next: &mut Vec<u64>,
+) -> Result<Option<i64>, String> {
     let held = |s: usize| state.shards.get(s).is_some_and(|x| !x.runs.is_empty());
     let head = idxfile::decode_head(&bytes, id, len, None, next.clone(), &held)?;
+    if idxfile::head_len(&bytes)? != bytes.len() {
+        return Err("bytes after the index head".into());
+    }
     for s in &head.spans {
         let i = s.shard as usize;
         if next.len() <= i {
@@ -401,6 +467,7 @@ fn use_head(
     }
     let max_arrival = head.max_arrival;
     state.push_lazy(head);
+    state.heads.insert(id, bytes);
     Ok(max_arrival)
 }
 
@@ -439,6 +506,7 @@ fn load_sealed(
         runs: state.runs_of(id),
     };
     idxfile::persist(fs, dir, &rebuilt);
+    state.heads.insert(id, rebuilt.head().encode());
     Ok(max_arrival)
 }
 

@@ -57,6 +57,7 @@ pub(crate) fn delete_expired(
         for (id, _) in &doomed {
             idx.segments.remove(id);
             idx.lazy.remove(id);
+            idx.heads.remove(id);
         }
         let last = doomed.last().map_or(0, |(id, _)| *id);
         for s in &mut idx.shards {

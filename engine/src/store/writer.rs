@@ -32,6 +32,7 @@
 //! [`super::recovery::create_segment`]) before any record goes into it.
 
 use super::fs::{self, FileIo};
+use super::heads;
 use super::idxfile::{self, SegmentIndex};
 use super::index::{MAX_RUN_BYTES, MAX_RUN_RECORDS, Run};
 use super::recovery;
@@ -205,12 +206,12 @@ impl Writer {
         // A clean close leaves the newest segment's index too, so the next open reads no
         // frames (the index stops matching, and is not used, once the segment grows).
         if !self.poisoned && self.pending_cut.is_none() {
-            self.persist_active();
+            let _ = self.persist_active();
         }
     }
 
-    /// Writes the persisted index of the active segment as it is now.
-    fn persist_active(&self) {
+    /// Writes the persisted index of the active segment as it is now; returns its head.
+    fn persist_active(&self) -> Option<Vec<u8>> {
         let snapshot = {
             let idx = self.shared.index.read();
             idx.segments.get(&self.active).map(|s| SegmentIndex {
@@ -220,23 +221,23 @@ impl Writer {
                 runs: idx.runs_of(self.active),
             })
         };
-        if let Some(snapshot) = snapshot {
-            idxfile::persist(self.shared.fs.as_ref(), &self.shared.dir, &snapshot);
-        }
+        let snapshot = snapshot?;
+        idxfile::persist(self.shared.fs.as_ref(), &self.shared.dir, &snapshot);
+        Some(snapshot.head().encode())
     }
 
     fn segment_file(&self, id: u64) -> Option<(Arc<dyn FileIo>, PathBuf)> {
         let idx = self.shared.index.read();
         idx.segments
             .get(&id)
-            .map(|s| (Arc::clone(&s.file), s.path.clone()))
+            .and_then(|s| Some((Arc::clone(s.file.as_ref()?), s.path.clone())))
     }
 
     fn active_file(&self) -> Option<(Arc<dyn FileIo>, u64, PathBuf)> {
         let idx = self.shared.index.read();
         idx.segments
             .get(&self.active)
-            .map(|s| (Arc::clone(&s.file), s.len, s.path.clone()))
+            .and_then(|s| Some((Arc::clone(s.file.as_ref()?), s.len, s.path.clone())))
     }
 
     fn sync_active(&mut self) -> Result<(), StoreError> {
@@ -336,12 +337,21 @@ impl Writer {
             self.poison(&e);
             return Err(e);
         }
-        self.persist_active();
+        let head = self.persist_active();
         let fs = Arc::clone(&self.shared.fs);
         let id = self.active + 1;
         let seg = recovery::create_segment(fs.as_ref(), &self.shared.dir, id, &self.next)?;
-        self.shared.index.write().segments.insert(id, seg);
+        // The old segment is sealed now: its head joins the heads file.
+        let heads = {
+            let mut idx = self.shared.index.write();
+            idx.segments.insert(id, seg);
+            if let Some(head) = head {
+                idx.heads.insert(self.active, head);
+            }
+            idx.heads.clone()
+        };
         self.active = id;
+        heads::write(fs.as_ref(), &self.shared.dir, &heads);
         Ok(())
     }
 
