@@ -11,6 +11,7 @@
 //!     00000000000000000000.idx the persisted index of a sealed segment (see `idxfile`)
 //!     00000000000000000001.seg the newest segment: the only one written; it has an index
 //!                              only after a clean close, valid while its length is unchanged
+//!     heads                    every sealed segment's index head in one file (see `heads`)
 //!     *.tmp                    a segment or index being made; renamed into place when
 //!                              complete (a crash may leave one: it holds no record)
 //! ```
@@ -128,11 +129,12 @@
 //!   have been cut safely: the operator decides (truncate the file to the offset named to
 //!   drop the tail, or restore the file).
 //! * **Sealed segments** are synced before the next segment is made, so no crash damages
-//!   them: opening reads only each one's length and the *head* of its persisted index (see
-//!   `idxfile`: checksummed, and checked against the segment's number, its length and the
-//!   positions before it). An index that fails a check, or is missing, is rebuilt by
-//!   scanning its segment (logged), reading its header too; any damage the scan finds stops
-//!   the open with [`StoreError::Corrupt`]. A segment missing from the middle of the log, or
+//!   them: opening asks only each one's length, and takes the *head* of its persisted index
+//!   (see `idxfile`: checksummed, and checked against the segment's number, its length and
+//!   the positions before it) from the heads file (see `heads`), or from the index itself
+//!   where the heads file does not serve (then the heads file is written anew). An index
+//!   that fails a check, or is missing, is rebuilt by scanning its segment (logged), reading
+//!   its header too; any damage the scan finds stops the open with [`StoreError::Corrupt`]. A segment missing from the middle of the log, or
 //!   a sealed segment cut short, is caught too: the next segment's index no longer
 //!   continues the shards' positions, or the index no longer matches the file's length.
 //! * **Damage behind an intact index** (a sealed segment's header, the runs part of its
@@ -147,9 +149,9 @@
 //!   process stopped.
 //!
 //! So opening reads the newest segment's frames (at most about one `segment_bytes`, none
-//! after a clean close) and, per sealed segment, its length and its index's head (a few
-//! dozen bytes per shard): its time does not grow with the bytes retained, only with the
-//! number of segments (a few microseconds each). The runs of a sealed segment (one entry
+//! after a clean close), the heads file (a few dozen bytes per shard and sealed segment) and
+//! asks each sealed segment's length: its time does not grow with the bytes retained, and
+//! only by a `stat` per segment with their number. The runs of a sealed segment (one entry
 //! per up to 512 records or 128 KiB) are read by the first read or `AT_TIMESTAMP` search
 //! that needs the segment, and kept.
 //!
