@@ -1,5 +1,8 @@
-//! The handoff from the producer handles to the pipeline task: a queue of messages under a
-//! mutex, which the pipeline takes whole.
+//! The protocol between the producer handles and the pipeline task: the messages
+//! ([`Msg`]), the queue that carries them ([`Handoff`]: under a mutex, which the pipeline
+//! takes whole) and the state both sides share ([`Shared`]: configuration, the buffer's
+//! semaphores, the queue). The handles ([`crate::producer`]) and the task
+//! ([`crate::pipeline`]) both depend on this module, not on each other.
 //!
 //! A channel costs several atomic operations per message on lines both sides touch (its
 //! tail, a ready bit, the permit count, the receiver's waker). Here a message costs one
@@ -19,7 +22,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 
-use crate::pipeline::Msg;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+use rill_engine::api::agg::UserRecord;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::aggregator::Meta;
+use crate::config::ProducerConfig;
 
 #[derive(Debug, Default)]
 struct Queue {
@@ -79,4 +89,41 @@ impl Handoff {
         q.closed = true;
         std::mem::take(&mut q.msgs)
     }
+}
+
+/// A message from the producer handles, in `send` order.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    /// A user record to put.
+    Record {
+        stream: Arc<str>,
+        record: UserRecord,
+        meta: Meta,
+    },
+    /// Resolve when everything sent before is finished.
+    Flush(oneshot::Sender<()>),
+    /// Flush, then stop.
+    Shutdown(oneshot::Sender<()>),
+    /// The last producer handle is gone: flush, then stop.
+    Dropped,
+}
+
+/// Records taken by `send` that may wait in the handoff queue before the pipeline task takes
+/// them off. For `send` it also bounds what the pipeline takes between two scans: a larger
+/// backlog of records already past their buffered time would seal a small aggregate per
+/// shard at every scan, and small aggregates make the backlog worse.
+pub(crate) const INTAKE: usize = 32 * 1024;
+
+/// State shared by the handles and the pipeline task.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: ProducerConfig,
+    pub records: Semaphore,
+    pub bytes: Semaphore,
+    /// Records taken by `send` and not yet off the handoff queue (see [`INTAKE`]).
+    pub intake: Semaphore,
+    pub outstanding: AtomicUsize,
+    pub closed: AtomicBool,
+    /// Messages for the pipeline task.
+    pub handoff: Handoff,
 }

@@ -7,7 +7,7 @@
 //! key). `send` waits for both, first records then bytes, in FIFO order; `try_send` takes
 //! both or neither. The pipeline returns the permits when a record finishes.
 //!
-//! A third bound paces `send` (not `try_send`): at most [`INTAKE`] records it took may wait
+//! A third bound paces `send` (not `try_send`): at most [`INTAKE`](crate::handoff::INTAKE) records it took may wait
 //! in the handoff queue ([`crate::handoff`]) for the pipeline task, which returns those
 //! permits as it takes records off the queue. Without it a sender that is faster than the
 //! pipeline fills the whole buffer with records the pipeline has not even looked at
@@ -27,29 +27,9 @@ use tokio::sync::{Semaphore, TryAcquireError, oneshot};
 
 use crate::aggregator::Meta;
 use crate::config::ProducerConfig;
-use crate::handoff::Handoff;
-use crate::pipeline::{Msg, Pipeline};
+use crate::handoff::{Handoff, INTAKE, Msg, Shared};
+use crate::pipeline::Pipeline;
 use crate::record::{Ack, Record, RecordError, SendError, TrySendError};
-
-/// Records taken by `send` that may wait in the handoff queue before the pipeline task takes
-/// them off. For `send` it also bounds what the pipeline takes between two scans: a larger
-/// backlog of records already past their buffered time would seal a small aggregate per
-/// shard at every scan, and small aggregates make the backlog worse.
-pub(crate) const INTAKE: usize = 32 * 1024;
-
-/// State shared by the handles and the pipeline task.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: ProducerConfig,
-    pub records: Semaphore,
-    pub bytes: Semaphore,
-    /// Records taken by `send` and not yet off the handoff queue (see [`INTAKE`]).
-    pub intake: Semaphore,
-    pub outstanding: AtomicUsize,
-    pub closed: AtomicBool,
-    /// Messages for the pipeline task.
-    pub handoff: Handoff,
-}
 
 /// Owned by the `Producer` clones only: dropping the last one tells the pipeline to flush
 /// and stop.
