@@ -47,7 +47,7 @@
 
 use super::StoreError;
 use super::fs::{self, FileIo, Fs};
-use super::index::Run;
+use super::run::Run;
 use super::segment;
 use std::path::{Path, PathBuf};
 

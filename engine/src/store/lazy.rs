@@ -16,8 +16,9 @@
 use super::StoreError;
 use super::fs;
 use super::idxfile::{self, SegmentIndex};
-use super::index::{IndexState, LazySegment, Run};
+use super::index::{IndexState, LazySegment};
 use super::recovery;
+use super::run::Run;
 use super::types::Shared;
 use bytes::Bytes;
 use std::path::Path;

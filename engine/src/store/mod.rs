@@ -173,6 +173,7 @@ mod log;
 mod reader;
 mod recovery;
 mod retention;
+mod run;
 mod segment;
 mod types;
 mod writer;

@@ -4,8 +4,8 @@
 use super::StoreError;
 use super::bufpool;
 use super::fs::{self, FileIo};
-use super::index::Run;
 use super::lazy;
+use super::run::Run;
 use super::segment::{self, Decoded};
 use super::types::{Shared, StoredRecord};
 use std::path::{Path, PathBuf};

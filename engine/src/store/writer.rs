@@ -34,9 +34,9 @@
 use super::fs::{self, FileIo};
 use super::heads;
 use super::idxfile::{self, SegmentIndex};
-use super::index::{MAX_RUN_BYTES, MAX_RUN_RECORDS, Run};
 use super::recovery;
 use super::retention;
+use super::run::{MAX_RUN_BYTES, MAX_RUN_RECORDS, Run};
 use super::segment;
 use super::types::{AppendResult, Reply, Request, Shared};
 use super::{FsyncPolicy, StoreError};
