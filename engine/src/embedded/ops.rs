@@ -1477,8 +1477,8 @@ impl Kinesis for Engine {
         if now - tok.issued_ms > ttl {
             return Err(Error::ExpiredIterator(format!(
                 "Iterator expired. The iterator was created at time {} while right now it is {} which is further in the future than the tolerated delay of {ttl} milliseconds.",
-                super::clock::java_date(tok.issued_ms),
-                super::clock::java_date(now)
+                crate::api::dates::java_date(tok.issued_ms),
+                crate::api::dates::java_date(now)
             )));
         }
         let gone = || {

@@ -21,11 +21,13 @@
 use super::WireError;
 use super::policy::Policy;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+use subtle::ConstantTimeEq;
 
 /// Access key id to secret access key.
 #[derive(Clone, Default)]
@@ -154,44 +156,23 @@ fn incomplete(message: impl Into<String>) -> WireError {
     )
 }
 
-/// Parses `YYYYMMDDTHHMMSSZ`.
-fn parse_amz_date(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
+/// SigV4's unreserved characters: everything else is percent-encoded in canonical URIs and
+/// query strings.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// The same, keeping `/` (canonical paths).
+const UNRESERVED_PATH: &AsciiSet = &UNRESERVED.remove(b'/');
 
 fn uri_encode(s: &str, encode_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if !encode_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    let set = if encode_slash {
+        UNRESERVED
+    } else {
+        UNRESERVED_PATH
+    };
+    utf8_percent_encode(s, set).to_string()
 }
 
 fn canonical_query(q: Option<&str>) -> String {
@@ -217,25 +198,11 @@ fn canonical_query(q: Option<&str>) -> String {
         .join("&")
 }
 
+/// Decodes a query component as a form value: `+` is a space, `%XY` a byte.
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(v) = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Checks a request's SigV4 signature against `creds`; returns the access key id.
@@ -327,7 +294,7 @@ pub fn verify_at(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
         ));
     };
-    let Some(when) = parse_amz_date(amz_date) else {
+    let Some(when) = crate::api::dates::parse_amz_date(amz_date) else {
         return Err(incomplete(format!(
             "X-Amz-Date {amz_date} is not a valid ISO 8601 basic time"
         )));
@@ -387,7 +354,7 @@ pub fn verify_at(
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .unwrap_or_else(|| hex(&Sha256::digest(body)));
+        .unwrap_or_else(|| hex::encode(Sha256::digest(body)));
     let path = if uri.path().is_empty() {
         "/"
     } else {
@@ -405,11 +372,11 @@ pub fn verify_at(
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let string_to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
+        hex::encode(Sha256::digest(canonical_request.as_bytes()))
     );
     let key = aws_sigv4::sign::v4::generate_signing_key(secret, when, region, service);
     let expected = aws_sigv4::sign::v4::calculate_signature(key, string_to_sign.as_bytes());
-    if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
+    if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
         return Err(err(
             StatusCode::FORBIDDEN,
             "InvalidSignatureException",
@@ -421,30 +388,5 @@ pub fn verify_at(
 
 fn percent_decode_path(p: &str) -> String {
     // Paths are decoded once and re-encoded, so that `%2F` and `/` compare as the SDKs sign.
-    let b = p.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(v) = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    percent_decode_str(p).decode_utf8_lossy().into_owned()
 }

@@ -274,21 +274,23 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .unwrap_or("")
         .to_string();
-    let audit =
-        |key: Option<String>, resources: Vec<String>, error: Option<String>, denied: bool| {
-            if let Some(log) = &state.config.audit {
-                log.record(&audit::AuditRecord {
-                    event_time: audit::rfc3339(crate::api::Timestamp::now().as_millis()),
-                    access_key_id: key,
-                    source_ip_address: source.clone(),
-                    event_name: op.clone(),
-                    resources,
-                    request_id: id.clone(),
-                    error_code: error,
-                    denied,
-                });
-            }
-        };
+    let audit = |key: Option<String>,
+                 resources: Vec<String>,
+                 error: Option<String>,
+                 denied: bool| {
+        if let Some(log) = &state.config.audit {
+            log.record(&audit::AuditRecord {
+                event_time: crate::api::dates::rfc3339(crate::api::Timestamp::now().as_millis()),
+                access_key_id: key,
+                source_ip_address: source.clone(),
+                event_name: op.clone(),
+                resources,
+                request_id: id.clone(),
+                error_code: error,
+                denied,
+            });
+        }
+    };
     let mut key = None;
     if let Some(creds) = &state.config.auth {
         match auth::verify(creds, &parts.method, &parts.uri, &headers, &body) {
