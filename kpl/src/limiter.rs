@@ -5,58 +5,51 @@
 //! * Both buckets refill continuously at `RateLimit` percent of the shard's write limit
 //!   (1000 records/s, 1 MiB/s) and hold at most one second of it.
 //! * A Kinesis record (an aggregate counts as one record) passes when both buckets hold
-//!   enough, or when both are full: a record larger than the byte bucket's capacity then
-//!   passes and leaves the bucket in debt, so it is never stuck forever.
+//!   enough; a record larger than the byte bucket's capacity passes once that bucket is
+//!   full and leaves it in debt, so it is never stuck forever (see
+//!   [`rill_engine::api::bucket`]).
 
 use std::time::{Duration, Instant};
 
+use rill_engine::api::bucket::TokenBucket as Bucket;
+
 use crate::config::{SHARD_BYTES_PER_SEC, SHARD_RECORDS_PER_SEC};
 
-/// Token buckets of one shard.
+/// Token buckets of one shard ([`rill_engine::api::bucket::TokenBucket`], in seconds since
+/// the limiter was made).
 #[derive(Debug, Clone)]
 pub(crate) struct TokenBucket {
-    records: f64,
-    bytes: f64,
-    records_per_sec: f64,
-    bytes_per_sec: f64,
-    last: Instant,
+    records: Bucket,
+    bytes: Bucket,
+    origin: Instant,
 }
 
 impl TokenBucket {
-    /// Full buckets at `percent` of a shard's limits.
+    /// Full buckets at `percent` of a shard's limits, each holding one second of it.
     pub fn new(percent: u64, now: Instant) -> TokenBucket {
         let f = percent as f64 / 100.0;
         let records_per_sec = SHARD_RECORDS_PER_SEC as f64 * f;
         let bytes_per_sec = SHARD_BYTES_PER_SEC as f64 * f;
         TokenBucket {
-            records: records_per_sec,
-            bytes: bytes_per_sec,
-            records_per_sec,
-            bytes_per_sec,
-            last: now,
+            records: Bucket::full(records_per_sec, records_per_sec, 0.0),
+            bytes: Bucket::full(bytes_per_sec, bytes_per_sec, 0.0),
+            origin: now,
         }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now.max(self.last);
-        self.records = (self.records + dt * self.records_per_sec).min(self.records_per_sec);
-        self.bytes = (self.bytes + dt * self.bytes_per_sec).min(self.bytes_per_sec);
     }
 
     /// Takes one record of `bytes`, or says how long until it could.
     pub fn try_take(&mut self, now: Instant, bytes: usize) -> Result<(), Duration> {
-        self.refill(now);
+        let t = now.saturating_duration_since(self.origin).as_secs_f64();
+        self.records.refill(t);
+        self.bytes.refill(t);
         let bytes = bytes as f64;
-        let full = self.records >= self.records_per_sec && self.bytes >= self.bytes_per_sec;
-        if full || (self.records >= 1.0 && self.bytes >= bytes) {
-            self.records -= 1.0;
-            self.bytes -= bytes;
+        if self.records.has(1.0) && self.bytes.has(bytes) {
+            self.records.take(1.0);
+            self.bytes.take(bytes);
             return Ok(());
         }
-        let need_records = (1.0 - self.records).max(0.0) / self.records_per_sec;
-        let need_bytes = (bytes.min(self.bytes_per_sec) - self.bytes).max(0.0) / self.bytes_per_sec;
-        Err(Duration::from_secs_f64(need_records.max(need_bytes)).max(Duration::from_micros(100)))
+        let wait = self.records.wait(1.0).max(self.bytes.wait(bytes));
+        Err(Duration::from_secs_f64(wait).max(Duration::from_micros(100)))
     }
 }
 

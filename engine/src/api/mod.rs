@@ -7,6 +7,7 @@
 //! Kinesis Data Streams.
 
 pub mod agg;
+pub mod bucket;
 pub mod dates;
 pub mod error;
 pub mod hash;

@@ -119,14 +119,14 @@ impl Engine {
         }
         let now = self.inner.config.clock.now_ms();
         let cap = f64::from(per_sec);
+        let now = now as f64 / 1000.0;
         let mut rates = self.inner.call_rates.lock();
-        let (last, tokens) = rates.entry(operation).or_insert((now, cap));
-        if now > *last {
-            *tokens = (*tokens + (now - *last) as f64 * cap / 1000.0).min(cap);
-            *last = now;
-        }
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        let bucket = rates
+            .entry(operation)
+            .or_insert_with(|| bucket::TokenBucket::full(cap, cap, now));
+        bucket.refill(now);
+        if bucket.has(1.0) {
+            bucket.take(1.0);
             Ok(())
         } else {
             Err(Error::LimitExceeded(format!(

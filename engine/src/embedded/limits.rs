@@ -12,6 +12,7 @@
 //!   it returns are charged afterwards and may take the balance below zero (a 10 MiB read
 //!   blocks the shard's next reads for about 5 s, as AWS describes).
 
+use crate::api::bucket::TokenBucket as Bucket;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -74,32 +75,16 @@ impl std::str::FromStr for ThroughputLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    capacity: f64,
-    rate_per_ms: f64,
-    last_ms: i64,
+/// A shard's bucket of `rate_per_sec` holding `burst` of it (at least one token), full at
+/// `now` (engine milliseconds).
+fn bucket(rate_per_sec: u64, burst: Duration, now: i64) -> Bucket {
+    let rate = rate_per_sec as f64;
+    Bucket::full(rate, (rate * burst.as_secs_f64()).max(1.0), secs(now))
 }
 
-impl Bucket {
-    fn new(rate_per_sec: u64, burst: Duration, now: i64) -> Bucket {
-        let capacity = (rate_per_sec as f64 * burst.as_secs_f64()).max(1.0);
-        Bucket {
-            tokens: capacity,
-            capacity,
-            rate_per_ms: rate_per_sec as f64 / 1000.0,
-            last_ms: now,
-        }
-    }
-
-    fn refill(&mut self, now: i64) {
-        if now > self.last_ms {
-            let gained = (now - self.last_ms) as f64 * self.rate_per_ms;
-            self.tokens = (self.tokens + gained).min(self.capacity);
-            self.last_ms = now;
-        }
-    }
+/// Engine milliseconds as the buckets' seconds.
+fn secs(ms: i64) -> f64 {
+    ms as f64 / 1000.0
 }
 
 #[derive(Debug)]
@@ -129,15 +114,16 @@ impl Limiter {
         let l = self.limits;
         let mut shards = self.shards.lock();
         let b = shards.entry(shard).or_insert_with(|| ShardBuckets {
-            write_records: Bucket::new(l.write_records_per_sec, l.burst, now),
-            write_bytes: Bucket::new(l.write_bytes_per_sec, l.burst, now),
-            read_calls: Bucket::new(l.read_calls_per_sec, l.burst, now),
-            read_bytes: Bucket::new(l.read_bytes_per_sec, l.burst, now),
+            write_records: bucket(l.write_records_per_sec, l.burst, now),
+            write_bytes: bucket(l.write_bytes_per_sec, l.burst, now),
+            read_calls: bucket(l.read_calls_per_sec, l.burst, now),
+            read_bytes: bucket(l.read_bytes_per_sec, l.burst, now),
         });
-        b.write_records.refill(now);
-        b.write_bytes.refill(now);
-        b.read_calls.refill(now);
-        b.read_bytes.refill(now);
+        let t = secs(now);
+        b.write_records.refill(t);
+        b.write_bytes.refill(t);
+        b.read_calls.refill(t);
+        b.read_bytes.refill(t);
         f(b)
     }
 
@@ -149,10 +135,9 @@ impl Limiter {
         self.with(shard, now, |b| {
             let bytes = bytes as f64;
             // A record larger than the whole bucket passes when the bucket is full.
-            let fits = b.write_bytes.tokens >= bytes.min(b.write_bytes.capacity);
-            if b.write_records.tokens >= 1.0 && fits {
-                b.write_records.tokens -= 1.0;
-                b.write_bytes.tokens -= bytes;
+            if b.write_records.has(1.0) && b.write_bytes.has(bytes) {
+                b.write_records.take(1.0);
+                b.write_bytes.take(bytes);
                 true
             } else {
                 false
@@ -166,8 +151,8 @@ impl Limiter {
             return true;
         }
         self.with(shard, now, |b| {
-            if b.read_calls.tokens >= 1.0 && b.read_bytes.tokens > 0.0 {
-                b.read_calls.tokens -= 1.0;
+            if b.read_calls.has(1.0) && b.read_bytes.tokens() > 0.0 {
+                b.read_calls.take(1.0);
                 true
             } else {
                 false
@@ -178,7 +163,7 @@ impl Limiter {
     /// Charges the bytes a read returned (the balance may go below zero).
     pub fn charge_read(&self, shard: u64, bytes: usize, now: i64) {
         if self.limits.enabled {
-            self.with(shard, now, |b| b.read_bytes.tokens -= bytes as f64);
+            self.with(shard, now, |b| b.read_bytes.take(bytes as f64));
         }
     }
 }

@@ -276,8 +276,9 @@ pub(crate) struct Inner {
     lock: File,
     pub closed: std::sync::atomic::AtomicBool,
     /// Token buckets of the account-level call limits of DescribeLimits and the account
-    /// settings operations: operation -> (last refill ms, tokens).
-    pub call_rates: Mutex<HashMap<&'static str, (i64, f64)>>,
+    /// settings operations, by operation (one second of calls, in seconds of the engine's
+    /// clock).
+    pub call_rates: Mutex<HashMap<&'static str, crate::api::bucket::TokenBucket>>,
     /// Background threads (retention, on-demand scaling) and the senders that stop them.
     background: Mutex<Vec<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
