@@ -457,11 +457,8 @@ pub(crate) fn read_head(
     dir: &Path,
     segment: u64,
 ) -> Result<Option<Vec<u8>>, std::io::Error> {
-    let path = index_path(dir, segment);
-    let file = match fs.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(file) = open_index(fs, dir, segment)? else {
+        return Ok(None);
     };
     let first = read_prefix(file.as_ref(), HEAD_GUESS)?;
     match head_len(&first) {
@@ -488,17 +485,27 @@ fn read_prefix(file: &dyn FileIo, want: usize) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The persisted index file of `segment`, if there is one.
+fn open_index(
+    fs: &dyn Fs,
+    dir: &Path,
+    segment: u64,
+) -> std::io::Result<Option<std::sync::Arc<dyn FileIo>>> {
+    match fs.open(&index_path(dir, segment)) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the whole persisted index of `segment`, if there is a file for it.
 pub(crate) fn read_index(
     fs: &dyn Fs,
     dir: &Path,
     segment: u64,
 ) -> Result<Option<Vec<u8>>, std::io::Error> {
-    let path = index_path(dir, segment);
-    let file = match fs.open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(file) = open_index(fs, dir, segment)? else {
+        return Ok(None);
     };
     let len = file.size()?;
     fs::read_all(file.as_ref(), len).map(Some)
