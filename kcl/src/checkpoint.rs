@@ -119,7 +119,9 @@ impl Checkpointer {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The shard this checkpointer writes to.
+    /// The lease this checkpointer writes to: the shard id, or in a multi-stream
+    /// application the lease key (`account:stream:creationEpoch:shardId`, see
+    /// [`crate::streams`]).
     pub fn shard_id(&self) -> &str {
         &self.inner.held.key
     }

@@ -18,6 +18,23 @@ pub enum InitialPosition {
     AtTimestamp(Timestamp),
 }
 
+/// How the workers of an application share the lease table's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Coordination {
+    /// [`Coordination::Leader`] when the lease table supports the fleet row
+    /// ([`LeaseTable::supports_fleet`](crate::LeaseTable::supports_fleet): SQLite and
+    /// DynamoDB do), else [`Coordination::EveryWorker`]. The default.
+    #[default]
+    Auto,
+    /// One elected leader reads the table, assigns and balances; the others read their own
+    /// leases through the owner index (see [`crate::lease::fleet`]).
+    Leader,
+    /// Every worker scans the whole table every taker interval, takes expired leases and
+    /// steals toward an even spread (the Java KCL 2.x's way; see
+    /// [`crate::lease::coordinator`]).
+    EveryWorker,
+}
+
 /// Lease coordination settings.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {

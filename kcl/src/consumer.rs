@@ -26,17 +26,42 @@ use crate::retrieval::fanout::{self, FanOutFetcher};
 use crate::retrieval::polling::PollingFetcher;
 use crate::retrieval::{Fetched, Fetcher, StartPosition};
 use crate::shard_sync;
+use crate::streams::StreamIdentifier;
 use rill_engine::api::Kinesis;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+
+/// Which streams a worker consumes.
+pub(crate) enum Streams {
+    /// One stream; lease keys are shard ids.
+    Single {
+        stream_name: String,
+        initial_position: InitialPosition,
+    },
+    /// Several; lease keys name their stream (see [`crate::streams`]). The initial
+    /// positions are the tracker's, by stream name, as of the last shard sync.
+    Multi {
+        positions: RwLock<HashMap<String, InitialPosition>>,
+    },
+}
+
+/// What a lease key stands for.
+pub(crate) struct Target {
+    pub stream_name: String,
+    pub stream: Option<StreamIdentifier>,
+    pub shard_id: String,
+    /// The lease key prefix of the stream (empty for a single stream).
+    pub prefix: String,
+    pub initial_position: InitialPosition,
+}
 
 /// What a shard's processing loop needs from its worker.
 pub(crate) struct ShardContext {
     pub kinesis: Arc<dyn Kinesis>,
     pub coordinator: Arc<LeaseCoordinator>,
     pub factory: Arc<dyn RecordProcessorFactory>,
-    pub stream_name: String,
-    pub initial_position: InitialPosition,
+    pub streams: Streams,
     pub polling: PollingConfig,
     /// Enhanced fan-out, when selected instead of polling.
     pub fan_out: Option<FanOutContext>,
@@ -54,9 +79,56 @@ pub(crate) struct FanOutContext {
 }
 
 impl ShardContext {
+    /// The stream and shard of a lease key; `None` for a key that names no stream in a
+    /// multi-stream application.
+    pub(crate) fn target(&self, key: &str) -> Option<Target> {
+        match &self.streams {
+            Streams::Single {
+                stream_name,
+                initial_position,
+            } => Some(Target {
+                stream_name: stream_name.clone(),
+                stream: None,
+                shard_id: key.to_owned(),
+                prefix: String::new(),
+                initial_position: *initial_position,
+            }),
+            Streams::Multi { positions } => {
+                let (stream, shard) = StreamIdentifier::split_lease_key(key)?;
+                let initial_position = positions
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&stream.stream_name)
+                    .copied()
+                    .unwrap_or_default();
+                Some(Target {
+                    stream_name: stream.stream_name.clone(),
+                    prefix: stream.key_prefix(),
+                    shard_id: shard.to_owned(),
+                    stream: Some(stream),
+                    initial_position,
+                })
+            }
+        }
+    }
+
+    /// The single stream's name (fan-out and the start of a single-stream worker).
+    pub(crate) fn single_stream(&self) -> Option<(&str, InitialPosition)> {
+        match &self.streams {
+            Streams::Single {
+                stream_name,
+                initial_position,
+            } => Some((stream_name, *initial_position)),
+            Streams::Multi { .. } => None,
+        }
+    }
+
     /// The fan-out consumer's ARN: found, or registered and waited for, on first use.
     pub(crate) async fn consumer_arn(&self) -> Result<Option<String>, crate::KclError> {
         let Some(f) = &self.fan_out else {
+            return Ok(None);
+        };
+        let Some((stream_name, _)) = self.single_stream() else {
             return Ok(None);
         };
         let arn = f
@@ -64,7 +136,7 @@ impl ShardContext {
             .get_or_try_init(|| {
                 fanout::ensure_consumer(
                     self.kinesis.as_ref(),
-                    &self.stream_name,
+                    stream_name,
                     &f.consumer_name,
                     &f.config,
                 )
@@ -76,6 +148,7 @@ impl ShardContext {
     fn fetcher(
         &self,
         consumer_arn: Option<String>,
+        stream_name: String,
         shard_id: String,
         start: StartPosition,
         range: Option<rill_engine::api::HashKeyRange>,
@@ -91,7 +164,7 @@ impl ShardContext {
             ),
             _ => PollingFetcher::spawn(
                 Arc::clone(&self.kinesis),
-                self.stream_name.clone(),
+                stream_name,
                 shard_id,
                 start,
                 self.polling.clone(),
@@ -128,6 +201,7 @@ async fn release(ctx: &ShardContext, held: &HeldLease, handoff: bool) {
         match result {
             Ok(Some(l)) => {
                 *lease = l;
+                ctx.coordinator.note_change();
                 return;
             }
             Ok(None) => match table.get_lease(&held.key).await {
@@ -153,12 +227,17 @@ async fn release(ctx: &ShardContext, held: &HeldLease, handoff: bool) {
     }
 }
 
-async fn wait_for_parents(ctx: &ShardContext, held: &HeldLease) -> Result<bool, crate::KclError> {
+async fn wait_for_parents(
+    ctx: &ShardContext,
+    held: &HeldLease,
+    prefix: &str,
+) -> Result<bool, crate::KclError> {
     let parents = held.lease.lock().await.parent_shard_ids.clone();
     let mut signal = held.signal.subscribe();
     for p in parents {
+        let key = format!("{prefix}{p}");
         loop {
-            match ctx.coordinator.table().get_lease(&p).await? {
+            match ctx.coordinator.table().get_lease(&key).await? {
                 Some(l) if !l.is_shard_end() => {}
                 _ => break,
             }
@@ -176,9 +255,14 @@ async fn wait_for_parents(ctx: &ShardContext, held: &HeldLease) -> Result<bool, 
 }
 
 async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate::KclError> {
-    let shard_id = held.key.clone();
+    let Some(target) = ctx.target(&held.key) else {
+        tracing::error!(lease_key = %held.key, "the lease key names no stream of this multi-stream application; releasing it");
+        release(ctx, held, false).await;
+        return Ok(());
+    };
+    let shard_id = target.shard_id.clone();
     let me = ctx.coordinator.worker_id().to_owned();
-    if !wait_for_parents(ctx, held).await? {
+    if !wait_for_parents(ctx, held, &target.prefix).await? {
         return finish_without_processor(ctx, held).await;
     }
     let lease = held.lease.lock().await.clone();
@@ -199,6 +283,8 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
     processor
         .initialize(InitializationInput {
             shard_id: shard_id.clone(),
+            stream_name: target.stream_name.clone(),
+            stream_identifier: target.stream.as_ref().map(ToString::to_string),
             extended_sequence_number: lease.checkpoint(),
             pending_checkpoint: lease.pending_checkpoint(),
             pending_checkpoint_state: lease.pending_checkpoint_state.clone(),
@@ -209,12 +295,13 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
         release(ctx, held, false).await;
         return Ok(());
     }
-    let timestamp = match ctx.initial_position {
+    let timestamp = match target.initial_position {
         InitialPosition::AtTimestamp(t) => Some(t),
         _ => None,
     };
     let mut fetcher = Some(ctx.fetcher(
         consumer_arn,
+        target.stream_name.clone(),
         shard_id.clone(),
         StartPosition {
             checkpoint: lease.checkpoint(),
@@ -223,10 +310,10 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
         lease.hash_key_range(),
     ));
     let mut signal = held.signal.subscribe();
-    let records_processed = metrics::counter!(m::RECORDS_PROCESSED, m::SHARD => shard_id.clone());
-    let bytes_processed = metrics::counter!(m::DATA_BYTES_PROCESSED, m::SHARD => shard_id.clone());
+    let records_processed = metrics::counter!(m::RECORDS_PROCESSED, m::SHARD => held.key.clone());
+    let bytes_processed = metrics::counter!(m::DATA_BYTES_PROCESSED, m::SHARD => held.key.clone());
     let processing_time =
-        metrics::histogram!(m::RECORD_PROCESSOR_TIME, m::SHARD => shard_id.clone());
+        metrics::histogram!(m::RECORD_PROCESSOR_TIME, m::SHARD => held.key.clone());
     loop {
         let state = *signal.borrow_and_update();
         match state {
@@ -272,6 +359,7 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
                 let started = Instant::now();
                 processor
                     .process_records(ProcessRecordsInput {
+                        stream_name: &target.stream_name,
                         records,
                         millis_behind_latest,
                         checkpointer: &checkpointer,
@@ -280,6 +368,7 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
                 processing_time.record(started.elapsed().as_secs_f64());
                 records_processed.increment(n);
                 bytes_processed.increment(bytes as u64);
+                held.record_load(n, bytes as u64);
                 if let Some(reason) = processor.failure() {
                     drop(fetcher.take());
                     tracing::warn!(%shard_id, %reason, "processor failed; releasing the lease");
@@ -294,6 +383,7 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
                     ctx.coordinator.table().as_ref(),
                     &parent,
                     &child_shards,
+                    &target.prefix,
                 )
                 .await?
                 {
@@ -302,6 +392,7 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
                         *l = updated;
                     }
                 }
+                ctx.coordinator.note_change();
                 checkpointer.delivered(crate::ExtendedSequenceNumber::shard_end());
                 processor
                     .shard_ended(ShardEndedInput {
@@ -324,10 +415,36 @@ async fn process(ctx: &ShardContext, held: &Arc<HeldLease>) -> Result<(), crate:
                         checkpointer: &checkpointer,
                     })
                     .await;
+                if let Some(stream) = &target.stream
+                    && matches!(e, rill_engine::api::Error::ResourceNotFound(_))
+                    && stream_gone(ctx, stream).await
+                {
+                    let lease = held.lease.lock().await.clone();
+                    match ctx.coordinator.table().delete_lease(&lease).await {
+                        Ok(true) => {
+                            tracing::info!(lease_key = %held.key, "the stream was deleted: lease deleted");
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(lease_key = %held.key, error = %e, "deleting the lease of a deleted stream failed")
+                        }
+                    }
+                    ctx.coordinator.note_change();
+                    return Ok(());
+                }
                 return Err(e.into());
             }
             None => return Ok(()),
         }
+    }
+}
+
+/// Whether `stream` no longer exists (deleted, or deleted and created again).
+async fn stream_gone(ctx: &ShardContext, stream: &StreamIdentifier) -> bool {
+    match StreamIdentifier::describe(ctx.kinesis.as_ref(), &stream.stream_name).await {
+        Ok(now) => now != *stream,
+        Err(rill_engine::api::Error::ResourceNotFound(_)) => true,
+        Err(_) => false,
     }
 }
 

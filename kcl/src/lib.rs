@@ -4,8 +4,12 @@
 //! stream's shards through a lease table, survive the loss of any worker, and follow
 //! resharding; the application implements a [`RecordProcessor`] per shard.
 //!
-//! * [`Scheduler`] runs one worker: shard sync, lease renewal, taking and stealing leases,
-//!   a processing loop per leased shard ([`scheduler`]).
+//! * [`Scheduler`] runs one worker: shard sync, lease renewal, the fleet protocol (an
+//!   elected leader reads the lease table, assigns free leases and balances by measured
+//!   load; the others find their own leases through an owner index: [`lease::fleet`]), a
+//!   processing loop per leased shard ([`scheduler`]).
+//! * Several streams per application with the KCL's multi-stream lease keys
+//!   ([`streams`], [`SchedulerBuilder::streams`]).
 //! * [`RecordProcessor`] and [`RecordProcessorFactory`]: the application's side
 //!   ([`processor`]), with a [`Checkpointer`] per shard ([`checkpoint`]).
 //! * [`LeaseTable`] with the KCL's lease schema, and its SQLite implementation
@@ -86,13 +90,16 @@ pub mod retrieval;
 pub mod scheduler;
 pub mod sequence;
 pub mod shard_sync;
+pub mod streams;
 
 pub use checkpoint::{CheckpointError, Checkpointer, PreparedCheckpointer};
-pub use config::{FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode};
+pub use config::{
+    Coordination, FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode,
+};
 pub use error::KclError;
 #[cfg(feature = "dynamodb")]
 pub use lease::DynamoLeaseTable;
-pub use lease::{CheckpointUpdate, Lease, LeaseError, LeaseTable, SqliteLeaseTable};
+pub use lease::{CheckpointUpdate, Lease, LeaseError, LeaseTable, ShardLoad, SqliteLeaseTable};
 pub use processor::{
     InitializationInput, ProcessRecordsInput, RecordProcessor, RecordProcessorFactory,
     ShardEndedInput, ShutdownRequestedInput,
@@ -100,3 +107,4 @@ pub use processor::{
 pub use record::KinesisClientRecord;
 pub use scheduler::{Scheduler, SchedulerBuilder, ShutdownHandle};
 pub use sequence::ExtendedSequenceNumber;
+pub use streams::{StreamConfig, StreamIdentifier, StreamTracker};

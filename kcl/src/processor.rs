@@ -32,6 +32,11 @@ use async_trait::async_trait;
 pub struct InitializationInput {
     /// The shard.
     pub shard_id: String,
+    /// The stream the shard belongs to.
+    pub stream_name: String,
+    /// In a multi-stream application, the stream as its lease keys name it
+    /// (`account:stream:creationEpoch`, see [`crate::streams`]); `None` otherwise.
+    pub stream_identifier: Option<String>,
     /// The checkpoint processing resumes after (a sentinel when nothing was checkpointed).
     pub extended_sequence_number: ExtendedSequenceNumber,
     /// A prepared checkpoint that was never committed, if any.
@@ -43,6 +48,8 @@ pub struct InitializationInput {
 /// A batch for [`RecordProcessor::process_records`].
 #[derive(Debug)]
 pub struct ProcessRecordsInput<'a> {
+    /// The stream the records come from.
+    pub stream_name: &'a str,
     /// The records, in shard order; never empty.
     pub records: Vec<KinesisClientRecord>,
     /// How far behind the tip of the shard the batch was read, in milliseconds.

@@ -5,9 +5,13 @@
 //! * shard sync at start and every `shard_sync_interval` (see [`crate::shard_sync`]);
 //! * lease renewal every `renewal_interval`, in its own task so that a slow scan never
 //!   delays it;
-//! * a lease scan every `taker_interval` that takes and steals leases
-//!   (see [`crate::lease::coordinator`]) and starts a processing loop per new lease
-//!   (the private `consumer` module).
+//! * every `taker_interval`, either the fleet protocol's tick (heartbeat, leader election,
+//!   the leader's assignment and balancing, finding the leases assigned to this worker: see
+//!   [`crate::lease::fleet`] and [`crate::lease::leader`]) or, with
+//!   [`Coordination::EveryWorker`] or a table without the fleet row, a lease scan that takes
+//!   and steals leases (see [`crate::lease::coordinator`]); either starts a processing loop
+//!   per new lease (the private `consumer` module). Under the fleet protocol only the
+//!   leader runs the periodic shard sync.
 //!
 //! Every task is owned by [`Scheduler::run`]'s future: dropping that future (or aborting
 //! the task running it) stops the worker abruptly, as a crash would — its leases expire
@@ -15,14 +19,18 @@
 //! [`ShutdownHandle::shutdown`] stops it gracefully: every processor is asked to checkpoint
 //! (`shutdown_requested`), then every lease is released so that others take them at once.
 
-use crate::config::{FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode};
-use crate::consumer::{self, FanOutContext, ShardContext};
+use crate::config::{
+    Coordination, FanOutConfig, InitialPosition, LeaseConfig, PollingConfig, RetrievalMode,
+};
+use crate::consumer::{self, FanOutContext, ShardContext, Streams};
 use crate::error::KclError;
+use crate::lease::FleetMember;
 use crate::lease::coordinator::LeaseCoordinator;
 use crate::lease::{BoundedLeaseTable, LeaseTable};
 use crate::processor::RecordProcessorFactory;
 use crate::retrieval::AbortOnDrop;
 use crate::shard_sync;
+use crate::streams::{StreamConfig, StreamIdentifier, StreamTracker};
 use rill_engine::api::Kinesis;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +62,8 @@ pub struct SchedulerBuilder {
     shard_sync_interval: Option<Duration>,
     shutdown_timeout: Option<Duration>,
     lease_call_timeout: Option<Duration>,
+    coordination: Coordination,
+    tracker: Option<Arc<dyn StreamTracker>>,
 }
 
 impl std::fmt::Debug for SchedulerBuilder {
@@ -72,7 +82,8 @@ impl SchedulerBuilder {
         self.application_name = Some(name.into());
         self
     }
-    /// The stream to consume (required).
+    /// The stream to consume (required, unless [`streams`](Self::streams) or
+    /// [`stream_tracker`](Self::stream_tracker) make this a multi-stream application).
     pub fn stream_name(mut self, name: impl Into<String>) -> Self {
         self.stream_name = Some(name.into());
         self
@@ -168,6 +179,27 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Consumes these streams (multi-stream mode, see [`crate::streams`]), each from its own
+    /// initial position; instead of [`stream_name`](Self::stream_name).
+    pub fn streams(self, streams: Vec<StreamConfig>) -> Self {
+        self.stream_tracker(streams)
+    }
+
+    /// Consumes the streams `tracker` lists, asked at start and at every shard sync
+    /// (multi-stream mode, see [`crate::streams`]): streams may be added and removed while
+    /// the application runs. Polling retrieval only.
+    pub fn stream_tracker(mut self, tracker: impl StreamTracker) -> Self {
+        self.tracker = Some(Arc::new(tracker));
+        self
+    }
+
+    /// How the workers share the lease table's work (default [`Coordination::Auto`]: an
+    /// elected leader when the table supports it).
+    pub fn coordination(mut self, c: Coordination) -> Self {
+        self.coordination = c;
+        self
+    }
+
     /// Checks the parameters and makes the scheduler.
     pub fn build(self) -> Result<Scheduler, KclError> {
         let bad = |parameter: &'static str, reason: &str| KclError::Config {
@@ -179,7 +211,27 @@ impl SchedulerBuilder {
                 .ok_or_else(|| bad(p, "is required and must not be empty"))
         };
         let application_name = non_empty(self.application_name, "application_name")?;
-        let stream_name = non_empty(self.stream_name, "stream_name")?;
+        let streams = match (&self.tracker, self.stream_name) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "stream_name",
+                    "give either a stream name or streams (multi-stream), not both",
+                ));
+            }
+            (Some(_), None) => Streams::Multi {
+                positions: Default::default(),
+            },
+            (None, name) => Streams::Single {
+                stream_name: non_empty(name, "stream_name")?,
+                initial_position: self.initial_position,
+            },
+        };
+        if self.tracker.is_some() && !matches!(self.retrieval, RetrievalMode::Polling) {
+            return Err(bad(
+                "retrieval",
+                "multi-stream applications use polling retrieval",
+            ));
+        }
         let worker_id = non_empty(self.worker_id, "worker_id")?;
         let kinesis = self.kinesis.ok_or_else(|| bad("kinesis", "is required"))?;
         let table = self
@@ -211,6 +263,17 @@ impl SchedulerBuilder {
         if lease_call_timeout.is_zero() {
             return Err(bad("lease_call_timeout", "must be positive"));
         }
+        let fleet = match self.coordination {
+            Coordination::Auto => table.supports_fleet(),
+            Coordination::Leader if !table.supports_fleet() => {
+                return Err(bad(
+                    "coordination",
+                    "Leader needs a lease table that supports the fleet row",
+                ));
+            }
+            Coordination::Leader => true,
+            Coordination::EveryWorker => false,
+        };
         let table: Arc<dyn LeaseTable> =
             Arc::new(BoundedLeaseTable::new(table, lease_call_timeout));
         if lease.max_leases_per_worker == 0 {
@@ -281,6 +344,8 @@ impl SchedulerBuilder {
         let coordinator = Arc::new(LeaseCoordinator::new(worker_id, table, lease.clone()));
         Ok(Scheduler {
             application_name,
+            tracker: self.tracker,
+            fleet,
             lease,
             shard_sync_interval,
             shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(30)),
@@ -288,8 +353,7 @@ impl SchedulerBuilder {
                 kinesis,
                 coordinator,
                 factory,
-                stream_name,
-                initial_position: self.initial_position,
+                streams,
                 polling: self.polling,
                 fan_out,
                 parent_poll,
@@ -304,6 +368,10 @@ impl SchedulerBuilder {
 /// [`Scheduler::run`], stop it with a [`ShutdownHandle`].
 pub struct Scheduler {
     application_name: String,
+    /// The streams of a multi-stream application.
+    tracker: Option<Arc<dyn StreamTracker>>,
+    /// Whether the fleet protocol coordinates (else every worker scans).
+    fleet: bool,
     lease: LeaseConfig,
     shard_sync_interval: Duration,
     shutdown_timeout: Duration,
@@ -317,7 +385,7 @@ impl std::fmt::Debug for Scheduler {
         f.debug_struct("Scheduler")
             .field("application_name", &self.application_name)
             .field("worker_id", &self.ctx.coordinator.worker_id())
-            .field("stream_name", &self.ctx.stream_name)
+            .field("stream", &self.ctx.single_stream().map(|s| s.0))
             .finish_non_exhaustive()
     }
 }
@@ -398,13 +466,7 @@ impl Scheduler {
         let mut delay = START_RETRY_MIN;
         loop {
             let started = async {
-                shard_sync::sync(
-                    ctx.kinesis.as_ref(),
-                    coordinator.table().as_ref(),
-                    &ctx.stream_name,
-                    ctx.initial_position,
-                )
-                .await?;
+                self.sync_shards().await?;
                 ctx.consumer_arn().await.map(|_| ())
             }
             .await;
@@ -442,23 +504,30 @@ impl Scheduler {
         let mut sync = tokio::time::interval(self.shard_sync_interval);
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         sync.reset();
+        let mut member = self
+            .fleet
+            .then(|| FleetMember::new(Arc::clone(&coordinator)));
+        let heartbeat = member
+            .as_ref()
+            .map(|m| AbortOnDrop(tokio::spawn(m.heartbeat_loop().in_current_span())));
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
-                _ = take.tick() => match coordinator.take_leases().await {
-                    Ok(new) => for held in new {
-                        let span = tracing::info_span!("shard", shard_id = %held.key);
-                        shards.spawn(consumer::run(Arc::clone(ctx), held).instrument(span));
-                    },
-                    Err(e) => tracing::warn!(error = %e, "lease scan failed"),
+                _ = take.tick() => {
+                    let new = match member.as_mut() {
+                        Some(m) => m.tick().await,
+                        None => coordinator.take_leases().await,
+                    };
+                    match new {
+                        Ok(new) => for held in new {
+                            let span = tracing::info_span!("shard", shard_id = %held.key);
+                            shards.spawn(consumer::run(Arc::clone(ctx), held).instrument(span));
+                        },
+                        Err(e) => tracing::warn!(error = %e, "lease scan failed"),
+                    }
                 },
-                _ = sync.tick() => {
-                    if let Err(e) = shard_sync::sync(
-                        ctx.kinesis.as_ref(),
-                        coordinator.table().as_ref(),
-                        &ctx.stream_name,
-                        ctx.initial_position,
-                    ).await {
+                _ = sync.tick(), if member.as_ref().is_none_or(FleetMember::is_leader) => {
+                    if let Err(e) = self.sync_shards().await {
                         tracing::warn!(error = %e, "shard sync failed");
                     }
                 },
@@ -479,6 +548,86 @@ impl Scheduler {
             tracing::warn!("processors did not finish within the shutdown timeout");
         }
         drop(renewer);
+        drop(heartbeat);
+        if let Some(mut m) = member
+            && let Err(e) = m.leave().await
+        {
+            tracing::warn!(error = %e, "leaving the fleet failed; the heartbeat will expire");
+        }
+        Ok(())
+    }
+
+    /// One shard sync: of the stream, or of every stream the tracker lists, deleting the
+    /// leases of streams no longer listed or deleted (see [`crate::streams`]).
+    async fn sync_shards(&self) -> Result<(), KclError> {
+        let ctx = &self.ctx;
+        let table = ctx.coordinator.table().as_ref();
+        let kinesis = ctx.kinesis.as_ref();
+        let (Some(tracker), Streams::Multi { positions }) = (&self.tracker, &ctx.streams) else {
+            if let Some((name, initial)) = ctx.single_stream() {
+                shard_sync::sync(kinesis, table, name, initial).await?;
+            }
+            return Ok(());
+        };
+        let wanted = tracker.streams();
+        *positions.write().unwrap_or_else(|p| p.into_inner()) = wanted
+            .iter()
+            .map(|s| (s.stream_name.clone(), s.initial_position))
+            .collect();
+        let all = table.list_leases().await?;
+        let mut keep = std::collections::HashSet::new();
+        // Streams whose state is unknown (a transient failure): their leases stay.
+        let mut unsure = std::collections::HashSet::new();
+        for sc in &wanted {
+            let id = match StreamIdentifier::describe(kinesis, &sc.stream_name).await {
+                Ok(id) => id,
+                Err(rill_engine::api::Error::ResourceNotFound(_)) => {
+                    tracing::warn!(stream = %sc.stream_name, "stream does not exist; not consumed");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %sc.stream_name, error = %e, "cannot describe stream");
+                    unsure.insert(sc.stream_name.clone());
+                    continue;
+                }
+            };
+            let prefix = id.key_prefix();
+            match shard_sync::sync_prefixed(
+                kinesis,
+                table,
+                &sc.stream_name,
+                sc.initial_position,
+                &prefix,
+                &all,
+            )
+            .await
+            {
+                Ok(_) => {
+                    keep.insert(prefix);
+                }
+                Err(KclError::Kinesis(rill_engine::api::Error::ResourceNotFound(_))) => {
+                    tracing::warn!(stream = %sc.stream_name, "stream deleted during shard sync");
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %sc.stream_name, error = %e, "shard sync of stream failed");
+                    keep.insert(prefix);
+                }
+            }
+        }
+        let former: std::collections::BTreeSet<String> = all
+            .iter()
+            .filter_map(|l| StreamIdentifier::split_lease_key(&l.lease_key).map(|(id, _)| id))
+            .filter(|id| !unsure.contains(&id.stream_name))
+            .map(|id| id.key_prefix())
+            .filter(|p| !keep.contains(p))
+            .collect();
+        for prefix in former {
+            let n = shard_sync::delete_stream_leases(table, &prefix, &all).await?;
+            if n > 0 {
+                tracing::info!(stream = %prefix.trim_end_matches(':'), leases = n, "leases of a former stream deleted");
+                ctx.coordinator.note_change();
+            }
+        }
         Ok(())
     }
 }

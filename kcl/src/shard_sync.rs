@@ -152,33 +152,102 @@ pub async fn sync(
 ) -> Result<usize, crate::KclError> {
     let shards = list_all_shards(kinesis, stream_name).await?;
     let existing = table.list_leases().await?;
+    apply(table, &shards, &existing, initial, "").await
+}
+
+/// One sync of a stream of a multi-stream application: as [`sync`], for the leases whose
+/// keys start with `prefix` (see [`crate::streams`]) among `all` (the table, as read by
+/// the caller once for every stream).
+///
+/// Cancel safety: as [`sync`].
+pub async fn sync_prefixed(
+    kinesis: &dyn Kinesis,
+    table: &dyn LeaseTable,
+    stream_name: &str,
+    initial: InitialPosition,
+    prefix: &str,
+    all: &[Lease],
+) -> Result<usize, crate::KclError> {
+    let shards = list_all_shards(kinesis, stream_name).await?;
+    apply(table, &shards, all, initial, prefix).await
+}
+
+/// The leases of `all` under `prefix`, with the prefix taken off their keys.
+fn strip_prefix(all: &[Lease], prefix: &str) -> Vec<Lease> {
+    all.iter()
+        .filter_map(|l| {
+            let key = l.lease_key.strip_prefix(prefix)?;
+            let mut l = l.clone();
+            l.lease_key = key.to_owned();
+            Some(l)
+        })
+        .collect()
+}
+
+async fn apply(
+    table: &dyn LeaseTable,
+    shards: &[Shard],
+    all: &[Lease],
+    initial: InitialPosition,
+    prefix: &str,
+) -> Result<usize, crate::KclError> {
+    let existing = strip_prefix(all, prefix);
     let mut created = 0;
-    for lease in plan_new_leases(&shards, &existing, initial) {
+    for mut lease in plan_new_leases(shards, &existing, initial) {
+        lease.lease_key.insert_str(0, prefix);
         if table.create_lease_if_not_exists(&lease).await? {
-            tracing::info!(shard_id = %lease.lease_key, checkpoint = %lease.checkpoint, "lease created");
+            tracing::info!(lease_key = %lease.lease_key, checkpoint = %lease.checkpoint, "lease created");
             created += 1;
         }
     }
-    for lease in plan_cleanup(&shards, &existing) {
+    for mut lease in plan_cleanup(shards, &existing) {
+        lease.lease_key.insert_str(0, prefix);
         if table.delete_lease(&lease).await? {
-            tracing::info!(shard_id = %lease.lease_key, "finished parent lease deleted");
+            tracing::info!(lease_key = %lease.lease_key, "finished parent lease deleted");
         }
     }
     metrics::counter!(crate::metrics::SHARD_SYNC).increment(1);
     Ok(created)
 }
 
+/// Deletes every lease of `all` whose key starts with `prefix` (a stream that was deleted
+/// or is no longer consumed), each conditional on its counter. Returns how many were
+/// deleted; a lease written since `all` was read stays, for the next sync.
+///
+/// Cancel safety: cancel safe in effect (conditional deletes).
+pub async fn delete_stream_leases(
+    table: &dyn LeaseTable,
+    prefix: &str,
+    all: &[Lease],
+) -> Result<usize, LeaseError> {
+    let mut deleted = 0;
+    for l in all.iter().filter(|l| l.lease_key.starts_with(prefix)) {
+        if table.delete_lease(l).await? {
+            tracing::info!(lease_key = %l.lease_key, "lease of a former stream deleted");
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
 /// At the end of a shard: creates the children's leases (at `TRIM_HORIZON`) and records
 /// them in the parent's `childShardIds`.
 ///
 /// Cancel safety: cancel safe in effect (conditional, idempotent writes).
+///
+/// `prefix` is the stream's lease key prefix in a multi-stream application (see
+/// [`crate::streams`]), empty otherwise.
 pub async fn create_child_leases(
     table: &dyn LeaseTable,
     parent: &Lease,
     children: &[ChildShard],
+    prefix: &str,
 ) -> Result<Option<Lease>, LeaseError> {
     for c in children {
-        let mut lease = Lease::new(c.shard_id.clone(), ExtendedSequenceNumber::trim_horizon());
+        let mut lease = Lease::new(
+            format!("{prefix}{}", c.shard_id),
+            ExtendedSequenceNumber::trim_horizon(),
+        );
         lease.parent_shard_ids = c.parent_shards.iter().cloned().collect();
         lease.starting_hash_key = Some(c.hash_key_range.starting_hash_key.clone());
         lease.ending_hash_key = Some(c.hash_key_range.ending_hash_key.clone());

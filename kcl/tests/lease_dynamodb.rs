@@ -205,6 +205,7 @@ async fn java_kcl_rows_are_read_and_taken_over() -> TestResult {
             starting_hash_key: Some("0".into()),
             ending_hash_key: Some("170141183460469231731687303715884105727".into()),
             checkpoint_owner: Some("java-worker-0".into()),
+            load: None,
         }
     );
     let taken = t.take_lease(&read, "rill-w").await?.ok_or("take failed")?;
@@ -656,4 +657,104 @@ async fn throttling_is_retried_with_backoff() -> TestResult {
     assert!(t.get_lease("shardId-000000000000").await.is_err());
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
     Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs dynalite: run scripts/test"]
+async fn suite_keys_by_owner_and_load() -> TestResult {
+    let d = Dynalite::start()?;
+    suite::keys_by_owner_and_load(&table(&d).await?).await
+}
+
+#[tokio::test]
+#[ignore = "needs dynalite: run scripts/test"]
+async fn suite_fleet_row() -> TestResult {
+    let d = Dynalite::start()?;
+    suite::fleet_row(&table(&d).await?).await
+}
+
+/// A table made without the owner index (as the Java KCL 2.x makes it): owner queries fall
+/// back to a scan, and `ensure_table` works even where the index cannot be added (dynalite
+/// does not create indexes with UpdateTable).
+#[tokio::test]
+#[ignore = "needs dynalite: run scripts/test"]
+async fn a_table_without_the_owner_index_still_works() -> TestResult {
+    let d = Dynalite::start()?;
+    let t = DynamoLeaseTable::from_endpoint(&d.endpoint, "old")?;
+    t.client()
+        .create_table()
+        .table_name("old")
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("leaseKey")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("leaseKey")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await?;
+    t.ensure_table(false).await?;
+    let mut l = Lease::new(
+        "shardId-000000000000",
+        ExtendedSequenceNumber::trim_horizon(),
+    );
+    l.lease_owner = Some("java-worker".into());
+    t.create_lease_if_not_exists(&l).await?;
+    assert_eq!(
+        t.list_lease_keys_by_owner("java-worker").await?,
+        vec![l.lease_key.clone()]
+    );
+    Ok(())
+}
+
+/// A table made as the Java KCL 3.x makes it (the owner index created with the table,
+/// keys only) is used as it is.
+#[tokio::test]
+#[ignore = "needs dynalite: run scripts/test"]
+async fn a_table_with_the_kcl_3_owner_index_is_used() -> TestResult {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let d = Dynalite::start()?;
+    let t = DynamoLeaseTable::from_endpoint(&d.endpoint, "kcl3")?;
+    let key = |n: &str, k: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+    };
+    let def = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    t.client()
+        .create_table()
+        .table_name("kcl3")
+        .key_schema(key("leaseKey", KeyType::Hash)?)
+        .attribute_definitions(def("leaseKey")?)
+        .attribute_definitions(def("leaseOwner")?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("LeaseOwnerToLeaseKeyIndex")
+                .key_schema(key("leaseOwner", KeyType::Hash)?)
+                .key_schema(key("leaseKey", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await?;
+    t.ensure_table(false).await?;
+    assert!(!t.ensure_owner_index().await?, "the index exists");
+    suite::keys_by_owner_and_load(&t).await
 }

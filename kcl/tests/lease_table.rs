@@ -70,3 +70,43 @@ fn bad_table_name_is_refused() {
     assert!(SqliteLeaseTable::open(&path, "bad\"name").is_err());
     assert!(SqliteLeaseTable::open(&path, "").is_err());
 }
+
+#[tokio::test]
+async fn keys_by_owner_and_load() -> R {
+    let (_d, t) = table()?;
+    suite::keys_by_owner_and_load(&t).await
+}
+
+#[tokio::test]
+async fn fleet_row() -> R {
+    let (_d, t) = table()?;
+    suite::fleet_row(&t).await
+}
+
+/// A lease file made before the load columns existed opens, gets them, and keeps its rows.
+#[tokio::test]
+async fn old_files_get_the_load_columns() -> R {
+    let d = tempfile::tempdir()?;
+    let path = d.path().join("old.sqlite");
+    {
+        let c = rusqlite::Connection::open(&path)?;
+        c.execute_batch(
+            "CREATE TABLE \"app\" (leaseKey TEXT PRIMARY KEY NOT NULL, leaseOwner TEXT,
+             leaseCounter INTEGER NOT NULL, checkpoint TEXT NOT NULL,
+             checkpointSubSequenceNumber INTEGER NOT NULL, pendingCheckpoint TEXT,
+             pendingCheckpointSubSequenceNumber INTEGER, pendingCheckpointState BLOB,
+             ownerSwitchesSinceCheckpoint INTEGER NOT NULL, parentShardId TEXT,
+             childShardIds TEXT, startingHashKey TEXT, endingHashKey TEXT, checkpointOwner TEXT);
+             INSERT INTO \"app\" VALUES ('shardId-000000000000', 'w', 3, 'TRIM_HORIZON', 0,
+             NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL);",
+        )?;
+    }
+    let t = rill_kcl::SqliteLeaseTable::open(&path, "app")?;
+    let l = t
+        .get_lease("shardId-000000000000")
+        .await?
+        .ok_or("row lost")?;
+    assert_eq!((l.lease_counter, l.load), (3, None));
+    assert_eq!(t.list_lease_keys_by_owner("w").await?, vec![l.lease_key]);
+    Ok(())
+}

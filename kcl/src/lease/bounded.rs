@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{CheckpointUpdate, Lease, LeaseError, LeaseTable};
+use super::{CheckpointUpdate, FleetState, LeaderUpdate, Lease, LeaseError, LeaseTable};
 
 /// Wraps a [`LeaseTable`] so that every call answers within `timeout` (see the module docs).
 #[derive(Debug, Clone)]
@@ -121,6 +121,43 @@ impl LeaseTable for BoundedLeaseTable {
     async fn delete_lease(&self, lease: &Lease) -> Result<bool, LeaseError> {
         self.bound("DeleteLease", self.inner.delete_lease(lease))
             .await
+    }
+
+    async fn list_lease_keys_by_owner(&self, owner: &str) -> Result<Vec<String>, LeaseError> {
+        self.bound(
+            "ListLeaseKeysByOwner",
+            self.inner.list_lease_keys_by_owner(owner),
+        )
+        .await
+    }
+
+    fn supports_fleet(&self) -> bool {
+        self.inner.supports_fleet()
+    }
+
+    async fn fleet_heartbeat(
+        &self,
+        worker: &str,
+        changed: bool,
+        leaving: bool,
+    ) -> Result<FleetState, LeaseError> {
+        self.bound(
+            "FleetHeartbeat",
+            self.inner.fleet_heartbeat(worker, changed, leaving),
+        )
+        .await
+    }
+
+    async fn update_fleet_leader(
+        &self,
+        seen: &FleetState,
+        update: &LeaderUpdate,
+    ) -> Result<Option<FleetState>, LeaseError> {
+        self.bound(
+            "UpdateFleetLeader",
+            self.inner.update_fleet_leader(seen, update),
+        )
+        .await
     }
 }
 

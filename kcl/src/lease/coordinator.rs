@@ -60,6 +60,17 @@ pub struct HeldLease {
     pub signal: watch::Sender<LeaseSignal>,
     /// When the lease was last renewed (or taken).
     last_renewed: Mutex<Instant>,
+    /// What was processed since the last renewal, for the load written with it.
+    meter: Mutex<Meter>,
+}
+
+/// Records and bytes processed since `since`, and the smoothed rate written last.
+#[derive(Debug)]
+struct Meter {
+    records: u64,
+    bytes: u64,
+    since: Instant,
+    rate: Option<(f64, f64)>,
 }
 
 impl HeldLease {
@@ -69,6 +80,42 @@ impl HeldLease {
             lease: tokio::sync::Mutex::new(lease),
             signal: watch::channel(LeaseSignal::Held).0,
             last_renewed: Mutex::new(Instant::now()),
+            meter: Mutex::new(Meter {
+                records: 0,
+                bytes: 0,
+                since: Instant::now(),
+                rate: None,
+            }),
+        })
+    }
+
+    /// Counts a processed batch toward the shard's measured load.
+    pub fn record_load(&self, records: u64, bytes: u64) {
+        let mut m = self.meter.lock().unwrap_or_else(|p| p.into_inner());
+        m.records += records;
+        m.bytes += bytes;
+    }
+
+    /// The load since the last call (smoothed: half the previous rate, half the new one),
+    /// or `None` when less than `min` passed.
+    fn take_load(&self, min: Duration) -> Option<super::ShardLoad> {
+        let mut m = self.meter.lock().unwrap_or_else(|p| p.into_inner());
+        let secs = m.since.elapsed().as_secs_f64();
+        if secs < min.as_secs_f64().max(0.001) {
+            return None;
+        }
+        let now = (m.bytes as f64 / secs, m.records as f64 / secs);
+        let rate = match m.rate {
+            Some((b, r)) => ((b + now.0) / 2.0, (r + now.1) / 2.0),
+            None => now,
+        };
+        m.rate = Some(rate);
+        m.records = 0;
+        m.bytes = 0;
+        m.since = Instant::now();
+        Some(super::ShardLoad {
+            bytes_per_second: rate.0.round() as u64,
+            records_per_second: rate.1.round() as u64,
         })
     }
 
@@ -117,6 +164,8 @@ pub struct LeaseCoordinator {
     config: LeaseConfig,
     held: Mutex<HashMap<String, Arc<HeldLease>>>,
     observed: Mutex<HashMap<String, Observation>>,
+    /// Set when this worker created or released leases, for the next fleet heartbeat.
+    changed: std::sync::atomic::AtomicBool,
 }
 
 /// The number of leases each worker should hold: the leases spread over the workers,
@@ -134,7 +183,58 @@ impl LeaseCoordinator {
             config,
             held: Mutex::new(HashMap::new()),
             observed: Mutex::new(HashMap::new()),
+            changed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The lease settings.
+    pub fn config(&self) -> &LeaseConfig {
+        &self.config
+    }
+
+    /// Notes that this worker created or released leases (the fleet leader reads the table
+    /// when a heartbeat says so).
+    pub fn note_change(&self) {
+        self.changed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a change was noted since the last call.
+    pub fn take_change(&self) -> bool {
+        self.changed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether this worker holds the lease `key`.
+    pub fn holds(&self, key: &str) -> bool {
+        self.held_map().contains_key(key)
+    }
+
+    /// Takes `lease` (as just read) for this worker and holds it, unless it is held
+    /// already or the take loses a race. Returns the lease newly held.
+    ///
+    /// Cancel safety: as [`take_leases`](Self::take_leases).
+    pub async fn adopt(&self, lease: &Lease) -> Result<Option<Arc<HeldLease>>, LeaseError> {
+        if self.holds(&lease.lease_key)
+            || self.held_map().len() >= self.config.max_leases_per_worker
+        {
+            return Ok(None);
+        }
+        let me = self.worker_id.as_str();
+        let Some(new) = self.table.take_lease(lease, me).await? else {
+            tracing::debug!(shard_id = %lease.lease_key, "lost a race to take a lease");
+            return Ok(None);
+        };
+        tracing::info!(shard_id = %new.lease_key, worker_id = me, previous_owner = ?lease.lease_owner, "lease taken");
+        metrics::counter!(m::TAKEN_LEASES, m::WORKER => self.worker_id.clone()).increment(1);
+        let h = HeldLease::new(new);
+        let n = {
+            let mut held = self.held_map();
+            held.insert(h.key.clone(), Arc::clone(&h));
+            held.len()
+        };
+        metrics::gauge!(m::CURRENT_LEASES, m::WORKER => self.worker_id.clone()).set(n as f64);
+        Ok(Some(h))
     }
 
     /// This worker's id.
@@ -211,7 +311,11 @@ impl LeaseCoordinator {
         let limit = (self.config.failover_time / 2)
             .max(self.config.renewal_interval)
             .max(Duration::from_millis(100));
-        let renewed = match tokio::time::timeout(limit, self.table.renew_lease(&lease)).await {
+        let mut with_load = lease.clone();
+        if let Some(load) = h.take_load(self.config.renewal_interval / 2) {
+            with_load.load = Some(load);
+        }
+        let renewed = match tokio::time::timeout(limit, self.table.renew_lease(&with_load)).await {
             Ok(result) => result,
             Err(_) => Err(LeaseError::Timeout {
                 operation: "RenewLease",

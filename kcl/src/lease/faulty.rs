@@ -10,6 +10,10 @@
 //! * fails after success: the call is made and succeeds — a conditional write *is*
 //!   written — but the worker gets a storage error, as when the response is lost.
 //!
+//! The fleet row ([`LeaseTable::supports_fleet`]) is not forwarded: workers over a faulty
+//! table coordinate the every-worker way (each scans the table), whose calls all pass
+//! through the faults.
+//!
 //! Decisions come from a seeded random generator ([`LeaseFaultConfig::seed`]). The
 //! configuration can be replaced while workers run ([`FaultyLeaseTable::set_config`]) and
 //! faults switched off and on ([`FaultyLeaseTable::set_enabled`]), to test recovery after

@@ -23,20 +23,41 @@
 //!   the worker that will own the lease, `checkpointOwner` the worker that still processes
 //!   it and may checkpoint. The new owner starts only once `checkpointOwner` is cleared (by
 //!   the old owner after its last checkpoint) or the lease expired.
+//!
+//! # Reading the table cheaply
+//!
+//! A fleet of `W` workers on `N` shards that each scan the table every few seconds reads
+//! `W × N` items per scan period. Tables that support it
+//! ([`LeaseTable::supports_fleet`]) let the workers do much less (see [`fleet`] for the
+//! protocol and [`leader`] for the elected leader's work):
+//!
+//! * [`LeaseTable::list_lease_keys_by_owner`] finds a worker's own leases through an index
+//!   on `leaseOwner` (DynamoDB: the global secondary index `LeaseOwnerToLeaseKeyIndex`,
+//!   keys only, as the KCL 3.x creates it; SQLite: an index), eventually consistent;
+//! * the fleet row ([`FleetState`]) carries the leader election, each worker's heartbeat
+//!   and the leader's assignment epoch, and every write to it returns it, so that a worker
+//!   learns what it needs from its heartbeat without reading anything.
 
+pub mod balance;
 pub mod bounded;
 pub mod coordinator;
+pub mod counting;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod faulty;
+pub mod fleet;
+pub mod leader;
 pub mod sqlite;
 
 pub use bounded::BoundedLeaseTable;
+pub use counting::{CountingLeaseTable, LeaseCallCounts};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoLeaseTable;
 pub use faulty::{
     FaultyLeaseTable, LeaseFaultConfig, LeaseFaultCounts, LeaseFaults, LeaseOperation, LeaseTimeout,
 };
+pub use fleet::{FleetState, LeaderUpdate};
+pub use leader::FleetMember;
 pub use sqlite::SqliteLeaseTable;
 
 use crate::sequence::ExtendedSequenceNumber;
@@ -75,6 +96,18 @@ pub struct Lease {
     pub ending_hash_key: Option<String>,
     /// `checkpointOwner` (S): during a handoff, the worker that may still checkpoint.
     pub checkpoint_owner: Option<String>,
+    /// `rillBytesPerSecond` (N) and `rillRecordsPerSecond` (N): the load its owner measured
+    /// on the shard, written with renewals (a rill extension; other readers ignore it).
+    pub load: Option<ShardLoad>,
+}
+
+/// The load a worker measured on a shard it processes, over the last renewal period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShardLoad {
+    /// Record data bytes processed per second.
+    pub bytes_per_second: u64,
+    /// Records processed per second.
+    pub records_per_second: u64,
 }
 
 impl Lease {
@@ -219,7 +252,7 @@ pub trait LeaseTable: Send + Sync + std::fmt::Debug {
     async fn get_lease(&self, key: &str) -> Result<Option<Lease>, LeaseError>;
 
     /// Renews a lease its owner holds: increments the counter, if the counter and owner are
-    /// still those of `lease`.
+    /// still those of `lease`; writes `lease.load` when it is `Some`.
     async fn renew_lease(&self, lease: &Lease) -> Result<Option<Lease>, LeaseError>;
 
     /// Takes a lease for `owner` (expired, unowned, or finishing a handoff): sets the owner,
@@ -255,4 +288,49 @@ pub trait LeaseTable: Send + Sync + std::fmt::Debug {
 
     /// Deletes a lease. Returns whether it was deleted.
     async fn delete_lease(&self, lease: &Lease) -> Result<bool, LeaseError>;
+
+    /// The keys of the leases whose `leaseOwner` is `owner`, in key order. May be
+    /// eventually consistent (the DynamoDB index is): a change of the last moments may be
+    /// missing. The default filters [`list_leases`](Self::list_leases).
+    async fn list_lease_keys_by_owner(&self, owner: &str) -> Result<Vec<String>, LeaseError> {
+        Ok(self
+            .list_leases()
+            .await?
+            .into_iter()
+            .filter(|l| l.lease_owner.as_deref() == Some(owner))
+            .map(|l| l.lease_key)
+            .collect())
+    }
+
+    /// Whether the fleet row methods below work on this table. Default `false`: workers
+    /// then each scan the table to balance (see [`coordinator`]).
+    fn supports_fleet(&self) -> bool {
+        false
+    }
+
+    /// Adds one to `worker`'s heartbeat in the fleet row (creating the row, unowned, if it
+    /// does not exist) and, if `changed`, to the row's change count; unconditional.
+    /// `leaving` removes the worker's heartbeat instead (a graceful shutdown). Returns the
+    /// row as written.
+    async fn fleet_heartbeat(
+        &self,
+        worker: &str,
+        changed: bool,
+        leaving: bool,
+    ) -> Result<FleetState, LeaseError> {
+        let _ = (worker, changed, leaving);
+        Err(fleet::unsupported())
+    }
+
+    /// Writes the leader part of the fleet row if its `leaseCounter` is still `seen`'s
+    /// (the claim, renewal and resignation of the leadership); increments the counter.
+    /// Returns the row as written, or `None` when the condition failed.
+    async fn update_fleet_leader(
+        &self,
+        seen: &FleetState,
+        update: &LeaderUpdate,
+    ) -> Result<Option<FleetState>, LeaseError> {
+        let _ = (seen, update);
+        Err(fleet::unsupported())
+    }
 }

@@ -19,8 +19,17 @@
 //!   checkpoint (the consumer is at-least-once anyway) or expires a lease.
 //! * Calls run on tokio's blocking pool (`spawn_blocking`), one connection per table handle
 //!   behind a mutex.
+//!
+//! # Index and fleet tables
+//!
+//! * `"<table>_leaseOwner"` indexes `leaseOwner`, so that a worker lists its own leases
+//!   ([`LeaseTable::list_lease_keys_by_owner`]) without reading the others.
+//! * The fleet row of [`super::fleet`] lives in `"<table>__fleet"` (one row, `id = 1`:
+//!   `leaseOwner`, `leaseCounter`, `rillAssignmentEpoch`, `rillChanges`) and
+//!   `"<table>__beats"` (`worker` primary key, `beat`). A heartbeat or a leader write is
+//!   one transaction that answers the state as written.
 
-use super::{CheckpointUpdate, Lease, LeaseError, LeaseTable};
+use super::{CheckpointUpdate, FleetState, LeaderUpdate, Lease, LeaseError, LeaseTable};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::BTreeSet;
@@ -55,7 +64,7 @@ fn storage(message: &str) -> impl FnOnce(rusqlite::Error) -> LeaseError + '_ {
 const COLUMNS: &str = "leaseKey, leaseOwner, leaseCounter, checkpoint, checkpointSubSequenceNumber, \
     pendingCheckpoint, pendingCheckpointSubSequenceNumber, pendingCheckpointState, \
     ownerSwitchesSinceCheckpoint, parentShardId, childShardIds, startingHashKey, endingHashKey, \
-    checkpointOwner";
+    checkpointOwner, rillBytesPerSecond, rillRecordsPerSecond";
 
 impl SqliteLeaseTable {
     /// Opens (creating if needed) the file at `path` and the table `table` in it, with a
@@ -112,10 +121,47 @@ impl SqliteLeaseTable {
                 childShardIds TEXT,
                 startingHashKey TEXT,
                 endingHashKey TEXT,
-                checkpointOwner TEXT
+                checkpointOwner TEXT,
+                rillBytesPerSecond INTEGER,
+                rillRecordsPerSecond INTEGER
             )"
         ))
         .map_err(storage("create lease table"))?;
+        // Files made before the load columns existed get them now.
+        let mut has_load = false;
+        {
+            let mut stmt = conn
+                .prepare(&format!("PRAGMA table_info(\"{table}\")"))
+                .map_err(storage("read lease table columns"))?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(1))
+                .map_err(storage("read lease table columns"))?;
+            for n in names {
+                has_load |= n.map_err(storage("read lease table columns"))? == "rillBytesPerSecond";
+            }
+        }
+        if !has_load {
+            conn.execute_batch(&format!(
+                "ALTER TABLE \"{table}\" ADD COLUMN rillBytesPerSecond INTEGER;
+                 ALTER TABLE \"{table}\" ADD COLUMN rillRecordsPerSecond INTEGER;"
+            ))
+            .map_err(storage("add load columns to the lease table"))?;
+        }
+        conn.execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS \"{table}_leaseOwner\" ON \"{table}\" (leaseOwner);
+             CREATE TABLE IF NOT EXISTS \"{table}__fleet\" (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                leaseOwner TEXT,
+                leaseCounter INTEGER NOT NULL,
+                rillAssignmentEpoch INTEGER NOT NULL,
+                rillChanges INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS \"{table}__beats\" (
+                worker TEXT PRIMARY KEY NOT NULL,
+                beat INTEGER NOT NULL
+             );"
+        ))
+        .map_err(storage("create lease owner index and fleet tables"))?;
         Ok(SqliteLeaseTable {
             conn: Arc::new(Mutex::new(conn)),
             table: table.into(),
@@ -169,6 +215,55 @@ impl SqliteLeaseTable {
         })
         .await
     }
+}
+
+/// The fleet state as stored (inside the caller's transaction).
+fn read_fleet(conn: &Connection, table: &str) -> Result<FleetState, LeaseError> {
+    let what = "read fleet row";
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT leaseOwner, leaseCounter, rillAssignmentEpoch, rillChanges FROM \"{table}__fleet\" WHERE id = 1"
+        ))
+        .and_then(|mut s| {
+            s.query_row([], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(storage(what))?;
+    let mut state = FleetState::default();
+    if let Some((leader, counter, epoch, changes)) = row {
+        state.leader = leader;
+        state.counter = u64::try_from(counter).unwrap_or(0);
+        state.epoch = u64::try_from(epoch).unwrap_or(0);
+        state.changes = u64::try_from(changes).unwrap_or(0);
+    }
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT worker, beat FROM \"{table}__beats\""))
+        .map_err(storage(what))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(storage(what))?;
+    for row in rows {
+        let (w, b) = row.map_err(storage(what))?;
+        state.beats.insert(w, u64::try_from(b).unwrap_or(0));
+    }
+    Ok(state)
+}
+
+fn ensure_fleet_row(conn: &Connection, table: &str, what: &'static str) -> Result<(), LeaseError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO \"{table}__fleet\" (id, leaseOwner, leaseCounter, rillAssignmentEpoch, rillChanges)
+         VALUES (1, NULL, 0, 0, 0) ON CONFLICT(id) DO NOTHING"
+    ))
+    .and_then(|mut s| s.execute([]))
+    .map_err(storage(what))?;
+    Ok(())
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -237,6 +332,13 @@ fn read_row(r: &Row<'_>) -> rusqlite::Result<Result<Lease, LeaseError>> {
         starting_hash_key: r.get(11)?,
         ending_hash_key: r.get(12)?,
         checkpoint_owner: r.get(13)?,
+        load: match (opt_num(14)?, opt_num(15)?) {
+            (None, None) => None,
+            (b, n) => Some(super::ShardLoad {
+                bytes_per_second: b.unwrap_or(0),
+                records_per_second: n.unwrap_or(0),
+            }),
+        },
         lease_key: key,
     }))
 }
@@ -253,7 +355,7 @@ impl LeaseTable for SqliteLeaseTable {
         let l = lease.clone();
         self.with(move |conn, table| {
             let sql = format!(
-                "INSERT INTO \"{table}\" ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                "INSERT INTO \"{table}\" ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                  ON CONFLICT(leaseKey) DO NOTHING"
             );
             let n = conn
@@ -274,6 +376,8 @@ impl LeaseTable for SqliteLeaseTable {
                         l.starting_hash_key,
                         l.ending_hash_key,
                         l.checkpoint_owner,
+                        l.load.map(|x| to_i64(x.bytes_per_second)),
+                        l.load.map(|x| to_i64(x.records_per_second)),
                     ])
                 })
                 .map_err(storage("create lease"))?;
@@ -312,12 +416,20 @@ impl LeaseTable for SqliteLeaseTable {
 
     async fn renew_lease(&self, lease: &Lease) -> Result<Option<Lease>, LeaseError> {
         // The owner condition is implied by the counter, but stated for clarity.
+        let (b, n) = match lease.load {
+            Some(l) => (
+                V::Integer(to_i64(l.bytes_per_second)),
+                V::Integer(to_i64(l.records_per_second)),
+            ),
+            None => (V::Null, V::Null),
+        };
         self.update(
             lease,
             "renew lease",
-            "leaseCounter = leaseCounter + 1",
+            "leaseCounter = leaseCounter + 1, rillBytesPerSecond = COALESCE(?4, rillBytesPerSecond), \
+             rillRecordsPerSecond = COALESCE(?5, rillRecordsPerSecond)",
             " AND leaseOwner IS ?3",
-            vec![text(lease.lease_owner.as_deref())],
+            vec![text(lease.lease_owner.as_deref()), b, n],
         )
         .await
     }
@@ -417,6 +529,113 @@ impl LeaseTable for SqliteLeaseTable {
                 text(lease.ending_hash_key.as_deref()),
             ],
         )
+        .await
+    }
+
+    async fn list_lease_keys_by_owner(&self, owner: &str) -> Result<Vec<String>, LeaseError> {
+        let owner = owner.to_owned();
+        self.with(move |conn, table| {
+            let what = "list leases by owner";
+            let sql =
+                format!("SELECT leaseKey FROM \"{table}\" WHERE leaseOwner = ?1 ORDER BY leaseKey");
+            let mut stmt = conn.prepare_cached(&sql).map_err(storage(what))?;
+            let rows = stmt
+                .query_map([owner], |r| r.get::<_, String>(0))
+                .map_err(storage(what))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(storage(what))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    fn supports_fleet(&self) -> bool {
+        true
+    }
+
+    async fn fleet_heartbeat(
+        &self,
+        worker: &str,
+        changed: bool,
+        leaving: bool,
+    ) -> Result<FleetState, LeaseError> {
+        let worker = worker.to_owned();
+        self.with(move |conn, table| {
+            let what = "fleet heartbeat";
+            let tx = conn.unchecked_transaction().map_err(storage(what))?;
+            ensure_fleet_row(&tx, table, what)?;
+            if leaving {
+                tx.prepare_cached(&format!("DELETE FROM \"{table}__beats\" WHERE worker = ?1"))
+                    .and_then(|mut s| s.execute([&worker]))
+                    .map_err(storage(what))?;
+            } else {
+                tx.prepare_cached(&format!(
+                    "INSERT INTO \"{table}__beats\" (worker, beat) VALUES (?1, 1)
+                     ON CONFLICT(worker) DO UPDATE SET beat = beat + 1"
+                ))
+                .and_then(|mut s| s.execute([&worker]))
+                .map_err(storage(what))?;
+            }
+            if changed || leaving {
+                tx.prepare_cached(&format!(
+                    "UPDATE \"{table}__fleet\" SET rillChanges = rillChanges + 1 WHERE id = 1"
+                ))
+                .and_then(|mut s| s.execute([]))
+                .map_err(storage(what))?;
+            }
+            let state = read_fleet(&tx, table)?;
+            tx.commit().map_err(storage(what))?;
+            Ok(state)
+        })
+        .await
+    }
+
+    async fn update_fleet_leader(
+        &self,
+        seen: &FleetState,
+        update: &LeaderUpdate,
+    ) -> Result<Option<FleetState>, LeaseError> {
+        let expected = to_i64(seen.counter);
+        let update = update.clone();
+        self.with(move |conn, table| {
+            let what = "update fleet leader";
+            let tx = conn.unchecked_transaction().map_err(storage(what))?;
+            ensure_fleet_row(&tx, table, what)?;
+            let n = tx
+                .prepare_cached(&format!(
+                    "UPDATE \"{table}__fleet\" SET leaseOwner = ?1, leaseCounter = leaseCounter + 1,
+                     rillAssignmentEpoch = rillAssignmentEpoch + ?2 WHERE id = 1 AND leaseCounter = ?3"
+                ))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        update.leader,
+                        i64::from(update.bump_epoch),
+                        expected
+                    ])
+                })
+                .map_err(storage(what))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            for w in &update.forget {
+                tx.prepare_cached(&format!("DELETE FROM \"{table}__beats\" WHERE worker = ?1"))
+                    .and_then(|mut s| s.execute([w]))
+                    .map_err(storage(what))?;
+            }
+            if let Some(me) = &update.leader {
+                tx.prepare_cached(&format!(
+                    "INSERT INTO \"{table}__beats\" (worker, beat) VALUES (?1, 1)
+                     ON CONFLICT(worker) DO UPDATE SET beat = beat + 1"
+                ))
+                .and_then(|mut s| s.execute([me]))
+                .map_err(storage(what))?;
+            }
+            let state = read_fleet(&tx, table)?;
+            tx.commit().map_err(storage(what))?;
+            Ok(Some(state))
+        })
         .await
     }
 

@@ -174,3 +174,110 @@ pub async fn steal_vs_renew_race(t: std::sync::Arc<dyn LeaseTable>) -> R {
     }
     Ok(())
 }
+
+/// The owner index lists exactly the keys a worker owns, and follows takes; loads written
+/// with renewals come back.
+pub async fn keys_by_owner_and_load(t: &dyn LeaseTable) -> R {
+    for i in 0..6 {
+        t.create_lease_if_not_exists(&lease(&format!("shardId-00000000001{i}")))
+            .await?;
+    }
+    let all = t.list_leases().await?;
+    for (i, l) in all.iter().enumerate() {
+        t.take_lease(l, if i % 2 == 0 { "even" } else { "odd" })
+            .await?
+            .ok_or("take failed")?;
+    }
+    // The index may lag (DynamoDB's GSI is eventually consistent): poll briefly.
+    let want_even: Vec<String> = all.iter().step_by(2).map(|l| l.lease_key.clone()).collect();
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = t.list_lease_keys_by_owner("even").await?;
+        if got == want_even {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got, want_even);
+    assert!(t.list_lease_keys_by_owner("nobody").await?.is_empty());
+    let mut l = t.get_lease(&want_even[0]).await?.ok_or("gone")?;
+    l.load = Some(rill_kcl::ShardLoad {
+        bytes_per_second: 4096,
+        records_per_second: 7,
+    });
+    let renewed = t.renew_lease(&l).await?.ok_or("renew failed")?;
+    assert_eq!(renewed.load, l.load);
+    assert_eq!(t.get_lease(&l.lease_key).await?.ok_or("gone")?.load, l.load);
+    // A renewal without a load keeps the stored one.
+    let mut again = renewed.clone();
+    again.load = None;
+    let kept = t.renew_lease(&again).await?.ok_or("renew failed")?;
+    assert_eq!(kept.load, l.load);
+    Ok(())
+}
+
+/// The fleet row: heartbeats create it, one claim of two wins, renewals are conditional
+/// on the counter, the epoch and the change count move, dead heartbeats are forgotten,
+/// and the row is never listed as a lease.
+pub async fn fleet_row(t: &dyn LeaseTable) -> R {
+    use rill_kcl::lease::LeaderUpdate;
+    if !t.supports_fleet() {
+        return Err("the table does not support the fleet row".into());
+    }
+    let a = t.fleet_heartbeat("a", false, false).await?;
+    assert_eq!(a.leader, None);
+    assert_eq!(a.counter, 0);
+    assert_eq!(a.beats.get("a"), Some(&1));
+    let b = t.fleet_heartbeat("b", true, false).await?;
+    assert_eq!(b.beats.len(), 2);
+    assert_eq!(b.changes, a.changes + 1);
+    let claim = |w: &str| LeaderUpdate {
+        leader: Some(w.to_owned()),
+        ..LeaderUpdate::default()
+    };
+    let won = t
+        .update_fleet_leader(&a, &claim("a"))
+        .await?
+        .ok_or("first claim failed")?;
+    assert_eq!(won.leader.as_deref(), Some("a"));
+    assert_eq!(won.counter, 1);
+    assert_eq!(
+        won.beats.get("a"),
+        Some(&2),
+        "the leader's write is its heartbeat"
+    );
+    assert!(
+        t.update_fleet_leader(&b, &claim("b")).await?.is_none(),
+        "a claim on a stale counter must fail"
+    );
+    let renewed = t
+        .update_fleet_leader(
+            &won,
+            &LeaderUpdate {
+                leader: Some("a".into()),
+                bump_epoch: true,
+                forget: vec!["b".into()],
+            },
+        )
+        .await?
+        .ok_or("renewal failed")?;
+    assert_eq!(renewed.counter, 2);
+    assert_eq!(renewed.epoch, won.epoch + 1);
+    assert!(!renewed.beats.contains_key("b"), "forgotten");
+    assert_eq!(renewed.beats.get("a"), Some(&3));
+    assert!(t.update_fleet_leader(&won, &claim("a")).await?.is_none());
+    let left = t.fleet_heartbeat("a", false, true).await?;
+    assert!(left.beats.is_empty());
+    assert_eq!(left.leader.as_deref(), Some("a"));
+    let resigned = t
+        .update_fleet_leader(&renewed, &LeaderUpdate::default())
+        .await?
+        .ok_or("resign failed")?;
+    assert_eq!(resigned.leader, None);
+    assert!(
+        t.list_leases().await?.is_empty(),
+        "the fleet row is no lease"
+    );
+    assert!(t.list_lease_keys_by_owner("a").await?.is_empty());
+    Ok(())
+}
