@@ -83,79 +83,9 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------- operations
 
-macro_rules! operations {
-    ($($op:ident),* $(,)?) => {
-        /// A Kinesis operation, to configure and count faults per operation.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum Operation {
-            $(
-                #[doc = concat!("`", stringify!($op), "`.")]
-                $op,
-            )*
-        }
-
-        impl Operation {
-            /// Every operation of the [`Kinesis`] trait.
-            pub const ALL: &'static [Operation] = &[$(Operation::$op),*];
-
-            /// The operation's name as in the Kinesis API (`PutRecords`).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Operation::$op => stringify!($op),)*
-                }
-            }
-        }
-    };
-}
-
-operations!(
-    CreateStream,
-    DeleteStream,
-    DescribeStream,
-    DescribeStreamSummary,
-    ListStreams,
-    ListShards,
-    PutRecord,
-    PutRecords,
-    GetShardIterator,
-    GetRecords,
-    AddTagsToStream,
-    ListTagsForStream,
-    RemoveTagsFromStream,
-    IncreaseStreamRetentionPeriod,
-    DecreaseStreamRetentionPeriod,
-    SplitShard,
-    MergeShards,
-    RegisterStreamConsumer,
-    DescribeStreamConsumer,
-    ListStreamConsumers,
-    DeregisterStreamConsumer,
-    SubscribeToShard,
-    UpdateStreamMode,
-    StartStreamEncryption,
-    StopStreamEncryption,
-    UpdateShardCount,
-    DescribeLimits,
-    DescribeAccountSettings,
-    UpdateAccountSettings,
-    EnableEnhancedMonitoring,
-    DisableEnhancedMonitoring,
-    TagResource,
-    UntagResource,
-    ListTagsForResource,
-    UpdateMaxRecordSize,
-    UpdateStreamWarmThroughput,
-    PutResourcePolicy,
-    GetResourcePolicy,
-    DeleteResourcePolicy,
-);
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The operations faults are configured and counted by: the operation table's
+/// [`Operation`](crate::api::Operation).
+pub use crate::api::Operation;
 
 // ---------------------------------------------------------------- configuration
 
@@ -881,75 +811,52 @@ impl FaultyKinesis {
     }
 }
 
+/// The body of a forwarded method: the inner call, through [`FaultyKinesis::call`].
+/// PutRecords also fails entries on their own; SubscribeToShard's stream can be cut.
+macro_rules! forward_call {
+    ($self:ident, PutRecords, $method:ident, $input:ident) => {
+        $self
+            .call(Operation::PutRecords, || {
+                $self.put_records_with_entry_faults($input)
+            })
+            .await
+    };
+    ($self:ident, SubscribeToShard, $method:ident, $input:ident) => {{
+        let events = $self
+            .call(Operation::SubscribeToShard, || {
+                $self.inner.subscribe_to_shard($input)
+            })
+            .await?;
+        Ok($self.cuttable(events))
+    }};
+    ($self:ident, $op:ident, $method:ident, $input:ident) => {
+        $self
+            .call(Operation::$op, || $self.inner.$method($input))
+            .await
+    };
+}
+
+/// `impl Kinesis for FaultyKinesis`, from the operation table: every method forwarded.
 macro_rules! forward {
-    ($($method:ident($input:ty) -> $output:ty = $op:ident;)*) => {
+    (required { $($required:tt)* } provided { $($provided:tt)* }) => {
+        forward!(@lines $($required)* $($provided)*);
+    };
+    (@lines $((
+        $op:ident, $method:ident, $input:ty, $output:ty,
+        $plane:ident, [$($member:ident),*], $doc:literal
+    ))*) => {
         #[async_trait]
         impl Kinesis for FaultyKinesis {
             $(
                 async fn $method(&self, input: $input) -> Result<$output> {
-                    self.call(Operation::$op, || self.inner.$method(input)).await
+                    forward_call!(self, $op, $method, input)
                 }
             )*
-
-            async fn put_records(&self, input: PutRecordsInput) -> Result<PutRecordsOutput> {
-                self.call(Operation::PutRecords, || self.put_records_with_entry_faults(input))
-                    .await
-            }
-
-            async fn subscribe_to_shard(
-                &self,
-                input: SubscribeToShardInput,
-            ) -> Result<SubscribeToShardStream> {
-                let events = self
-                    .call(Operation::SubscribeToShard, || {
-                        self.inner.subscribe_to_shard(input)
-                    })
-                    .await?;
-                Ok(self.cuttable(events))
-            }
         }
     };
 }
 
-forward! {
-    create_stream(CreateStreamInput) -> () = CreateStream;
-    delete_stream(DeleteStreamInput) -> () = DeleteStream;
-    describe_stream(DescribeStreamInput) -> DescribeStreamOutput = DescribeStream;
-    describe_stream_summary(DescribeStreamSummaryInput) -> DescribeStreamSummaryOutput = DescribeStreamSummary;
-    list_streams(ListStreamsInput) -> ListStreamsOutput = ListStreams;
-    list_shards(ListShardsInput) -> ListShardsOutput = ListShards;
-    put_record(PutRecordInput) -> PutRecordOutput = PutRecord;
-    get_shard_iterator(GetShardIteratorInput) -> GetShardIteratorOutput = GetShardIterator;
-    get_records(GetRecordsInput) -> GetRecordsOutput = GetRecords;
-    add_tags_to_stream(AddTagsToStreamInput) -> () = AddTagsToStream;
-    list_tags_for_stream(ListTagsForStreamInput) -> ListTagsForStreamOutput = ListTagsForStream;
-    remove_tags_from_stream(RemoveTagsFromStreamInput) -> () = RemoveTagsFromStream;
-    increase_stream_retention_period(RetentionPeriodInput) -> () = IncreaseStreamRetentionPeriod;
-    decrease_stream_retention_period(RetentionPeriodInput) -> () = DecreaseStreamRetentionPeriod;
-    split_shard(SplitShardInput) -> () = SplitShard;
-    merge_shards(MergeShardsInput) -> () = MergeShards;
-    register_stream_consumer(RegisterStreamConsumerInput) -> RegisterStreamConsumerOutput = RegisterStreamConsumer;
-    describe_stream_consumer(DescribeStreamConsumerInput) -> DescribeStreamConsumerOutput = DescribeStreamConsumer;
-    list_stream_consumers(ListStreamConsumersInput) -> ListStreamConsumersOutput = ListStreamConsumers;
-    deregister_stream_consumer(DeregisterStreamConsumerInput) -> () = DeregisterStreamConsumer;
-    update_stream_mode(UpdateStreamModeInput) -> () = UpdateStreamMode;
-    start_stream_encryption(StreamEncryptionInput) -> () = StartStreamEncryption;
-    stop_stream_encryption(StreamEncryptionInput) -> () = StopStreamEncryption;
-    update_shard_count(UpdateShardCountInput) -> UpdateShardCountOutput = UpdateShardCount;
-    describe_limits(DescribeLimitsInput) -> DescribeLimitsOutput = DescribeLimits;
-    describe_account_settings(DescribeAccountSettingsInput) -> DescribeAccountSettingsOutput = DescribeAccountSettings;
-    update_account_settings(UpdateAccountSettingsInput) -> UpdateAccountSettingsOutput = UpdateAccountSettings;
-    enable_enhanced_monitoring(EnhancedMonitoringInput) -> EnhancedMonitoringOutput = EnableEnhancedMonitoring;
-    disable_enhanced_monitoring(EnhancedMonitoringInput) -> EnhancedMonitoringOutput = DisableEnhancedMonitoring;
-    tag_resource(TagResourceInput) -> () = TagResource;
-    untag_resource(UntagResourceInput) -> () = UntagResource;
-    list_tags_for_resource(ListTagsForResourceInput) -> ListTagsForResourceOutput = ListTagsForResource;
-    update_max_record_size(UpdateMaxRecordSizeInput) -> () = UpdateMaxRecordSize;
-    update_stream_warm_throughput(UpdateStreamWarmThroughputInput) -> UpdateStreamWarmThroughputOutput = UpdateStreamWarmThroughput;
-    put_resource_policy(PutResourcePolicyInput) -> () = PutResourcePolicy;
-    get_resource_policy(ResourcePolicyInput) -> GetResourcePolicyOutput = GetResourcePolicy;
-    delete_resource_policy(ResourcePolicyInput) -> () = DeleteResourcePolicy;
-}
+crate::kinesis_operations!(forward);
 
 #[cfg(test)]
 mod tests {
@@ -1040,6 +947,13 @@ mod tests {
             PutResourcePolicy: k.put_resource_policy(Default::default());
             GetResourcePolicy: k.get_resource_policy(Default::default());
             DeleteResourcePolicy: k.delete_resource_policy(Default::default());
+            UpdateStreamRecordDistributionStrategy:
+                k.update_stream_record_distribution_strategy(Default::default());
+            CreateChannel: k.create_channel(Default::default());
+            DescribeChannel: k.describe_channel(Default::default());
+            ListChannels: k.list_channels(Default::default());
+            UpdateChannel: k.update_channel(Default::default());
+            DeleteChannel: k.delete_channel(Default::default());
         }
     }
 

@@ -4,7 +4,9 @@
 //!
 //! * [`api`]: the Kinesis request/response types, the [`api::Error`] enum (one variant per AWS
 //!   exception), the async [`api::Kinesis`] trait, hash keys and sequence numbers. Always built;
-//!   this is what the producer and the consumer depend on.
+//!   this is what the producer and the consumer depend on. The operations are declared once,
+//!   in the [operation table](api::ops) ([`kinesis_operations!`]), from which the trait, the
+//!   server's dispatch, the fault wrapper and `Remote` are generated.
 //! * [`Engine`] (feature `embedded`, on by default): an in-process Kinesis service with
 //!   durable per-stream logs on disk. See [`store`] for the on-disk format and exactly when an
 //!   acknowledged write is durable.

@@ -20,10 +20,13 @@
 //! 12 ListTagsForStream              25 DeregisterStreamConsumer       38 GetResourcePolicy
 //! 13 RemoveTagsFromStream           26 SubscribeToShard               39 DeleteResourcePolicy
 //!
-//! The SDK this crate builds against (aws-sdk-kinesis 1.130) models 45 operations: these 39
-//! and six newer ones rill does not serve yet (CreateChannel, DeleteChannel, DescribeChannel,
-//! ListChannels, UpdateChannel, UpdateStreamRecordDistributionStrategy); `ALL_39` below
-//! lists the 39 and a test checks that each is served.
+//! The SDK this crate builds against (aws-sdk-kinesis 1.130) and botocore's current model
+//! have 45 operations: these 39 and six newer ones (UpdateStreamRecordDistributionStrategy,
+//! CreateChannel, DescribeChannel, ListChannels, UpdateChannel, DeleteChannel), whose success
+//! and error cases are in the behaviour suite (`tests/common/newer.rs`), run through `Remote`
+//! and `rill serve` by `tests/remote_suite.rs`. [`MODEL_OPERATIONS`] lists all 45, the one
+//! list of them written apart from the operation table: a test checks that the table holds
+//! exactly these and that `rill serve` answers each.
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::retry::RetryConfig;
@@ -46,8 +49,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// The account id of the default engine configuration.
 const ACCOUNT: &str = "000000000000";
 
-/// The 39 operations, as their `X-Amz-Target` names.
-const ALL_39: [&str; 39] = [
+/// Every operation of the Kinesis model (botocore `kinesis/2013-12-02/service-2.json`,
+/// aws-sdk-kinesis 1.130), as its `X-Amz-Target` name.
+const MODEL_OPERATIONS: [&str; 45] = [
     "CreateStream",
     "DeleteStream",
     "DescribeStream",
@@ -87,6 +91,12 @@ const ALL_39: [&str; 39] = [
     "PutResourcePolicy",
     "GetResourcePolicy",
     "DeleteResourcePolicy",
+    "UpdateStreamRecordDistributionStrategy",
+    "CreateChannel",
+    "DescribeChannel",
+    "ListChannels",
+    "UpdateChannel",
+    "DeleteChannel",
 ];
 
 /// An engine served on 127.0.0.1:0; stops when dropped (as in `tests/server.rs`).
@@ -826,12 +836,24 @@ async fn all_39_operations_succeed_and_fail_as_aws() -> TestResult {
     Ok(())
 }
 
-/// Every one of the 39 targets is served: none answers UnknownOperationException.
+/// The operation table holds exactly the model's operations.
+#[test]
+fn the_operation_table_is_the_model() {
+    let table: std::collections::BTreeSet<&str> = rill_engine::api::Operation::ALL
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    let model: std::collections::BTreeSet<&str> = MODEL_OPERATIONS.into_iter().collect();
+    assert_eq!(model.len(), 45);
+    assert_eq!(table, model);
+}
+
+/// Every one of the model's 45 targets is served: none answers UnknownOperationException.
 #[tokio::test]
 async fn every_target_is_served() -> TestResult {
     let s = TestServer::start_with(engine_config(), ServerConfig::default()).await;
     let http = reqwest::Client::new();
-    for op in ALL_39 {
+    for op in MODEL_OPERATIONS {
         let resp = http
             .post(&s.endpoint)
             .header("X-Amz-Target", format!("Kinesis_20131202.{op}"))

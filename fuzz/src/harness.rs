@@ -157,58 +157,30 @@ pub fn decode_request<I: DeserializeOwned>(codec: Codec, body: &[u8]) -> Result<
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
 
+/// The request harnesses' operations, from the operation table: every operation, the first
+/// input byte picking one (modulo the count).
 macro_rules! operations {
-    ($($op:literal => $ty:ty),+ $(,)?) => {
+    (required { $($required:tt)* } provided { $($provided:tt)* }) => {
+        operations!(@lines $($required)* $($provided)*);
+    };
+    (@lines $((
+        $op:ident, $method:ident, $input:ty, $output:ty,
+        $plane:ident, [$($member:ident),*], $doc:literal
+    ))*) => {
         /// The operations the request harnesses decode bodies for; the first input byte
         /// picks one (modulo the count).
-        pub const OPERATIONS: &[&str] = &[$($op),+];
+        pub const OPERATIONS: &[&str] = &[$(stringify!($op)),+];
 
         fn decode_operation(codec: Codec, op: &str, body: &[u8]) {
             match op {
-                $($op => check_request::<$ty>(codec, op, body),)+
+                $(stringify!($op) => check_request::<$input>(codec, op, body),)+
                 _ => {}
             }
         }
     };
 }
 
-operations! {
-    "CreateStream" => CreateStreamInput,
-    "DeleteStream" => DeleteStreamInput,
-    "DescribeStream" => DescribeStreamInput,
-    "DescribeStreamSummary" => DescribeStreamSummaryInput,
-    "ListStreams" => ListStreamsInput,
-    "ListShards" => ListShardsInput,
-    "PutRecord" => PutRecordInput,
-    "PutRecords" => PutRecordsInput,
-    "GetShardIterator" => GetShardIteratorInput,
-    "GetRecords" => GetRecordsInput,
-    "AddTagsToStream" => AddTagsToStreamInput,
-    "ListTagsForStream" => ListTagsForStreamInput,
-    "RemoveTagsFromStream" => RemoveTagsFromStreamInput,
-    "IncreaseStreamRetentionPeriod" => RetentionPeriodInput,
-    "SplitShard" => SplitShardInput,
-    "MergeShards" => MergeShardsInput,
-    "UpdateStreamMode" => UpdateStreamModeInput,
-    "RegisterStreamConsumer" => RegisterStreamConsumerInput,
-    "DescribeStreamConsumer" => DescribeStreamConsumerInput,
-    "ListStreamConsumers" => ListStreamConsumersInput,
-    "DeregisterStreamConsumer" => DeregisterStreamConsumerInput,
-    "SubscribeToShard" => SubscribeToShardInput,
-    "StartStreamEncryption" => StreamEncryptionInput,
-    "UpdateShardCount" => UpdateShardCountInput,
-    "DescribeLimits" => DescribeLimitsInput,
-    "DescribeAccountSettings" => DescribeAccountSettingsInput,
-    "UpdateAccountSettings" => UpdateAccountSettingsInput,
-    "EnableEnhancedMonitoring" => EnhancedMonitoringInput,
-    "TagResource" => TagResourceInput,
-    "UntagResource" => UntagResourceInput,
-    "ListTagsForResource" => ListTagsForResourceInput,
-    "UpdateMaxRecordSize" => UpdateMaxRecordSizeInput,
-    "UpdateStreamWarmThroughput" => UpdateStreamWarmThroughputInput,
-    "PutResourcePolicy" => PutResourcePolicyInput,
-    "GetResourcePolicy" => ResourcePolicyInput,
-}
+rill_engine::kinesis_operations!(operations);
 
 /// JSON request decoder: first byte picks the operation, the rest is the body.
 pub fn request_json(data: &[u8]) {
@@ -297,12 +269,9 @@ fn unsupported() -> Error {
     Error::InvalidArgument("the fuzz service answers SubscribeToShard only".into())
 }
 
-#[async_trait]
-impl Kinesis for Scripted {
-    async fn subscribe_to_shard(
-        &self,
-        input: SubscribeToShardInput,
-    ) -> Result<SubscribeToShardStream> {
+impl Scripted {
+    /// SubscribeToShard: the script registered for the consumer ARN.
+    fn subscribe(&self, input: SubscribeToShardInput) -> Result<SubscribeToShardStream> {
         let script = self
             .scripts
             .lock()
@@ -321,97 +290,41 @@ impl Kinesis for Scripted {
             .collect();
         Ok(Box::pin(futures::stream::iter(items)))
     }
-    async fn create_stream(&self, _: CreateStreamInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn delete_stream(&self, _: DeleteStreamInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn describe_stream(&self, _: DescribeStreamInput) -> Result<DescribeStreamOutput> {
-        Err(unsupported())
-    }
-    async fn describe_stream_summary(
-        &self,
-        _: DescribeStreamSummaryInput,
-    ) -> Result<DescribeStreamSummaryOutput> {
-        Err(unsupported())
-    }
-    async fn list_streams(&self, _: ListStreamsInput) -> Result<ListStreamsOutput> {
-        Err(unsupported())
-    }
-    async fn list_shards(&self, _: ListShardsInput) -> Result<ListShardsOutput> {
-        Err(unsupported())
-    }
-    async fn put_record(&self, _: PutRecordInput) -> Result<PutRecordOutput> {
-        Err(unsupported())
-    }
-    async fn put_records(&self, _: PutRecordsInput) -> Result<PutRecordsOutput> {
-        Err(unsupported())
-    }
-    async fn get_shard_iterator(&self, _: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
-        Err(unsupported())
-    }
-    async fn get_records(&self, _: GetRecordsInput) -> Result<GetRecordsOutput> {
-        Err(unsupported())
-    }
-    async fn add_tags_to_stream(&self, _: AddTagsToStreamInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn list_tags_for_stream(
-        &self,
-        _: ListTagsForStreamInput,
-    ) -> Result<ListTagsForStreamOutput> {
-        Err(unsupported())
-    }
-    async fn remove_tags_from_stream(&self, _: RemoveTagsFromStreamInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn increase_stream_retention_period(&self, _: RetentionPeriodInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn decrease_stream_retention_period(&self, _: RetentionPeriodInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn split_shard(&self, _: SplitShardInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn merge_shards(&self, _: MergeShardsInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn register_stream_consumer(
-        &self,
-        _: RegisterStreamConsumerInput,
-    ) -> Result<RegisterStreamConsumerOutput> {
-        Err(unsupported())
-    }
-    async fn describe_stream_consumer(
-        &self,
-        _: DescribeStreamConsumerInput,
-    ) -> Result<DescribeStreamConsumerOutput> {
-        Err(unsupported())
-    }
-    async fn list_stream_consumers(
-        &self,
-        _: ListStreamConsumersInput,
-    ) -> Result<ListStreamConsumersOutput> {
-        Err(unsupported())
-    }
-    async fn deregister_stream_consumer(&self, _: DeregisterStreamConsumerInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn update_stream_mode(&self, _: UpdateStreamModeInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn start_stream_encryption(&self, _: StreamEncryptionInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn stop_stream_encryption(&self, _: StreamEncryptionInput) -> Result<()> {
-        Err(unsupported())
-    }
-    async fn update_shard_count(&self, _: UpdateShardCountInput) -> Result<UpdateShardCountOutput> {
-        Err(unsupported())
-    }
 }
+
+/// The body of a [`Scripted`] method: SubscribeToShard plays a script, anything else is
+/// refused.
+macro_rules! scripted_call {
+    ($self:ident, SubscribeToShard, $input:ident) => {
+        $self.subscribe($input)
+    };
+    ($self:ident, $op:ident, $input:ident) => {{
+        let _ = $input;
+        Err(unsupported())
+    }};
+}
+
+/// `impl Kinesis for Scripted`, from the operation table.
+macro_rules! scripted_impl {
+    (required { $($required:tt)* } provided { $($provided:tt)* }) => {
+        scripted_impl!(@lines $($required)* $($provided)*);
+    };
+    (@lines $((
+        $op:ident, $method:ident, $input:ty, $output:ty,
+        $plane:ident, [$($member:ident),*], $doc:literal
+    ))*) => {
+        #[async_trait]
+        impl Kinesis for Scripted {
+            $(
+                async fn $method(&self, input: $input) -> Result<$output> {
+                    scripted_call!(self, $op, input)
+                }
+            )*
+        }
+    };
+}
+
+rill_engine::kinesis_operations!(scripted_impl);
 
 /// One process-wide runtime with two local servers: rill's HTTP server over [`Scripted`],
 /// and a server that answers every request with the raw bytes registered for the request's

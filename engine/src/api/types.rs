@@ -128,6 +128,8 @@ macro_rules! wire_enum {
     };
 }
 
+pub(crate) use wire_enum;
+
 wire_enum!(
     /// The life-cycle state of a stream.
     StreamStatus {
@@ -445,6 +447,10 @@ pub struct StreamDescriptionSummary {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_record_size_in_kib: Option<i32>,
+    /// How records are placed on shards (USER_PARTITION_KEY unless
+    /// UpdateStreamRecordDistributionStrategy set AUTO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_distribution_strategy: Option<super::channels::RecordDistributionStrategy>,
 }
 
 /// DescribeStreamSummary response.

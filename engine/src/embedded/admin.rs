@@ -137,7 +137,11 @@ impl Engine {
     }
 
     /// ResourceInUseException unless the stream is ACTIVE.
-    fn require_active(&self, stream: &Stream, meta: &super::StreamMeta) -> Result<(), Error> {
+    pub(super) fn require_active(
+        &self,
+        stream: &Stream,
+        meta: &super::StreamMeta,
+    ) -> Result<(), Error> {
         if meta.status != StreamStatus::Active {
             return Err(Error::ResourceInUse(format!(
                 "Stream {} under account {} not ACTIVE, instead in state {}",

@@ -13,8 +13,10 @@
 
 mod admin;
 mod blocking;
+mod channels;
 mod clock;
 mod crypto;
+mod distribution;
 mod fanout;
 mod limits;
 mod ops;
@@ -30,7 +32,7 @@ pub use crypto::KeyRing;
 pub use limits::ThroughputLimits;
 pub use scaling::OnDemandScaling;
 
-use crate::api::{EncryptionType, Error, StreamMode, StreamStatus};
+use crate::api::{EncryptionType, Error, RecordDistributionStrategy, StreamMode, StreamStatus};
 use crate::store::{Catalog, FsyncPolicy, ShardRow, StoreError, StreamLog};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
@@ -228,6 +230,8 @@ pub(crate) struct StreamMeta {
     pub max_record_kib: u32,
     /// Warm throughput in MiB/s (ON_DEMAND streams), when set.
     pub warm_mibps: Option<u32>,
+    /// How puts place records on shards (see `distribution`).
+    pub distribution: RecordDistributionStrategy,
     /// Resharding generation: shards created by the next reshard get a higher one.
     pub generation: u32,
     /// Index the next new shard gets.
@@ -255,6 +259,9 @@ pub(crate) struct Stream {
     pub writes: parking_lot::Mutex<HashMap<u64, (u64, u64)>>,
     /// Per-shard count of consecutive hot (or cold, negative) scaler checks.
     pub heat: parking_lot::Mutex<HashMap<u64, i32>>,
+    /// The records placed so far under the AUTO distribution: the next one goes to the open
+    /// shard at this count modulo the number of open shards.
+    pub auto_cursor: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) fn shard_id(index: u64) -> String {

@@ -321,7 +321,18 @@ impl Engine {
         entries: Vec<(String, bytes::Bytes, Option<String>)>,
     ) -> Result<Vec<AppendRecord>, Error> {
         let mut out = Vec::with_capacity(entries.len());
+        let auto = stream.meta.read().distribution == RecordDistributionStrategy::Auto;
         for (partition_key, data, ehk) in entries {
+            if auto {
+                let shard = super::distribution::next_auto_shard(stream, shards)?;
+                out.push(AppendRecord {
+                    shard: u32::try_from(shard).unwrap_or(u32::MAX),
+                    partition_key,
+                    data,
+                    flags: 0,
+                });
+                continue;
+            }
             let hash = match ehk {
                 Some(e) => match e.parse::<HashKey>() {
                     Ok(h) => h,
@@ -635,6 +646,7 @@ impl Kinesis for Engine {
                 shard_metrics: 0,
                 max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
                 warm_mibps: None,
+                distribution: RecordDistributionStrategy::UserPartitionKey.as_str().into(),
             };
             let tag_rows: Vec<(String, String)> =
                 tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -671,6 +683,7 @@ impl Kinesis for Engine {
                     shard_metrics: 0,
                     max_record_kib: MAX_RECORD_BYTES as u32 / 1024,
                     warm_mibps: None,
+                    distribution: RecordDistributionStrategy::UserPartitionKey,
                     generation: 0,
                     next_shard_index: u64::from(count),
                 }),
@@ -680,6 +693,7 @@ impl Kinesis for Engine {
                 limiter: super::limits::Limiter::new(engine.inner.config.limits),
                 writes: Default::default(),
                 heat: Default::default(),
+                auto_cursor: Default::default(),
                 consumers: Default::default(),
             });
             let mut reg = engine.inner.streams.write();
@@ -850,6 +864,7 @@ impl Kinesis for Engine {
                 consumer_count: Some(stream.consumers.lock().len() as i32),
                 warm_throughput: self.warm_throughput(&stream),
                 max_record_size_in_kib: Some(meta.max_record_kib as i32),
+                record_distribution_strategy: Some(meta.distribution),
             },
         })
     }
@@ -1101,6 +1116,7 @@ impl Kinesis for Engine {
         v.finish()?;
         let stream = self.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
         self.require_writable(&stream, &stream.meta.read())?;
+        self.check_ordering(&stream, input.sequence_number_for_ordering.as_deref())?;
         if let Some(s) = &input.sequence_number_for_ordering
             && let Ok(parsed) = s.parse::<SequenceNumber>()
             && parsed.stream_epoch != stream.epoch
@@ -1948,10 +1964,43 @@ impl Kinesis for Engine {
         self.check_open()?;
         self.do_delete_resource_policy(input).await
     }
+
+    async fn update_stream_record_distribution_strategy(
+        &self,
+        input: UpdateStreamRecordDistributionStrategyInput,
+    ) -> Result<()> {
+        self.check_open()?;
+        self.update_record_distribution(input).await
+    }
+
+    async fn create_channel(&self, input: CreateChannelInput) -> Result<CreateChannelOutput> {
+        self.check_open()?;
+        self.channel_create(input).await
+    }
+
+    async fn describe_channel(&self, input: DescribeChannelInput) -> Result<DescribeChannelOutput> {
+        self.check_open()?;
+        self.channel_describe(input).await
+    }
+
+    async fn list_channels(&self, input: ListChannelsInput) -> Result<ListChannelsOutput> {
+        self.check_open()?;
+        self.channel_list(input).await
+    }
+
+    async fn update_channel(&self, input: UpdateChannelInput) -> Result<UpdateChannelOutput> {
+        self.check_open()?;
+        self.channel_update(input).await
+    }
+
+    async fn delete_channel(&self, input: DeleteChannelInput) -> Result<()> {
+        self.check_open()?;
+        self.channel_delete(input).await
+    }
 }
 
 impl Engine {
-    fn check_token_age(&self, issued_ms: i64) -> Result<(), Error> {
+    pub(super) fn check_token_age(&self, issued_ms: i64) -> Result<(), Error> {
         let ttl = i64::try_from(self.inner.config.next_token_ttl.as_millis()).unwrap_or(i64::MAX);
         if self.now() - issued_ms > ttl {
             return Err(Error::ExpiredNextToken(

@@ -10,7 +10,7 @@ use super::{
     Engine, EngineConfig, OpenError, Registry, ShardSet, Stream, StreamMeta, limits, remove_dir,
     stream_arn, telemetry,
 };
-use crate::api::{EncryptionType, StreamMode, StreamStatus};
+use crate::api::{EncryptionType, RecordDistributionStrategy, StreamMode, StreamStatus};
 use crate::store::{Catalog, LogConfig, StoreError, StreamLog, StreamRow};
 use parking_lot::RwLock;
 use std::fs::File;
@@ -143,6 +143,8 @@ pub(super) fn recover(root: &Path, config: &EngineConfig) -> Result<Recovered, O
                 shard_metrics: row.shard_metrics,
                 max_record_kib: row.max_record_kib,
                 warm_mibps: row.warm_mibps,
+                distribution: RecordDistributionStrategy::parse(&row.distribution)
+                    .unwrap_or(RecordDistributionStrategy::UserPartitionKey),
                 generation: row.generation,
                 next_shard_index: row.next_shard_index,
             }),
@@ -152,6 +154,7 @@ pub(super) fn recover(root: &Path, config: &EngineConfig) -> Result<Recovered, O
             limiter: limits::Limiter::new(config.limits),
             writes: Default::default(),
             heat: Default::default(),
+            auto_cursor: Default::default(),
             consumers: Default::default(),
         });
         telemetry::stream_created(&row.name);

@@ -21,6 +21,7 @@ pub(crate) enum Kind {
     ListShards = 2,
     ListStreams = 3,
     ListConsumers = 4,
+    ListChannels = 5,
 }
 
 /// A decoded token.

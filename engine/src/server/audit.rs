@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Control-plane calls are always logged; data-plane calls (PutRecord, PutRecords,
-//! GetRecords, GetShardIterator, SubscribeToShard) only with `--audit-data-plane`. Lines go
+//! GetRecords, GetShardIterator, SubscribeToShard: the operation table's `data` lines, see
+//! [`Operation::is_data_plane`](crate::api::Operation::is_data_plane)) only with
+//! `--audit-data-plane`. Lines go
 //! through a bounded channel to a writer task, so a request never waits on the file; if the
 //! channel is full the line is dropped and counted (`AuditLog::dropped`, metric
 //! `Audit.Dropped`). [`AuditLog::close`] writes what is queued and flushes.
@@ -17,15 +19,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
-
-/// Operations that are data plane.
-pub const DATA_PLANE: &[&str] = &[
-    "PutRecord",
-    "PutRecords",
-    "GetRecords",
-    "GetShardIterator",
-    "SubscribeToShard",
-];
 
 /// One call.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -93,7 +86,9 @@ impl AuditLog {
 
     /// Queues a record without waiting.
     pub fn record(&self, r: &AuditRecord) {
-        if !self.data_plane && DATA_PLANE.contains(&r.event_name.as_str()) {
+        if !self.data_plane
+            && crate::api::Operation::from_wire(&r.event_name).is_some_and(|o| o.is_data_plane())
+        {
             return;
         }
         let Ok(line) = serde_json::to_string(r) else {

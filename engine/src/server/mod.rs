@@ -27,7 +27,7 @@ pub mod policy;
 
 pub use conn::ConnConfig;
 
-use crate::api::{Error, Kinesis};
+use crate::api::{Error, Kinesis, Operation};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -313,7 +313,7 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         audit(key.clone(), resources, Some(e.code.clone()), true);
         return error_response(codec, &id, e);
     }
-    if op == "SubscribeToShard" {
+    if Operation::from_wire(&op) == Some(Operation::SubscribeToShard) {
         let resp = subscribe(&state, codec, &id, &body).await;
         let error = resp
             .headers()
@@ -511,7 +511,7 @@ async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Res
         .decode(body)
         .map_err(|e| WireError::bad_request("SerializationException", e))
         .and_then(|v| {
-            check_required_subscribe(&v)?;
+            check_required(Operation::SubscribeToShard, &v)?;
             serde_json::from_value(v)
                 .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))
         }) {
@@ -569,85 +569,18 @@ async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Res
     resp
 }
 
-fn check_required_subscribe(value: &Json) -> Result<(), WireError> {
-    let mut v = crate::api::ValidationErrors::new();
-    for (wire, name) in [
-        ("ConsumerARN", "consumerARN"),
-        ("ShardId", "shardId"),
-        ("StartingPosition", "startingPosition"),
-    ] {
-        if value.get(wire).is_none_or(Json::is_null) {
-            v.null(name);
-        }
-    }
-    v.finish().map_err(WireError::from)
-}
-
-/// Members each operation requires, as (wire name, name in messages); a request without one
-/// gets AWS's "Value null at '...' failed to satisfy constraint: Member must not be null".
-fn required(op: &str) -> &'static [(&'static str, &'static str)] {
-    match op {
-        "CreateStream" => &[("StreamName", "streamName")],
-        "PutRecord" => &[("PartitionKey", "partitionKey"), ("Data", "data")],
-        "PutRecords" => &[("Records", "records")],
-        "GetShardIterator" => &[
-            ("ShardId", "shardId"),
-            ("ShardIteratorType", "shardIteratorType"),
-        ],
-        "GetRecords" => &[("ShardIterator", "shardIterator")],
-        "AddTagsToStream" => &[("Tags", "tags")],
-        "RemoveTagsFromStream" => &[("TagKeys", "tagKeys")],
-        "StartStreamEncryption" | "StopStreamEncryption" => {
-            &[("EncryptionType", "encryptionType"), ("KeyId", "keyId")]
-        }
-        "RegisterStreamConsumer" => &[("StreamARN", "streamARN"), ("ConsumerName", "consumerName")],
-        "ListStreamConsumers" => &[("StreamARN", "streamARN")],
-        "UpdateStreamMode" => &[
-            ("StreamARN", "streamARN"),
-            ("StreamModeDetails", "streamModeDetails"),
-        ],
-        "SplitShard" => &[
-            ("ShardToSplit", "shardToSplit"),
-            ("NewStartingHashKey", "newStartingHashKey"),
-        ],
-        "MergeShards" => &[
-            ("ShardToMerge", "shardToMerge"),
-            ("AdjacentShardToMerge", "adjacentShardToMerge"),
-        ],
-        "UpdateShardCount" => &[
-            ("TargetShardCount", "targetShardCount"),
-            ("ScalingType", "scalingType"),
-        ],
-        "IncreaseStreamRetentionPeriod" | "DecreaseStreamRetentionPeriod" => {
-            &[("RetentionPeriodHours", "retentionPeriodHours")]
-        }
-        "EnableEnhancedMonitoring" | "DisableEnhancedMonitoring" => {
-            &[("ShardLevelMetrics", "shardLevelMetrics")]
-        }
-        "TagResource" => &[("Tags", "tags"), ("ResourceARN", "resourceARN")],
-        "UntagResource" => &[("TagKeys", "tagKeys"), ("ResourceARN", "resourceARN")],
-        "ListTagsForResource" | "GetResourcePolicy" | "DeleteResourcePolicy" => {
-            &[("ResourceARN", "resourceARN")]
-        }
-        "PutResourcePolicy" => &[("ResourceARN", "resourceARN"), ("Policy", "policy")],
-        "UpdateMaxRecordSize" => &[
-            ("StreamARN", "streamARN"),
-            ("MaxRecordSizeInKiB", "maxRecordSizeInKiB"),
-        ],
-        "UpdateStreamWarmThroughput" => &[("WarmThroughputMiBps", "warmThroughputMiBps")],
-        _ => &[],
-    }
-}
-
-fn check_required(op: &str, value: &Json) -> Result<(), WireError> {
+/// Checks the members the operation table marks required; a request without one gets AWS's
+/// "Value null at '...' failed to satisfy constraint: Member must not be null", every missing
+/// member reported at once.
+fn check_required(op: Operation, value: &Json) -> Result<(), WireError> {
     let mut v = crate::api::ValidationErrors::new();
     let present = |obj: &Json, k: &str| obj.get(k).is_some_and(|x| !x.is_null());
-    for (wire, name) in required(op) {
-        if !present(value, wire) {
-            v.null(name);
+    for member in op.required_members() {
+        if !present(value, member) {
+            v.null(&crate::api::ops::message_name(member));
         }
     }
-    if op == "PutRecords"
+    if op == Operation::PutRecords
         && let Some(Json::Array(records)) = value.get("Records")
     {
         for (i, r) in records.iter().enumerate() {
@@ -661,7 +594,12 @@ fn check_required(op: &str, value: &Json) -> Result<(), WireError> {
     v.finish().map_err(WireError::from)
 }
 
-async fn call<I, O, F, Fut>(codec: Codec, op: &str, body: &[u8], f: F) -> Result<Vec<u8>, WireError>
+async fn call<I, O, F, Fut>(
+    codec: Codec,
+    op: Operation,
+    body: &[u8],
+    f: F,
+) -> Result<Vec<u8>, WireError>
 where
     I: DeserializeOwned,
     O: Serialize,
@@ -715,73 +653,51 @@ where
     }
 }
 
-async fn dispatch(
-    state: &AppState,
-    op: &str,
-    codec: Codec,
-    body: &[u8],
-) -> Result<Vec<u8>, WireError> {
-    let k = &state.kinesis;
-    match op {
-        "CreateStream" => call(codec, op, body, |i| k.create_stream(i)).await,
-        "DeleteStream" => call(codec, op, body, |i| k.delete_stream(i)).await,
-        "DescribeStream" => call(codec, op, body, |i| k.describe_stream(i)).await,
-        "DescribeStreamSummary" => call(codec, op, body, |i| k.describe_stream_summary(i)).await,
-        "ListStreams" => call(codec, op, body, |i| k.list_streams(i)).await,
-        "ListShards" => call(codec, op, body, |i| k.list_shards(i)).await,
-        "PutRecord" => call(codec, op, body, |i| k.put_record(i)).await,
-        "PutRecords" => call(codec, op, body, |i| k.put_records(i)).await,
-        "GetShardIterator" => call(codec, op, body, |i| k.get_shard_iterator(i)).await,
-        "GetRecords" => call(codec, op, body, |i| k.get_records(i)).await,
-        "AddTagsToStream" => call(codec, op, body, |i| k.add_tags_to_stream(i)).await,
-        "ListTagsForStream" => call(codec, op, body, |i| k.list_tags_for_stream(i)).await,
-        "RemoveTagsFromStream" => call(codec, op, body, |i| k.remove_tags_from_stream(i)).await,
-        "IncreaseStreamRetentionPeriod" => {
-            call(codec, op, body, |i| k.increase_stream_retention_period(i)).await
-        }
-        "DecreaseStreamRetentionPeriod" => {
-            call(codec, op, body, |i| k.decrease_stream_retention_period(i)).await
-        }
-        "SplitShard" => call(codec, op, body, |i| k.split_shard(i)).await,
-        "UpdateStreamMode" => call(codec, op, body, |i| k.update_stream_mode(i)).await,
-        "RegisterStreamConsumer" => call(codec, op, body, |i| k.register_stream_consumer(i)).await,
-        "DescribeStreamConsumer" => call(codec, op, body, |i| k.describe_stream_consumer(i)).await,
-        "ListStreamConsumers" => call(codec, op, body, |i| k.list_stream_consumers(i)).await,
-        "DeregisterStreamConsumer" => {
-            call(codec, op, body, |i| k.deregister_stream_consumer(i)).await
-        }
-        "StartStreamEncryption" => call(codec, op, body, |i| k.start_stream_encryption(i)).await,
-        "StopStreamEncryption" => call(codec, op, body, |i| k.stop_stream_encryption(i)).await,
-        "MergeShards" => call(codec, op, body, |i| k.merge_shards(i)).await,
-        "UpdateShardCount" => call(codec, op, body, |i| k.update_shard_count(i)).await,
-        "DescribeLimits" => call(codec, op, body, |i| k.describe_limits(i)).await,
-        "DescribeAccountSettings" => {
-            call(codec, op, body, |i| k.describe_account_settings(i)).await
-        }
-        "UpdateAccountSettings" => call(codec, op, body, |i| k.update_account_settings(i)).await,
-        "EnableEnhancedMonitoring" => {
-            call(codec, op, body, |i| k.enable_enhanced_monitoring(i)).await
-        }
-        "DisableEnhancedMonitoring" => {
-            call(codec, op, body, |i| k.disable_enhanced_monitoring(i)).await
-        }
-        "TagResource" => call(codec, op, body, |i| k.tag_resource(i)).await,
-        "UntagResource" => call(codec, op, body, |i| k.untag_resource(i)).await,
-        "ListTagsForResource" => call(codec, op, body, |i| k.list_tags_for_resource(i)).await,
-        "UpdateMaxRecordSize" => call(codec, op, body, |i| k.update_max_record_size(i)).await,
-        "UpdateStreamWarmThroughput" => {
-            call(codec, op, body, |i| k.update_stream_warm_throughput(i)).await
-        }
-        "PutResourcePolicy" => call(codec, op, body, |i| k.put_resource_policy(i)).await,
-        "GetResourcePolicy" => call(codec, op, body, |i| k.get_resource_policy(i)).await,
-        "DeleteResourcePolicy" => call(codec, op, body, |i| k.delete_resource_policy(i)).await,
-        "" => Err(WireError::bad_request(
-            "UnknownOperationException",
-            "Missing or malformed X-Amz-Target header",
-        )),
-        other => Err(WireError::bad_request(
-            "UnknownOperationException",
-            format!("Operation {other} is not supported by this server"),
-        )),
-    }
+/// The arm of [`dispatch`] for one operation: decode, call the trait method, encode.
+/// SubscribeToShard answers an event stream, which [`handle`] serves before dispatching.
+macro_rules! dispatch_call {
+    ($k:ident, $codec:ident, $body:ident, SubscribeToShard, $method:ident) => {
+        Err(WireError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalFailure".into(),
+            message: "SubscribeToShard is served as an event stream".into(),
+        })
+    };
+    ($k:ident, $codec:ident, $body:ident, $op:ident, $method:ident) => {
+        call($codec, Operation::$op, $body, |i| $k.$method(i)).await
+    };
 }
+
+/// [`dispatch`], from the operation table: one arm per operation.
+macro_rules! dispatch_table {
+    (required { $($required:tt)* } provided { $($provided:tt)* }) => {
+        dispatch_table!(@lines $($required)* $($provided)*);
+    };
+    (@lines $((
+        $op:ident, $method:ident, $input:ty, $output:ty,
+        $plane:ident, [$($member:ident),*], $doc:literal
+    ))*) => {
+        /// Calls the operation named by the `X-Amz-Target` suffix `op` with the request body.
+        async fn dispatch(
+            state: &AppState,
+            op: &str,
+            codec: Codec,
+            body: &[u8],
+        ) -> Result<Vec<u8>, WireError> {
+            let k = &state.kinesis;
+            match Operation::from_wire(op) {
+                $(Some(Operation::$op) => dispatch_call!(k, codec, body, $op, $method),)*
+                None if op.is_empty() => Err(WireError::bad_request(
+                    "UnknownOperationException",
+                    "Missing or malformed X-Amz-Target header",
+                )),
+                _ => Err(WireError::bad_request(
+                    "UnknownOperationException",
+                    format!("Operation {op} is not supported by this server"),
+                )),
+            }
+        }
+    };
+}
+
+crate::kinesis_operations!(dispatch_table);

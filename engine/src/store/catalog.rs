@@ -8,9 +8,9 @@
 //!   (JSON, see [`Catalog::meta`]).
 //! * `streams(name PRIMARY KEY, epoch UNIQUE, status, mode, retention_hours, created_ms,
 //!   generation, next_shard_index, encryption_type, key_id, shard_metrics, max_record_kib,
-//!   warm_mibps)`: `epoch` is the stream's creation time in ms, made unique, and names its
+//!   warm_mibps, distribution)`: `epoch` is the stream's creation time in ms, made unique, and names its
 //!   directory and appears in its sequence numbers. `shard_metrics` is a bit set of the
-//!   enabled shard-level metrics. The last three columns were added later: [`Catalog::open`]
+//!   enabled shard-level metrics. The last four columns were added later: [`Catalog::open`]
 //!   adds them (`ALTER TABLE ... ADD COLUMN`) to a catalog that lacks them.
 //! * `shards(epoch, shard_index, parent, adjacent_parent, start_hash, end_hash, generation,
 //!   created_ms, closed_ms, ending_position)`: hash keys are decimal text.
@@ -18,6 +18,9 @@
 //! * `consumer_tags(epoch, consumer, key, value)`: tags of registered consumers.
 //! * `policies(epoch, consumer, policy)`: resource policies (JSON documents); `consumer` is
 //!   `''` for the stream's own policy.
+//! * `channels(arn PRIMARY KEY, name UNIQUE, stream_epoch, created_ms, body)`: channels
+//!   (see `store/channels.rs`); `body` is the channel's configuration and state as the
+//!   engine writes it (JSON), opaque to the catalog.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -49,6 +52,8 @@ pub struct StreamRow {
     pub max_record_kib: u32,
     /// Warm throughput in MiB/s, when set.
     pub warm_mibps: Option<u32>,
+    /// AUTO or USER_PARTITION_KEY.
+    pub distribution: String,
 }
 
 /// A shard as the catalog stores it.
@@ -76,7 +81,7 @@ pub struct ShardRow {
 
 /// The catalog connection.
 pub struct Catalog {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -107,13 +112,17 @@ CREATE TABLE IF NOT EXISTS consumer_tags (
 CREATE TABLE IF NOT EXISTS policies (
   epoch INTEGER NOT NULL, consumer TEXT NOT NULL, policy TEXT NOT NULL,
   PRIMARY KEY (epoch, consumer));
+CREATE TABLE IF NOT EXISTS channels (
+  arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, stream_epoch INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL, body TEXT NOT NULL);
 ";
 
 /// Columns added to `streams` after the first schema, with their definitions.
-const STREAM_COLUMNS: [(&str, &str); 3] = [
+const STREAM_COLUMNS: [(&str, &str); 4] = [
     ("shard_metrics", "INTEGER NOT NULL DEFAULT 0"),
     ("max_record_kib", "INTEGER NOT NULL DEFAULT 1024"),
     ("warm_mibps", "INTEGER"),
+    ("distribution", "TEXT NOT NULL DEFAULT 'USER_PARTITION_KEY'"),
 ];
 
 fn parse_u128(s: String) -> rusqlite::Result<u128> {
@@ -122,7 +131,7 @@ fn parse_u128(s: String) -> rusqlite::Result<u128> {
     })
 }
 
-fn i64_of(v: u64) -> i64 {
+pub(super) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -194,6 +203,15 @@ impl Catalog {
         self.conn.execute(
             "UPDATE streams SET warm_mibps = ?2 WHERE epoch = ?1",
             params![i64_of(epoch), mibps],
+        )?;
+        Ok(())
+    }
+
+    /// Records a stream's record distribution strategy (AUTO or USER_PARTITION_KEY).
+    pub fn set_distribution(&mut self, epoch: u64, strategy: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE streams SET distribution = ?2 WHERE epoch = ?1",
+            params![i64_of(epoch), strategy],
         )?;
         Ok(())
     }
@@ -308,7 +326,8 @@ impl Catalog {
         let mut out = Vec::new();
         let mut st = self.conn.prepare(
             "SELECT name, epoch, status, mode, retention_hours, generation, next_shard_index,
-                    encryption_type, key_id, shard_metrics, max_record_kib, warm_mibps
+                    encryption_type, key_id, shard_metrics, max_record_kib, warm_mibps,
+                    distribution
              FROM streams ORDER BY name",
         )?;
         let streams = st
@@ -326,6 +345,7 @@ impl Catalog {
                     shard_metrics: r.get(9)?,
                     max_record_kib: r.get(10)?,
                     warm_mibps: r.get(11)?,
+                    distribution: r.get(12)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -388,8 +408,9 @@ impl Catalog {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO streams (name, epoch, status, mode, retention_hours, generation,
-               next_shard_index, encryption_type, key_id, shard_metrics, max_record_kib, warm_mibps)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+               next_shard_index, encryption_type, key_id, shard_metrics, max_record_kib, warm_mibps,
+               distribution)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
             params![
                 s.name,
                 i64_of(s.epoch),
@@ -402,7 +423,8 @@ impl Catalog {
                 s.key_id,
                 s.shard_metrics,
                 s.max_record_kib,
-                s.warm_mibps
+                s.warm_mibps,
+                s.distribution
             ],
         )?;
         for sh in shards {
@@ -613,6 +635,7 @@ mod tests {
             shard_metrics: 0,
             max_record_kib: 1024,
             warm_mibps: None,
+            distribution: "USER_PARTITION_KEY".into(),
         };
         let sh = ShardRow {
             shard_index: 0,
@@ -692,6 +715,7 @@ mod tests {
             (row.shard_metrics, row.max_record_kib, row.warm_mibps),
             (0, 1024, None)
         );
+        assert_eq!(row.distribution, "USER_PARTITION_KEY");
         drop(c);
         // Opening again finds the columns and adds nothing.
         Catalog::open(&path)?;

@@ -164,6 +164,7 @@
 
 mod bufpool;
 mod catalog;
+mod channels;
 pub mod fs;
 mod heads;
 mod idxfile;
@@ -179,6 +180,7 @@ mod types;
 mod writer;
 
 pub use catalog::{Catalog, ShardRow, StreamRow};
+pub use channels::ChannelRow;
 pub use log::StreamLog;
 pub use types::{
     AppendRecord, AppendResult, ClockFn, LogConfig, LogStats, ShardState, StoredRecord,

@@ -62,6 +62,11 @@ macro_rules! kinesis_suite {
             tags_with_invalid_characters_are_invalid_argument,
             retention_period_changes_and_messages,
             delete_stream_removes_the_stream_and_its_records,
+            auto_distribution_spreads_records_evenly_whatever_their_keys,
+            record_distribution_strategy_errors,
+            channels_are_created_described_listed_updated_and_deleted,
+            channel_errors_are_aws_errors,
+            list_channels_pages_and_filters_by_stream,
         );
     };
     (@tests $make:expr; $($name:ident),+ $(,)?) => {
@@ -79,6 +84,9 @@ macro_rules! kinesis_suite {
         }
     };
 }
+
+// The tests of the newest operations live in `newer.rs`; they are named from here.
+pub use super::newer::*;
 
 // ------------------------------------------------------------------------------- helpers
 

@@ -1,0 +1,101 @@
+//! A stream's record distribution strategy (UpdateStreamRecordDistributionStrategy).
+//!
+//! Under USER_PARTITION_KEY, the default, a put places each record on the open shard whose
+//! hash-key range holds its explicit hash key or the MD5 of its partition key. Under AUTO a
+//! put ignores both and deals records to the open shards in turn, in the order of their hash
+//! ranges: the stream's `auto_cursor` counts the records placed, and record n goes to open
+//! shard n modulo the open count, so every open shard gets the same number of records (one
+//! more for some while a round is incomplete), whatever the keys. A reshard changes the set
+//! of open shards the cursor deals over; the cursor itself goes on.
+//!
+//! AWS allows AUTO on ON_DEMAND streams only, and refuses `SequenceNumberForOrdering` on a
+//! PutRecord to an AUTO stream. The strategy is kept in the catalog (`streams.distribution`).
+
+use super::{Engine, ShardSet, Stream, validate};
+use crate::api::{
+    Error, RecordDistributionStrategy, StreamMode, UpdateStreamRecordDistributionStrategyInput,
+    ValidationErrors,
+};
+use crate::store::StoreError;
+use std::sync::atomic::Ordering;
+
+impl Engine {
+    /// UpdateStreamRecordDistributionStrategy.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe as `Engine::catalog` is: once started, the change is made whether or not
+    /// the future is polled to the end.
+    pub(super) async fn update_record_distribution(
+        &self,
+        input: UpdateStreamRecordDistributionStrategyInput,
+    ) -> Result<(), Error> {
+        let mut v = ValidationErrors::new();
+        validate::stream_arn(&mut v, "streamARN", &input.stream_arn);
+        if let Some(id) = &input.stream_id {
+            validate::length(&mut v, "streamId", id, 1, 128);
+        }
+        if input.record_distribution_strategy.is_none() {
+            v.null("recordDistributionStrategy");
+        }
+        v.finish()?;
+        let Some(strategy) = input.record_distribution_strategy else {
+            return Err(Error::Validation(
+                "1 validation error detected: Value null at 'recordDistributionStrategy' failed to satisfy constraint: Member must not be null".into(),
+            ));
+        };
+        let stream = self.stream(None, Some(&input.stream_arn))?;
+        let engine = self.clone();
+        self.catalog(move |catalog| {
+            let mut meta = stream.meta.write();
+            engine.require_active(&stream, &meta)?;
+            if strategy == RecordDistributionStrategy::Auto && meta.mode != StreamMode::OnDemand {
+                return Err(Error::InvalidArgument(format!(
+                    "The AUTO record distribution strategy can only be configured for streams in ON_DEMAND mode. Stream {} under account {} is in {} mode.",
+                    stream.name,
+                    engine.account(),
+                    meta.mode
+                )));
+            }
+            catalog
+                .set_distribution(stream.epoch, strategy.as_str())
+                .map_err(StoreError::from)?;
+            meta.distribution = strategy;
+            tracing::info!(stream = %stream.name, %strategy, "record distribution strategy changed");
+            Ok(())
+        })
+        .await
+    }
+
+    /// The error of a PutRecord that asks for ordering on an AUTO stream, if it does.
+    pub(super) fn check_ordering(
+        &self,
+        stream: &Stream,
+        sequence_number_for_ordering: Option<&str>,
+    ) -> Result<(), Error> {
+        if sequence_number_for_ordering.is_some()
+            && stream.meta.read().distribution == RecordDistributionStrategy::Auto
+        {
+            return Err(Error::InvalidArgument(format!(
+                "SequenceNumberForOrdering is not supported on stream {} under account {}, whose record distribution strategy is AUTO.",
+                stream.name,
+                self.account()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The open shard the next record of an AUTO stream goes to.
+pub(super) fn next_auto_shard(stream: &Stream, shards: &ShardSet) -> Result<u64, Error> {
+    let open = shards.open.len() as u64;
+    if open == 0 {
+        return Err(Error::Internal {
+            message: format!("stream {} has no open shard", stream.name),
+            source: None,
+        });
+    }
+    let n = stream.auto_cursor.fetch_add(1, Ordering::Relaxed);
+    // `open` is sorted by hash range, so records go round the key space in order.
+    Ok(shards.open[(n % open) as usize].2)
+}
