@@ -11,62 +11,11 @@
 //! AWS allows AUTO on ON_DEMAND streams only, and refuses `SequenceNumberForOrdering` on a
 //! PutRecord to an AUTO stream. The strategy is kept in the catalog (`streams.distribution`).
 
-use super::{Engine, ShardSet, Stream, validate};
-use crate::api::{
-    Error, RecordDistributionStrategy, StreamMode, UpdateStreamRecordDistributionStrategyInput,
-    ValidationErrors,
-};
-use crate::store::StoreError;
+use super::{Engine, ShardSet, Stream};
+use crate::api::{Error, RecordDistributionStrategy};
 use std::sync::atomic::Ordering;
 
 impl Engine {
-    /// UpdateStreamRecordDistributionStrategy.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe as `Engine::catalog` is: once started, the change is made whether or not
-    /// the future is polled to the end.
-    pub(super) async fn update_record_distribution(
-        &self,
-        input: UpdateStreamRecordDistributionStrategyInput,
-    ) -> Result<(), Error> {
-        let mut v = ValidationErrors::new();
-        validate::stream_arn(&mut v, "streamARN", &input.stream_arn);
-        if let Some(id) = &input.stream_id {
-            validate::length(&mut v, "streamId", id, 1, 128);
-        }
-        if input.record_distribution_strategy.is_none() {
-            v.null("recordDistributionStrategy");
-        }
-        v.finish()?;
-        let Some(strategy) = input.record_distribution_strategy else {
-            return Err(Error::Validation(
-                "1 validation error detected: Value null at 'recordDistributionStrategy' failed to satisfy constraint: Member must not be null".into(),
-            ));
-        };
-        let stream = self.stream(None, Some(&input.stream_arn))?;
-        let engine = self.clone();
-        self.catalog(move |catalog| {
-            let mut meta = stream.meta.write();
-            engine.require_active(&stream, &meta)?;
-            if strategy == RecordDistributionStrategy::Auto && meta.mode != StreamMode::OnDemand {
-                return Err(Error::InvalidArgument(format!(
-                    "The AUTO record distribution strategy can only be configured for streams in ON_DEMAND mode. Stream {} under account {} is in {} mode.",
-                    stream.name,
-                    engine.account(),
-                    meta.mode
-                )));
-            }
-            catalog
-                .set_distribution(stream.epoch, strategy.as_str())
-                .map_err(StoreError::from)?;
-            meta.distribution = strategy;
-            tracing::info!(stream = %stream.name, %strategy, "record distribution strategy changed");
-            Ok(())
-        })
-        .await
-    }
-
     /// The error of a PutRecord that asks for ordering on an AUTO stream, if it does.
     pub(super) fn check_ordering(
         &self,

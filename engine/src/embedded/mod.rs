@@ -11,20 +11,23 @@
 //! [`crate::api::seq`]). Shard iterators and pagination tokens are authenticated tokens that
 //! expire (see `token`).
 
-mod admin;
 mod blocking;
-mod channels;
 mod clock;
 mod crypto;
+mod dispatch;
 mod distribution;
-mod fanout;
+mod handlers;
 mod limits;
-mod ops;
+mod messages;
+mod metric_set;
+mod quotas;
 mod recovery;
 mod reshard;
+mod resolve;
 mod scaling;
 mod telemetry;
 mod token;
+mod topology;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -254,7 +257,7 @@ pub(crate) struct Stream {
     /// Per-shard throughput buckets.
     pub limiter: limits::Limiter,
     /// Registered enhanced fan-out consumers.
-    pub consumers: fanout::Consumers,
+    pub consumers: resolve::Consumers,
     /// Per-shard write counters since the scaler last looked: (records, bytes).
     pub writes: parking_lot::Mutex<HashMap<u64, (u64, u64)>>,
     /// Per-shard count of consecutive hot (or cold, negative) scaler checks.

@@ -83,13 +83,13 @@ pub(super) fn recover(root: &Path, config: &EngineConfig) -> Result<Recovered, O
         .iterator_key(rand::random::<[u8; 32]>())
         .map_err(StoreError::from)?;
     if let Some(bytes) = catalog
-        .meta(super::admin::ACCOUNT_SETTINGS_KEY)
+        .meta(super::handlers::ACCOUNT_SETTINGS_KEY)
         .map_err(StoreError::from)?
-        && !super::admin::account_settings_parse(&bytes)
+        && !super::handlers::account_settings_parse(&bytes)
     {
         return Err(OpenError::Catalog {
             table: "meta",
-            key: format!("key = {:?}", super::admin::ACCOUNT_SETTINGS_KEY),
+            key: format!("key = {:?}", super::handlers::ACCOUNT_SETTINGS_KEY),
             column: "value",
             value: String::from_utf8_lossy(&bytes).into_owned(),
         });

@@ -105,7 +105,7 @@ impl Engine {
         id: &str,
     ) -> Result<&'a ShardRow, Error> {
         let account = &self.inner.config.account_id;
-        let shard = Self::parse_shard_id_pub(id)
+        let shard = Self::parse_shard_id(id)
             .and_then(|i| set.all.get(i as usize))
             .ok_or_else(|| {
                 Error::ResourceNotFound(format!(
@@ -121,29 +121,6 @@ impl Engine {
             )));
         }
         Ok(shard)
-    }
-
-    pub(crate) fn check_shard_limit_pub(&self, extra: u64) -> Result<(), Error> {
-        self.check_shard_limit(extra)
-    }
-
-    fn check_shard_limit(&self, extra: u64) -> Result<(), Error> {
-        let open: u64 = self
-            .inner
-            .streams
-            .read()
-            .by_name
-            .values()
-            .map(|s| s.shards.read().open.len() as u64)
-            .sum();
-        let limit = u64::from(self.inner.config.shard_limit);
-        if open + extra > limit {
-            return Err(Error::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {open}. Limit: {limit}. Number of additional shards that would have resulted from this request: {extra}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-                self.inner.config.account_id, self.inner.config.region
-            )));
-        }
-        Ok(())
     }
 
     /// Runs `plan` on the stream's shards with every put held back and every submitted
@@ -301,7 +278,7 @@ impl ReshardPlan<'_> {
 }
 
 impl Engine {
-    pub(crate) async fn do_split(
+    pub(crate) async fn reshard_split(
         &self,
         stream: Arc<Stream>,
         shard: &str,
@@ -350,7 +327,7 @@ impl Engine {
         .await
     }
 
-    pub(crate) async fn do_merge(
+    pub(crate) async fn reshard_merge(
         &self,
         stream: Arc<Stream>,
         a: &str,
@@ -394,7 +371,7 @@ impl Engine {
         .await
     }
 
-    pub(crate) async fn do_update_shard_count(
+    pub(crate) async fn reshard_to_count(
         &self,
         stream: Arc<Stream>,
         target: u32,
@@ -465,16 +442,8 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) async fn set_status_pub(
-        &self,
-        stream: &Arc<Stream>,
-        status: crate::api::StreamStatus,
-    ) -> Result<(), Error> {
-        self.set_status(stream, status).await
-    }
-
     /// Sets a stream's status in the catalog and in memory, together (see `blocking`).
-    async fn set_status(
+    pub(crate) async fn set_status(
         &self,
         stream: &Arc<Stream>,
         status: crate::api::StreamStatus,

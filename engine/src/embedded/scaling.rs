@@ -96,7 +96,7 @@ impl Engine {
             let more = want - open.len();
             tracing::info!(stream = %s.name, open = open.len(), warm_mibps = warm, "on-demand: splitting up to the warm throughput");
             metrics::counter!("OnDemand.Splits", "stream" => s.name.clone()).increment(more as u64);
-            self.check_shard_limit_pub(more as u64)?;
+            self.check_shard_limit(more as u64)?;
             self.reshard(s, |p| {
                 for _ in 0..more {
                     // The widest open shard, split at its middle.
@@ -166,7 +166,7 @@ impl Engine {
             let mid = start + (end - start) / 2 + 1;
             tracing::info!(stream = %s.name, shard = index, utilisation = util(index), "on-demand: splitting a hot shard");
             metrics::counter!("OnDemand.Splits", "stream" => s.name.clone()).increment(1);
-            self.check_shard_limit_pub(1)?;
+            self.check_shard_limit(1)?;
             self.reshard(s, |p| {
                 if p.open().iter().any(|o| o.2 == index) {
                     p.split(index, mid);

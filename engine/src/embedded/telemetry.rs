@@ -20,7 +20,7 @@
 //! | `Shard.OutgoingBytes`, `Shard.OutgoingRecords` | counter | per shard |
 //! | `Shard.IteratorAgeMilliseconds` | gauge | per shard |
 
-use super::admin::metric_on;
+use super::metric_set::metric_on;
 use std::collections::BTreeMap;
 
 /// Records a successful put of `records` (shard index, payload bytes) into `stream`, whose
