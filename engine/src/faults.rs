@@ -84,7 +84,7 @@ use std::time::Duration;
 // ---------------------------------------------------------------- operations
 
 /// The operations faults are configured and counted by: the operation table's
-/// [`Operation`](crate::api::Operation).
+/// [`Operation`].
 pub use crate::api::Operation;
 
 // ---------------------------------------------------------------- configuration

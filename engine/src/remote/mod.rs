@@ -4,13 +4,13 @@
 //! Kinesis Data Streams, kinesalite, LocalStack.
 //!
 //! Each of the trait's methods sends one request through the SDK client and converts both
-//! ways between rill's [`api`] types and the SDK's: every field the two share is
-//! copied, timestamps are converted between [`Timestamp`] (epoch milliseconds) and
-//! [`DateTime`] (rounded to the nearest millisecond on the way back), blobs between [`Bytes`]
-//! and [`Blob`] without copying, enums through their wire spelling. Errors the service sends
-//! become the [`Error`] variant of their exception name (`ResourceNotFoundException` becomes
-//! [`Error::ResourceNotFound`] with the service's message); failures below the protocol
-//! (connection refused, timeouts, unreadable responses) become [`Error::Internal`] with the
+//! ways between rill's [`api`](crate::api) types and the SDK's: every field the two share is
+//! copied, timestamps are converted between [`Timestamp`](crate::api::Timestamp) (epoch milliseconds) and
+//! [`DateTime`](aws_sdk_kinesis::primitives::DateTime) (rounded to the nearest millisecond on the way back), blobs between [`Bytes`](bytes::Bytes)
+//! and [`Blob`](aws_sdk_kinesis::primitives::Blob) without copying, enums through their wire spelling. Errors the service sends
+//! become the [`Error`](crate::api::Error) variant of their exception name (`ResourceNotFoundException` becomes
+//! [`Error::ResourceNotFound`](crate::api::Error::ResourceNotFound) with the service's message); failures below the protocol
+//! (connection refused, timeouts, unreadable responses) become [`Error::Internal`](crate::api::Error::Internal) with the
 //! SDK error kept as the source.
 //!
 //! # Building one

@@ -31,18 +31,18 @@
 //! # Protocol
 //!
 //! * **Heartbeats.** Every worker adds one to its `rillBeat.<id>` every taker interval with
-//!   an unconditional write ([`LeaseTable::fleet_heartbeat`]) whose answer is the whole
+//!   an unconditional write ([`LeaseTable::fleet_heartbeat`](crate::lease::LeaseTable::fleet_heartbeat)) whose answer is the whole
 //!   row. A worker whose heartbeat did not change for `failover_time` (on the observer's
 //!   monotonic clock, as for leases) is dead; a graceful shutdown removes its heartbeat.
 //! * **Leadership** is a lease on this row: the leader increments `leaseCounter` every taker
-//!   interval ([`LeaseTable::update_fleet_leader`], conditional on the counter it last
+//!   interval ([`LeaseTable::update_fleet_leader`](crate::lease::LeaseTable::update_fleet_leader), conditional on the counter it last
 //!   wrote). A worker that sees no leader, or a counter unchanged for `failover_time`,
 //!   claims the row with a write conditional on the counter it saw; one claim wins. A
 //!   leader whose renewal fails its condition has been replaced and stops leading at once.
 //!   Two leaders can therefore overlap for at most the time a write takes, and even then
 //!   every lease write is still conditional on the lease's own counter.
 //! * **Assignment.** The leader assigns a lease by writing its `leaseOwner`
-//!   ([`LeaseTable::take_lease`] for a free lease, [`LeaseTable::hand_over_lease`] for a
+//!   ([`LeaseTable::take_lease`](crate::lease::LeaseTable::take_lease) for a free lease, [`LeaseTable::hand_over_lease`](crate::lease::LeaseTable::hand_over_lease) for a
 //!   planned move) and then increments `rillAssignmentEpoch`. A worker that sees a new
 //!   epoch in its heartbeat's answer lists its own leases' keys by owner, and takes the
 //!   ones it does not hold yet (a take of its own row, conditional on the counter).

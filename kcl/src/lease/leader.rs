@@ -14,8 +14,8 @@
 //!   monotonic clock, counted from the tick that first saw the current value; a worker that
 //!   just started judges nobody dead before `failover_time` has passed.
 //! * **Every safety-relevant write stays conditional on the lease counter.** The leader
-//!   assigns with [`LeaseTable::take_lease`] and moves with
-//!   [`LeaseTable::hand_over_lease`], both conditional on the counter it read; a worker
+//!   assigns with [`LeaseTable::take_lease`](crate::lease::LeaseTable::take_lease) and moves with
+//!   [`LeaseTable::hand_over_lease`](crate::lease::LeaseTable::hand_over_lease), both conditional on the counter it read; a worker
 //!   takes its assigned lease with a take conditional on the counter it read. A stale
 //!   leader, a stale index read or two overlapping leaders therefore lose races, never
 //!   leases.

@@ -6,7 +6,7 @@
 //! One item per shard, with exactly the attribute names and types of the Java KCL, so that a
 //! table the Java KCL wrote can be taken over (and handed back) as it is:
 //!
-//! | attribute                            | type | [`Lease`] field                           | notes                                   |
+//! | attribute                            | type | [`Lease`](crate::lease::Lease) field                           | notes                                   |
 //! |--------------------------------------|------|-------------------------------------------|-----------------------------------------|
 //! | `leaseKey`                           | S    | `lease_key`                               | the table's only key (HASH): shard id   |
 //! | `leaseOwner`                         | S    | `lease_owner`                             | absent when nobody owns the lease       |
@@ -28,7 +28,7 @@
 //! An optional attribute that is `None` (or an empty set) is *absent* from the item, never
 //! stored as an empty value, as the Java KCL does. Attributes this schema does not know
 //! (newer KCL versions add some) are ignored on read and left untouched by every write but
-//! [`create_lease_if_not_exists`](LeaseTable::create_lease_if_not_exists).
+//! [`create_lease_if_not_exists`](crate::lease::LeaseTable::create_lease_if_not_exists).
 //! An attribute of the wrong type or an unparsable number fails the read with
 //! [`LeaseError::MalformedAttribute`], which names the attribute.
 //!
@@ -42,7 +42,7 @@
 //!   lease as written comes back.
 //!
 //! `ConditionalCheckFailedException` is not an error: the method returns `Ok(None)` /
-//! `Ok(false)`, as [`LeaseTable`] specifies. Because every write but
+//! `Ok(false)`, as [`LeaseTable`](crate::lease::LeaseTable) specifies. Because every write but
 //! `update_lease_meta` increments the counter (and meta updates touch no attribute another
 //! write reads), the caller's copy of the lease equals the stored row whenever the condition
 //! holds; values that depend on the stored row (the owner switch count, the checkpoint
@@ -68,7 +68,7 @@
 //! # Layout of this module
 //!
 //! `admin` (creating and checking the table and its index), `codec` (items to leases
-//! and back, update expressions), `table` (the [`LeaseTable`] implementation), `fleet`
+//! and back, update expressions), `table` (the [`LeaseTable`](crate::lease::LeaseTable) implementation), `fleet`
 //! (the fleet row of [`crate::lease::fleet`] as an item).
 //!
 //! # The owner index
@@ -79,7 +79,7 @@
 //! [`create_table_if_not_exists`](DynamoLeaseTable::create_table_if_not_exists) creates it
 //! with the table; on an existing table without it,
 //! [`ensure_table`](DynamoLeaseTable::ensure_table) adds it (`UpdateTable`) and, until it
-//! is `ACTIVE`, [`LeaseTable::list_lease_keys_by_owner`] falls back to a scan. Index reads
+//! is `ACTIVE`, [`LeaseTable::list_lease_keys_by_owner`](crate::lease::LeaseTable::list_lease_keys_by_owner) falls back to a scan. Index reads
 //! are eventually consistent; nothing safety-relevant depends on them (every write stays
 //! conditional on `leaseCounter`).
 //!
