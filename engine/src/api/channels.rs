@@ -6,7 +6,7 @@
 //! keeps channels (configuration, state, tags) but delivers nothing: see the engine's
 //! `channels` module.
 
-use super::types::{Timestamp, wire_enum};
+use super::wire::{Timestamp, wire_enum};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

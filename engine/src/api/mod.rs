@@ -16,6 +16,7 @@ pub mod hash;
 pub mod ops;
 pub mod seq;
 pub mod types;
+pub mod wire;
 
 pub use channels::*;
 pub use error::{Error, ValidationErrors};
