@@ -65,6 +65,7 @@
 //! # }
 //! ```
 
+mod account;
 mod calls;
 mod channels;
 mod convert;
