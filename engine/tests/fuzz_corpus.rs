@@ -1,6 +1,6 @@
 //! Replays the fuzz corpus on the stable toolchain: every file under `fuzz/corpus/<target>/`
 //! and `fuzz/regressions/<target>/` goes through the harness its cargo-fuzz target runs
-//! (`fuzz/src/harness.rs`, compiled in here), so a crash once found stays fixed and
+//! (`fuzz/src/harness/mod.rs`, compiled in here), so a crash once found stays fixed and
 //! `cargo test` covers the decoders and store recovery with the inputs fuzzing found
 //! interesting. `scripts/fuzz SECONDS` runs the fuzzers themselves.
 //!
@@ -8,7 +8,7 @@
 //! write_seeds`
 //! (re)writes the hand-made seed inputs into `fuzz/corpus/`.
 
-#[path = "../../fuzz/src/harness.rs"]
+#[path = "../../fuzz/src/harness/mod.rs"]
 mod harness;
 
 use std::path::{Path, PathBuf};

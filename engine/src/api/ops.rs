@@ -42,7 +42,7 @@
 //! * `Remote`'s `impl Kinesis`: each method calls the function of the same name in
 //!   `remote/calls.rs`, which converts to and from the SDK's types (`remote/mod.rs`);
 //! * the fuzz harness: the operations whose bodies it decodes and the stub service it serves
-//!   subscriptions from (`fuzz/src/harness.rs`).
+//!   subscriptions from (`fuzz/src/harness/eventstream.rs`).
 //!
 //! The embedded [`Engine`](crate::Engine) implements the trait by hand: each method is the
 //! operation's handler.
