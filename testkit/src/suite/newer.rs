@@ -3,7 +3,7 @@
 //! succeed and calls that fail as AWS fails them. Run by `kinesis_suite!` with the rest of
 //! the suite (see `suite.rs`).
 
-use super::suite::{ACCOUNT, TestResult, arn, assert_fails, create};
+use super::{ACCOUNT, TestResult, arn, assert_fails, create};
 use rill_engine::api::*;
 use std::collections::HashMap;
 

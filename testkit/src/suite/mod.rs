@@ -8,7 +8,8 @@
 //! words them (see `docs/research/aws-messages.md`).
 //!
 //! [`kinesis_suite!`](crate::kinesis_suite) turns the suite into `#[tokio::test]`s against
-//! one implementation.
+//! one implementation; the crate invoking it needs `tokio` (features `macros` and `rt`) as a
+//! dependency, for `#[tokio::test]`.
 
 use rill_engine::api::*;
 use std::cmp::Ordering;
@@ -70,15 +71,15 @@ macro_rules! kinesis_suite {
         );
     };
     (@tests $make:expr; $($name:ident),+ $(,)?) => {
-        /// The Kinesis behaviour suite (`tests/common/suite.rs`) against this implementation.
+        /// The Kinesis behaviour suite (`rill_testkit::suite`) against this implementation.
         mod suite {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[tokio::test]
-                async fn $name() -> $crate::common::suite::TestResult {
+                async fn $name() -> $crate::suite::TestResult {
                     let kinesis = $make.await?;
-                    $crate::common::suite::$name(&*kinesis).await
+                    $crate::suite::$name(&*kinesis).await
                 }
             )+
         }
@@ -86,7 +87,8 @@ macro_rules! kinesis_suite {
 }
 
 // The tests of the newest operations live in `newer.rs`; they are named from here.
-pub use super::newer::*;
+mod newer;
+pub use newer::*;
 
 // ------------------------------------------------------------------------------- helpers
 
