@@ -2,6 +2,8 @@
 //! two-connection race (as two processes on one file), and `BoundedLeaseTable` over calls
 //! that never answer.
 
+mod common;
+
 use rill_kcl::lease::BoundedLeaseTable;
 use rill_kcl::{LeaseError, LeaseTable, SqliteLeaseTable};
 use rill_testkit::lease_suite as suite;

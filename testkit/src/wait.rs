@@ -48,7 +48,11 @@ pub struct WaitTimeout {
 /// # }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 /// ```
-pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut cond: F) -> Result<(), WaitTimeout>
+pub async fn wait_until<F, Fut>(
+    timeout: Duration,
+    what: &str,
+    mut cond: F,
+) -> Result<(), WaitTimeout>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,

@@ -282,6 +282,8 @@ pub fn fan_out() -> FanOutConfig {
     }
 }
 
+/// The one polling helper of the tests (`rill_testkit::wait_until`).
+#[allow(unused_imports)]
 pub use rill_testkit::wait_until;
 
 /// Leases per owner (owners with a handoff pending are counted as the new owner).

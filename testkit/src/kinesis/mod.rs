@@ -73,9 +73,9 @@
 
 mod config;
 mod counts;
-mod wrapper;
 #[cfg(test)]
 mod tests;
+mod wrapper;
 
 pub use config::{EntryFaults, FaultConfig, InjectedError, OperationFaults, StreamFaults, Timeout};
 pub use counts::FaultCounts;

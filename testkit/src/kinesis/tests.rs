@@ -236,8 +236,7 @@ async fn error_after_success_writes_and_timeouts_hang() -> TestResult {
     let mut config = faulty.config();
     config.operations.insert(
         Operation::PutRecord,
-        OperationFaults::none()
-            .with_timeouts(1.0, Timeout::fail_after(Duration::from_millis(80))),
+        OperationFaults::none().with_timeouts(1.0, Timeout::fail_after(Duration::from_millis(80))),
     );
     faulty.set_config(config.clone());
     let start = Instant::now();
@@ -257,12 +256,9 @@ async fn error_after_success_writes_and_timeouts_hang() -> TestResult {
     assert_eq!(stored(&*inner).await?.len(), 2, "applied");
     assert_eq!(faulty.counts_for(Operation::PutRecord).timeouts, 2);
     // Latency.
-    faulty.set_config(
-        FaultConfig::new(3).for_all(
-            OperationFaults::none()
-                .with_latency(Duration::from_millis(60), Duration::from_millis(20)),
-        ),
-    );
+    faulty.set_config(FaultConfig::new(3).for_all(
+        OperationFaults::none().with_latency(Duration::from_millis(60), Duration::from_millis(20)),
+    ));
     let start = Instant::now();
     faulty.put_record(put()).await?;
     assert!(start.elapsed() >= Duration::from_millis(60));

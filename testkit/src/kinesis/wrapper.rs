@@ -1,6 +1,6 @@
 //! [`FaultyKinesis`]: the wrapper, its decisions and the forwarding of every operation.
 
-use super::{EntryFaults, FaultConfig, FaultCounts, InjectedError, Timeout};
+use super::{FaultConfig, FaultCounts, InjectedError, Timeout};
 use crate::rng::SeededRng as Rng;
 use async_trait::async_trait;
 use futures::StreamExt;

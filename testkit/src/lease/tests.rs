@@ -1,8 +1,8 @@
 //! Unit tests of [`FaultyLeaseTable`](super::FaultyLeaseTable) over a SQLite table.
 
 use super::*;
-use rill_kcl::lease::{Lease, LeaseError, LeaseTable, SqliteLeaseTable};
 use rill_kcl::ExtendedSequenceNumber;
+use rill_kcl::lease::{Lease, LeaseError, LeaseTable, SqliteLeaseTable};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +11,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 #[tokio::test]
 async fn error_after_success_writes_and_errors_do_not() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let inner: Arc<dyn LeaseTable> =
-        Arc::new(SqliteLeaseTable::open(dir.path().join("l"), "app")?);
+    let inner: Arc<dyn LeaseTable> = Arc::new(SqliteLeaseTable::open(dir.path().join("l"), "app")?);
     let lease = Lease::new("shard-0", ExtendedSequenceNumber::trim_horizon());
     inner.create_lease_if_not_exists(&lease).await?;
     let faulty = FaultyLeaseTable::new(
@@ -27,25 +26,21 @@ async fn error_after_success_writes_and_errors_do_not() -> TestResult {
     let now = inner.get_lease("shard-0").await?.ok_or("gone")?;
     assert_eq!(now.lease_owner.as_deref(), Some("w"), "taken anyway");
     assert_eq!(faulty.counts().errors_after_success, 1);
-    faulty
-        .set_config(LeaseFaultConfig::new(1).for_all(LeaseFaults::none().with_error_rate(1.0)));
+    faulty.set_config(LeaseFaultConfig::new(1).for_all(LeaseFaults::none().with_error_rate(1.0)));
     assert!(faulty.evict_lease(&now).await.is_err());
     let after = inner.get_lease("shard-0").await?.ok_or("gone")?;
     assert_eq!(after, now, "not written");
     // Hangs: fail after a while, or never answer.
-    faulty.set_config(
-        LeaseFaultConfig::new(2).for_all(
-            LeaseFaults::none()
-                .with_timeouts(1.0, LeaseTimeout::fail_after(Duration::from_millis(30))),
-        ),
-    );
+    faulty.set_config(LeaseFaultConfig::new(2).for_all(
+        LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::fail_after(Duration::from_millis(30))),
+    ));
     let start = std::time::Instant::now();
     assert!(faulty.list_leases().await.is_err());
     assert!(start.elapsed() >= Duration::from_millis(30));
-    faulty
-        .set_config(LeaseFaultConfig::new(2).for_all(
-            LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever().applied()),
-        ));
+    faulty.set_config(
+        LeaseFaultConfig::new(2)
+            .for_all(LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever().applied())),
+    );
     let r = tokio::time::timeout(Duration::from_millis(50), faulty.evict_lease(&now)).await;
     assert!(r.is_err(), "never answered");
     let evicted = inner.get_lease("shard-0").await?.ok_or("gone")?;
@@ -61,8 +56,7 @@ async fn error_after_success_writes_and_errors_do_not() -> TestResult {
 #[tokio::test]
 async fn the_fleet_row_and_the_owner_index_are_forwarded_with_faults() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let inner: Arc<dyn LeaseTable> =
-        Arc::new(SqliteLeaseTable::open(dir.path().join("l"), "app")?);
+    let inner: Arc<dyn LeaseTable> = Arc::new(SqliteLeaseTable::open(dir.path().join("l"), "app")?);
     let mut lease = Lease::new("shard-0", ExtendedSequenceNumber::trim_horizon());
     lease.lease_owner = Some("w".into());
     inner.create_lease_if_not_exists(&lease).await?;

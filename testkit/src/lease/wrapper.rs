@@ -314,4 +314,3 @@ impl LeaseTable for FaultyLeaseTable {
         .await
     }
 }
-
