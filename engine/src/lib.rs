@@ -60,9 +60,6 @@ pub mod api;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
-// Fault injection (a `Kinesis` wrapper for tests) sleeps on the `embedded` feature's timer.
-#[cfg(feature = "embedded")]
-pub mod faults;
 #[cfg(feature = "remote")]
 pub mod remote;
 #[cfg(feature = "embedded")]

@@ -23,7 +23,7 @@
 //! The SDK this crate builds against (aws-sdk-kinesis 1.130) and botocore's current model
 //! have 45 operations: these 39 and six newer ones (UpdateStreamRecordDistributionStrategy,
 //! CreateChannel, DescribeChannel, ListChannels, UpdateChannel, DeleteChannel), whose success
-//! and error cases are in the behaviour suite (`tests/common/newer.rs`), run through `Remote`
+//! and error cases are in the behaviour suite (`rill_testkit::suite`), run through `Remote`
 //! and `rill serve` by `tests/remote_suite.rs`. [`MODEL_OPERATIONS`] lists all 45, the one
 //! list of them written apart from the operation table: a test checks that the table holds
 //! exactly these and that `rill serve` answers each.

@@ -1,16 +1,15 @@
 //! The embedded engine behaves as Amazon Kinesis Data Streams does, checked through the
-//! public API only: the behaviour suite of `tests/common/suite.rs` (operations, pagination,
+//! public API only: the behaviour suite of `rill_testkit::suite` (operations, pagination,
 //! exact AWS error messages, see `docs/research/aws-messages.md`) against a fresh engine, and
 //! here what only the engine itself can show: limits set by its configuration, everything
 //! that needs a manual clock (timestamps, lag, expiry, retention), persistence across
 //! restarts and what deletion does to the data directory.
 
-mod common;
-
-use common::suite::*;
 use rill_engine::api::*;
 use rill_engine::embedded::ManualClock;
 use rill_engine::{Engine, EngineConfig};
+use rill_testkit::kinesis_suite;
+use rill_testkit::suite::*;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::ops::Deref;

@@ -1,15 +1,14 @@
-//! The Kinesis behaviour suite of `tests/common/suite.rs` through the wire: `Remote` (the
+//! The Kinesis behaviour suite of `rill_testkit::suite` through the wire: `Remote` (the
 //! trait over aws-sdk-kinesis) pointed at an in-process `rill serve` on 127.0.0.1:0, over a
 //! fresh engine per test. The same tests run against the embedded engine in `tests/api.rs`;
 //! passing both shows the server, its codec and `Remote` add no difference of their own,
 //! down to the exact error messages.
 
-mod common;
-
-use common::suite::TestResult;
 use rill_engine::api::Kinesis;
 use rill_engine::server::{self, ServerConfig};
 use rill_engine::{Engine, EngineConfig, Remote};
+use rill_testkit::kinesis_suite;
+use rill_testkit::suite::TestResult;
 use std::ops::Deref;
 use std::sync::Arc;
 

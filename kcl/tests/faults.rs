@@ -1,6 +1,6 @@
 //! A fleet of workers (SQLite lease table, embedded engine without throughput limits) under
-//! injected faults: Kinesis faults (`rill_engine::faults::FaultyKinesis`), lease table
-//! faults (`rill_kcl::lease::FaultyLeaseTable`) and cut SubscribeToShard streams.
+//! injected faults: Kinesis faults (`rill_testkit::FaultyKinesis`), lease table
+//! faults (`rill_testkit::FaultyLeaseTable`) and cut SubscribeToShard streams.
 //!
 //! Under every kind: every record is processed at least once, no checkpoint ever goes
 //! backwards (checked on every checkpoint write that reaches the table), no worker dies,
@@ -10,13 +10,11 @@
 mod common;
 
 use common::*;
-use rill_engine::faults::{
-    FaultConfig, FaultyKinesis, InjectedError, Operation, OperationFaults, StreamFaults, Timeout,
-};
-use rill_kcl::lease::{
-    FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseOperation, LeaseTimeout,
-};
 use rill_kcl::*;
+use rill_testkit::{
+    FaultConfig, FaultyKinesis, FaultyLeaseTable, InjectedError, LeaseFaultConfig, LeaseFaults,
+    LeaseOperation, LeaseTimeout, Operation, OperationFaults, StreamFaults, Timeout,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

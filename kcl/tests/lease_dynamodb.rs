@@ -1,5 +1,5 @@
 //! `DynamoLeaseTable` on dynalite (installed by `scripts/peers`): the lease table suite of
-//! `common/lease_suite.rs` (the same suite the SQLite table runs), rows in the Java KCL's
+//! `rill_testkit::lease_suite` (the same suite the SQLite table runs), rows in the Java KCL's
 //! format, table creation and the errors for a missing or foreign table or a malformed row,
 //! and workers sharing shards through the DynamoDB table.
 //!
@@ -19,9 +19,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use common::dynalite::Dynalite;
-use common::lease_suite as suite;
 use common::*;
 use rill_kcl::*;
+use rill_testkit::lease_suite as suite;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;

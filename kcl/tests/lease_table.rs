@@ -1,11 +1,15 @@
-//! The lease table suite (`common/lease_suite.rs`) against the SQLite table, plus a
-//! two-connection race (as two processes on one file).
+//! The lease table suite (`rill_testkit::lease_suite`) against the SQLite table, plus a
+//! two-connection race (as two processes on one file), and `BoundedLeaseTable` over calls
+//! that never answer.
 
 mod common;
 
-use common::lease_suite as suite;
-use rill_kcl::{LeaseTable, SqliteLeaseTable};
+use rill_kcl::lease::BoundedLeaseTable;
+use rill_kcl::{LeaseError, LeaseTable, SqliteLeaseTable};
+use rill_testkit::lease_suite as suite;
+use rill_testkit::{FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseTimeout};
 use std::sync::Arc;
+use std::time::Duration;
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -108,5 +112,34 @@ async fn old_files_get_the_load_columns() -> R {
         .ok_or("row lost")?;
     assert_eq!((l.lease_counter, l.load), (3, None));
     assert_eq!(t.list_lease_keys_by_owner("w").await?, vec![l.lease_key]);
+    Ok(())
+}
+
+/// `BoundedLeaseTable` over a table whose calls never answer (rill-testkit's
+/// `FaultyLeaseTable`): each call fails with `LeaseError::Timeout` at the bound.
+#[tokio::test]
+async fn a_bounded_call_that_hangs_fails_with_timeout_at_the_bound()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let sqlite: Arc<dyn LeaseTable> =
+        Arc::new(SqliteLeaseTable::open(dir.path().join("l.sqlite"), "app")?);
+    let hanging = Arc::new(FaultyLeaseTable::new(
+        Arc::clone(&sqlite),
+        LeaseFaultConfig::new(1)
+            .for_all(LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever())),
+    ));
+    let bounded = BoundedLeaseTable::new(hanging.clone(), Duration::from_millis(100));
+    let started = tokio::time::Instant::now();
+    match bounded.list_leases().await {
+        Err(LeaseError::Timeout { operation, after }) => {
+            assert_eq!(operation, "ListLeases");
+            assert_eq!(after, Duration::from_millis(100));
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    // Answers pass through unchanged.
+    hanging.set_enabled(false);
+    assert_eq!(bounded.list_leases().await?.len(), 0);
     Ok(())
 }

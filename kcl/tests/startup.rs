@@ -7,10 +7,10 @@
 mod common;
 
 use common::*;
-use rill_engine::faults::{
+use rill_kcl::*;
+use rill_testkit::{
     FaultConfig, FaultyKinesis, InjectedError, Operation, OperationFaults, Timeout,
 };
-use rill_kcl::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -150,7 +150,7 @@ impl RecordProcessor for LossCounter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_renewals_hang_gives_its_leases_up() -> TestResult {
-    use rill_kcl::lease::{
+    use rill_testkit::{
         FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseOperation, LeaseTimeout,
     };
     let (dir, engine) = engine(2).await?;

@@ -1,4 +1,4 @@
-//! The producer under injected faults (`rill_engine::faults::FaultyKinesis`): whole-call
+//! The producer under injected faults (`rill_testkit::FaultyKinesis`): whole-call
 //! errors, per-entry failures, throttling, latency, timeouts and errors after success.
 //!
 //! Under every kind: every `send` future resolves (an ack or an error, never a hang),
@@ -16,12 +16,12 @@ use std::time::Duration;
 use common::{TestResult, consumer_view};
 use rill_engine::api::{CreateStreamInput, Kinesis};
 use rill_engine::embedded::ThroughputLimits;
-use rill_engine::faults::{
+use rill_engine::{Engine, EngineConfig, FsyncPolicy};
+use rill_kpl::{Ack, Producer, ProducerConfig, ProducerConfigBuilder, Record, RecordError};
+use rill_testkit::{
     EntryFaults, FaultConfig, FaultCounts, FaultyKinesis, InjectedError, Operation,
     OperationFaults, Timeout,
 };
-use rill_engine::{Engine, EngineConfig, FsyncPolicy};
-use rill_kpl::{Ack, Producer, ProducerConfig, ProducerConfigBuilder, Record, RecordError};
 
 const STREAM: &str = "s";
 const SHARDS: i32 = 4;

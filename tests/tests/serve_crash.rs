@@ -57,6 +57,7 @@ use rill_kcl::{
     ShutdownRequestedInput, SqliteLeaseTable,
 };
 use rill_kpl::{Producer, ProducerConfig, Record as UserRecord};
+use rill_testkit::wait_until;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -159,23 +160,6 @@ fn remote_without_sdk_retries(endpoint: &str) -> Remote {
         .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
         .build();
     Remote::new(aws_sdk_kinesis::Client::from_conf(conf))
-}
-
-/// Polls `cond` until it holds or [`PATIENCE`] ran out; returns whether it holds.
-async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + PATIENCE;
-    while !cond() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    true
-}
-
-/// Polls `cond` until it holds; fails as hung after [`PATIENCE`].
-async fn wait_until(what: &str, cond: impl FnMut() -> bool) {
-    assert!(wait_for(cond).await, "hung: no {what} within {PATIENCE:?}");
 }
 
 /// Waits until the server answers ListShards with the stream's shards.
@@ -729,14 +713,14 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
         let jitter = Duration::from_millis(rng.random_range(0..50));
         let acked0 = producer_state.acked.load(Ordering::Acquire);
         let processed0 = consumer_state.processed.load(Ordering::Acquire);
-        wait_until("acks", || {
+        wait_until(PATIENCE, "acks", || async {
             producer_state.acked.load(Ordering::Acquire) >= acked0 + kill_after
         })
-        .await;
-        wait_until("consumer progress", || {
+        .await?;
+        wait_until(PATIENCE, "consumer progress", || async {
             consumer_state.processed.load(Ordering::Acquire) > processed0
         })
-        .await;
+        .await?;
         tokio::time::sleep(jitter).await;
 
         let killed_at = Instant::now();
@@ -787,11 +771,11 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
     producer_state.stop.store(true, Ordering::Release);
     sender.await??;
     producer.flush().await;
-    wait_until("producer results", || {
+    wait_until(PATIENCE, "producer results", || async {
         producer_state.resolved.load(Ordering::Acquire)
             == producer_state.sent.load(Ordering::Acquire)
     })
-    .await;
+    .await?;
     producer.shutdown().await;
     let (acked, failed) = {
         let p = lock(&producer_state.produced);
@@ -809,11 +793,12 @@ async fn whole_path_survives_sigkill_of_the_server() -> TestResult {
         })
         .collect();
     // Not caught up in time is reported after the checks below, which tell why.
-    let caught_up = wait_for(|| {
+    let caught_up = wait_until(PATIENCE, "the consumer to catch up", || async {
         let c = lock(&consumer_state.consumed);
         positions.iter().all(|p| c.seen.contains_key(p))
     })
-    .await;
+    .await
+    .is_ok();
     worker.shutdown.shutdown().await;
     worker.handle.await??;
 

@@ -37,8 +37,9 @@
 //!   [`Operation::required_members`] (`server/mod.rs`);
 //! * the audit log's data-plane filter, through [`Operation::is_data_plane`]
 //!   (`server/audit.rs`);
-//! * [`FaultyKinesis`](crate::faults::FaultyKinesis)'s forwarding of every method, counted
-//!   under its [`Operation`] (`faults.rs`);
+//! * rill-testkit's `FaultyKinesis`: its forwarding of every method, counted under its
+//!   [`Operation`] (`testkit/src/kinesis/wrapper.rs`, from another crate: the table's
+//!   `$crate` paths name rill-engine's types wherever the callback expands);
 //! * `Remote`'s `impl Kinesis`: each method calls the function of the same name in
 //!   `remote/calls.rs`, which converts to and from the SDK's types (`remote/mod.rs`);
 //! * the fuzz harness: the operations whose bodies it decodes and the stub service it serves

@@ -160,38 +160,3 @@ impl LeaseTable for BoundedLeaseTable {
         .await
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lease::{
-        FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseTimeout, SqliteLeaseTable,
-    };
-
-    #[tokio::test]
-    async fn a_call_that_hangs_fails_with_timeout_at_the_bound()
-    -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let sqlite: Arc<dyn LeaseTable> =
-            Arc::new(SqliteLeaseTable::open(dir.path().join("l.sqlite"), "app")?);
-        let hanging = Arc::new(FaultyLeaseTable::new(
-            Arc::clone(&sqlite),
-            LeaseFaultConfig::new(1)
-                .for_all(LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever())),
-        ));
-        let bounded = BoundedLeaseTable::new(hanging.clone(), Duration::from_millis(100));
-        let started = tokio::time::Instant::now();
-        match bounded.list_leases().await {
-            Err(LeaseError::Timeout { operation, after }) => {
-                assert_eq!(operation, "ListLeases");
-                assert_eq!(after, Duration::from_millis(100));
-            }
-            other => panic!("expected a timeout, got {other:?}"),
-        }
-        assert!(started.elapsed() >= Duration::from_millis(100));
-        // Answers pass through unchanged.
-        hanging.set_enabled(false);
-        assert_eq!(bounded.list_leases().await?.len(), 0);
-        Ok(())
-    }
-}

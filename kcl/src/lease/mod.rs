@@ -44,7 +44,6 @@ pub mod coordinator;
 pub mod counting;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
-pub mod faulty;
 pub mod fleet;
 pub mod leader;
 pub mod sqlite;
@@ -53,9 +52,6 @@ pub use bounded::BoundedLeaseTable;
 pub use counting::{CountingLeaseTable, LeaseCallCounts};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoLeaseTable;
-pub use faulty::{
-    FaultyLeaseTable, LeaseFaultConfig, LeaseFaultCounts, LeaseFaults, LeaseOperation, LeaseTimeout,
-};
 pub use fleet::{FleetState, LeaderUpdate};
 pub use leader::FleetMember;
 pub use sqlite::SqliteLeaseTable;

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 pub mod dynalite;
-pub mod lease_suite;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,7 +11,7 @@ use rill_kcl::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -283,23 +282,9 @@ pub fn fan_out() -> FanOutConfig {
     }
 }
 
-/// Awaits `cond` (checked every 20 ms) for at most `timeout`.
-pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut cond: F) -> TestResult
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if cond().await {
-            return Ok(());
-        }
-        if start.elapsed() > timeout {
-            return Err(format!("timed out after {timeout:?} waiting for {what}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// The one polling helper of the tests (`rill_testkit::wait_until`).
+#[allow(unused_imports)]
+pub use rill_testkit::wait_until;
 
 /// Leases per owner (owners with a handoff pending are counted as the new owner).
 pub async fn owners(table: &dyn LeaseTable) -> HashMap<String, usize> {

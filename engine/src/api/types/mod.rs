@@ -1,7 +1,7 @@
 //! Request and response types in the shapes of the Kinesis JSON protocol.
 //!
 //! Field names serialize exactly as AWS spells them (`StreamName`, `StreamARN`,
-//! `MillisBehindLatest`, ...). Blobs (`Data`) are base64 strings in JSON and [`Bytes`] in
+//! `MillisBehindLatest`, ...). Blobs (`Data`) are base64 strings in JSON and [`Bytes`](bytes::Bytes) in
 //! Rust. Timestamps are [`Timestamp`]s: epoch milliseconds in Rust, epoch seconds (a JSON
 //! number, fractional for milliseconds) on the wire, as the AWS JSON 1.1 protocol sends them.
 //! Optional members are omitted when `None`. Every type implements `Default`, so inputs are

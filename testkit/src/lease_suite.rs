@@ -1,5 +1,8 @@
 //! The lease table suite: written once over `&dyn LeaseTable`, run against every
-//! implementation (SQLite today; DynamoDB later reuses it unchanged).
+//! implementation (rill-kcl runs it against SQLite and DynamoDB; run it against yours).
+//!
+//! Each test is a `pub async fn` that starts from an empty table and uses only the trait;
+//! call each from a test of your own with a fresh table.
 
 use rill_kcl::{CheckpointUpdate, ExtendedSequenceNumber, Lease, LeaseTable};
 use std::collections::BTreeSet;

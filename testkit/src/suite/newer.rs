@@ -1,9 +1,9 @@
 //! The suite's tests of the six operations added to the Kinesis API last
 //! (UpdateStreamRecordDistributionStrategy and the channel operations): for each, calls that
 //! succeed and calls that fail as AWS fails them. Run by `kinesis_suite!` with the rest of
-//! the suite (see `suite.rs`).
+//! the suite (see the [module docs](super)).
 
-use super::suite::{ACCOUNT, TestResult, arn, assert_fails, create};
+use super::{ACCOUNT, TestResult, arn, assert_fails, create};
 use rill_engine::api::*;
 use std::collections::HashMap;
 
@@ -73,6 +73,7 @@ async fn put_same_key(
     Ok(per_shard)
 }
 
+/// Suite test: auto distribution spreads records evenly whatever their keys.
 pub async fn auto_distribution_spreads_records_evenly_whatever_their_keys(
     k: &dyn Kinesis,
 ) -> TestResult {
@@ -127,6 +128,7 @@ pub async fn auto_distribution_spreads_records_evenly_whatever_their_keys(
     Ok(())
 }
 
+/// Suite test: record distribution strategy errors.
 pub async fn record_distribution_strategy_errors(k: &dyn Kinesis) -> TestResult {
     create(k, "prov", 2).await?;
     assert_fails(
@@ -193,6 +195,7 @@ fn s3_channel(name: &str, stream: &str) -> CreateChannelInput {
     }
 }
 
+/// Suite test: channels are created described listed updated and deleted.
 pub async fn channels_are_created_described_listed_updated_and_deleted(
     k: &dyn Kinesis,
 ) -> TestResult {
@@ -266,6 +269,7 @@ pub async fn channels_are_created_described_listed_updated_and_deleted(
     Ok(())
 }
 
+/// Suite test: channel errors are aws errors.
 pub async fn channel_errors_are_aws_errors(k: &dyn Kinesis) -> TestResult {
     create_on_demand(k, "src").await?;
     create(k, "prov", 1).await?;
@@ -363,6 +367,7 @@ pub async fn channel_errors_are_aws_errors(k: &dyn Kinesis) -> TestResult {
     Ok(())
 }
 
+/// Suite test: list channels pages and filters by stream.
 pub async fn list_channels_pages_and_filters_by_stream(k: &dyn Kinesis) -> TestResult {
     create_on_demand(k, "a").await?;
     create_on_demand(k, "b").await?;
