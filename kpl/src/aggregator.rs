@@ -71,54 +71,12 @@ impl Hasher for MixHasher {
 
 type MixMap<V> = HashMap<u128, V, BuildHasherDefault<MixHasher>>;
 
-/// Length of `v` as a protobuf varint.
-pub(crate) fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Appends `v` as a protobuf varint.
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Appends a length-delimited field (`tag` is the whole one-byte key).
-fn put_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
-    out.push(tag);
-    put_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
-/// Bytes a length-delimited field of `len` bytes takes (one-byte tag).
-fn field_len(len: usize) -> usize {
-    1 + varint_len(len as u64) + len
-}
-
-/// Protobuf keys (field number and wire type) of the aggregate's messages.
-mod tag {
-    /// `AggregatedRecord.partition_key_table` (1, length-delimited).
-    pub const PK_TABLE: u8 = 0x0A;
-    /// `AggregatedRecord.explicit_hash_key_table` (2, length-delimited).
-    pub const EHK_TABLE: u8 = 0x12;
-    /// `AggregatedRecord.records` (3, length-delimited).
-    pub const RECORDS: u8 = 0x1A;
-    /// `Record.partition_key_index` (1, varint).
-    pub const PK_INDEX: u8 = 0x08;
-    /// `Record.explicit_hash_key_index` (2, varint).
-    pub const EHK_INDEX: u8 = 0x10;
-    /// `Record.data` (3, length-delimited).
-    pub const DATA: u8 = 0x1A;
-}
-
 /// User records of one predicted shard waiting to be sealed, and their aggregate encoded as
 /// they arrive.
 ///
-/// The protobuf body is built incrementally in three parts that [`Aggregator::take_encoded`]
-/// concatenates: the partition key table, the explicit hash key table and the records, each
-/// already in wire form. Fields in tag order, tables in order of first appearance, required
+/// The protobuf body is built incrementally by [`agg::BodyBuilder`], in three parts that
+/// [`Aggregator::take_encoded`] hands over: the partition key table, the explicit hash key
+/// table and the records, each already in wire form; the aggregator keeps the tables' indexes. Fields in tag order, tables in order of first appearance, required
 /// fields always written: the same bytes as [`agg::encode`] (checked by a property test).
 #[derive(Debug, Default)]
 pub(crate) struct Aggregator {
@@ -130,12 +88,8 @@ pub(crate) struct Aggregator {
     /// Explicit hash key value -> index in the table.
     ehk_index: MixMap<u64>,
     ehk_count: u64,
-    /// `partition_key_table` entries, encoded.
-    pk_table: Vec<u8>,
-    /// `explicit_hash_key_table` entries, encoded.
-    ehk_table: Vec<u8>,
-    /// `records` entries, encoded.
-    encoded: Vec<u8>,
+    /// The aggregate's protobuf body, encoded as records arrive.
+    body: agg::BodyBuilder,
     /// Earliest deadline (buffered time or TTL) of the records held.
     deadline: Option<Instant>,
     /// Records held by the last aggregate taken (capacity hint for the next).
@@ -167,7 +121,7 @@ impl Aggregator {
 
     /// Length of the protobuf body so far.
     fn body(&self) -> usize {
-        self.pk_table.len() + self.ehk_table.len() + self.encoded.len()
+        self.body.len()
     }
 
     /// Exact encoded size of what is held (0 when empty).
@@ -197,23 +151,18 @@ impl Aggregator {
         Slots { pk, ehk }
     }
 
-    /// Length of the `Record` message of `record` (without its own tag and length).
-    fn inner_len(record: &UserRecord, slots: &Slots) -> usize {
-        let mut inner = 1 + varint_len(slots.pk.0) + field_len(record.data.len());
-        if let Some((idx, _)) = slots.ehk {
-            inner += 1 + varint_len(idx);
-        }
-        inner
-    }
-
     /// Body bytes `record` would add, with its table entries if its keys are new.
     fn added(record: &UserRecord, slots: &Slots) -> usize {
-        let mut n = field_len(Self::inner_len(record, slots));
+        let mut n = agg::BodyBuilder::record_entry_len(
+            slots.pk.0,
+            slots.ehk.map(|(i, _)| i),
+            record.data.len(),
+        );
         if slots.pk.1 {
-            n += field_len(record.partition_key.len());
+            n += agg::BodyBuilder::key_entry_len(record.partition_key.len());
         }
         if let (Some((_, true)), Some(ehk)) = (slots.ehk, &record.explicit_hash_key) {
-            n += field_len(ehk.len());
+            n += agg::BodyBuilder::key_entry_len(ehk.len());
         }
         n
     }
@@ -245,27 +194,15 @@ impl Aggregator {
                 .entry(key)
                 .or_insert((self.pk_count, self.records.len()));
             self.pk_count += 1;
-            put_bytes(
-                &mut self.pk_table,
-                tag::PK_TABLE,
-                record.partition_key.as_bytes(),
-            );
+            self.body.push_partition_key(&record.partition_key);
         }
         if let (Some((_, true)), Some(ehk)) = (slots.ehk, &record.explicit_hash_key) {
             self.ehk_index.insert(meta.hash, self.ehk_count);
             self.ehk_count += 1;
-            put_bytes(&mut self.ehk_table, tag::EHK_TABLE, ehk.as_bytes());
+            self.body.push_explicit_hash_key(ehk);
         }
-        let out = &mut self.encoded;
-        out.push(tag::RECORDS);
-        put_varint(out, Self::inner_len(&record, &slots) as u64);
-        out.push(tag::PK_INDEX);
-        put_varint(out, slots.pk.0);
-        if let Some((idx, _)) = slots.ehk {
-            out.push(tag::EHK_INDEX);
-            put_varint(out, idx);
-        }
-        put_bytes(out, tag::DATA, &record.data);
+        self.body
+            .push_record(slots.pk.0, slots.ehk.map(|(i, _)| i), &record.data);
         self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
         self.records.push(record);
         self.meta.push(meta);
@@ -277,9 +214,7 @@ impl Aggregator {
         self.ehk_index.clear();
         self.pk_count = 0;
         self.ehk_count = 0;
-        self.pk_table.clear();
-        self.ehk_table.clear();
-        self.encoded.clear();
+        self.body.clear();
         self.deadline = None;
         self.last_len = self.records.len();
         (
@@ -291,18 +226,7 @@ impl Aggregator {
     /// Takes everything held with its aggregate's body in wire-order pieces (see
     /// [`Pieces`]); `None` for one record or none (sent plain).
     pub fn take_encoded(&mut self) -> (Vec<UserRecord>, Vec<Meta>, Option<Pieces>) {
-        let pieces = (self.records.len() > 1).then(|| {
-            // The next aggregate likely needs as much room as this one.
-            let take = |v: &mut Vec<u8>| {
-                let room = v.len();
-                std::mem::replace(v, Vec::with_capacity(room))
-            };
-            Pieces([
-                take(&mut self.pk_table),
-                take(&mut self.ehk_table),
-                take(&mut self.encoded),
-            ])
-        });
+        let pieces = (self.records.len() > 1).then(|| Pieces(self.body.take_pieces()));
         let (records, meta) = self.take();
         (records, meta, pieces)
     }
@@ -588,20 +512,6 @@ mod tests {
             },
             rx,
         )
-    }
-
-    #[test]
-    fn varint_lengths() {
-        for (v, n) in [
-            (0u64, 1),
-            (127, 1),
-            (128, 2),
-            (16383, 2),
-            (16384, 3),
-            (u64::MAX, 10),
-        ] {
-            assert_eq!(varint_len(v), n, "{v}");
-        }
     }
 
     fn user_record() -> impl Strategy<Value = UserRecord> {

@@ -402,6 +402,169 @@ fn lookup(keys: &[String], table: KeyTable, record: usize, index: u64) -> Result
         })
 }
 
+/// An aggregate's protobuf body built one user record at a time, for a producer that must
+/// know, before adding a record, whether the aggregate would still fit.
+///
+/// The body is kept in its three parts in wire order: the partition key table, the explicit
+/// hash key table, the records ([`take_pieces`](Self::take_pieces) hands them over for
+/// [`frame_body`]). The caller keeps the key tables' indexes: it pushes each distinct key once,
+/// in order of first appearance, and each record with the indexes of its keys. Doing so gives
+/// exactly the bytes of [`encode`] for the same records. The encoding is prost's
+/// (`prost::encoding`), the same as the messages [`decode`] reads.
+///
+/// ```
+/// use rill_engine::api::agg::{self, BodyBuilder, UserRecord};
+///
+/// let mut body = BodyBuilder::default();
+/// body.push_partition_key("k");
+/// let before = body.len();
+/// body.push_record(0, None, b"one");
+/// assert_eq!(body.len() - before, BodyBuilder::record_entry_len(0, None, 3));
+/// body.push_record(0, None, b"two");
+/// let [keys, hash_keys, records] = body.take_pieces();
+/// let blob = agg::frame_body(&[&keys, &hash_keys, &records]);
+/// let record = |d: &'static [u8]| UserRecord {
+///     partition_key: "k".into(),
+///     explicit_hash_key: None,
+///     data: bytes::Bytes::from_static(d),
+/// };
+/// assert_eq!(blob, agg::encode(&[record(b"one"), record(b"two")]));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct BodyBuilder {
+    /// `partition_key_table` entries, encoded.
+    partition_keys: Vec<u8>,
+    /// `explicit_hash_key_table` entries, encoded.
+    explicit_hash_keys: Vec<u8>,
+    /// `records` entries, encoded.
+    records: Vec<u8>,
+}
+
+/// Field numbers of `AggregatedRecord` and `Record` (see the module docs).
+mod field {
+    pub(super) const PARTITION_KEY_TABLE: u32 = 1;
+    pub(super) const EXPLICIT_HASH_KEY_TABLE: u32 = 2;
+    pub(super) const RECORDS: u32 = 3;
+    pub(super) const PARTITION_KEY_INDEX: u32 = 1;
+    pub(super) const EXPLICIT_HASH_KEY_INDEX: u32 = 2;
+    pub(super) const DATA: u32 = 3;
+}
+
+/// Bytes a length-delimited field of `len` bytes takes.
+fn delimited_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag) + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
+/// Appends a length-delimited field.
+fn put_delimited(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// Length of a `Record` message (without its own key and length).
+fn record_len(
+    partition_key_index: u64,
+    explicit_hash_key_index: Option<u64>,
+    data: usize,
+) -> usize {
+    use prost::encoding::uint64;
+    uint64::encoded_len(field::PARTITION_KEY_INDEX, &partition_key_index)
+        + explicit_hash_key_index.map_or(0, |i| {
+            uint64::encoded_len(field::EXPLICIT_HASH_KEY_INDEX, &i)
+        })
+        + delimited_len(field::DATA, data)
+}
+
+impl BodyBuilder {
+    /// Length of the body so far (without the magic and the digest: add [`OVERHEAD`]).
+    pub fn len(&self) -> usize {
+        self.partition_keys.len() + self.explicit_hash_keys.len() + self.records.len()
+    }
+
+    /// Whether nothing was pushed since the last [`clear`](Self::clear) or
+    /// [`take_pieces`](Self::take_pieces).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes a key table entry for a key of `len` bytes adds to the body.
+    pub fn key_entry_len(len: usize) -> usize {
+        delimited_len(field::PARTITION_KEY_TABLE, len)
+    }
+
+    /// Bytes a record entry with these key indexes and `data_len` bytes of data adds.
+    pub fn record_entry_len(
+        partition_key_index: u64,
+        explicit_hash_key_index: Option<u64>,
+        data_len: usize,
+    ) -> usize {
+        delimited_len(
+            field::RECORDS,
+            record_len(partition_key_index, explicit_hash_key_index, data_len),
+        )
+    }
+
+    /// Appends a partition key to its table (its index is the number pushed before it).
+    pub fn push_partition_key(&mut self, key: &str) {
+        put_delimited(
+            &mut self.partition_keys,
+            field::PARTITION_KEY_TABLE,
+            key.as_bytes(),
+        );
+    }
+
+    /// Appends an explicit hash key to its table (its index is the number pushed before it).
+    pub fn push_explicit_hash_key(&mut self, key: &str) {
+        put_delimited(
+            &mut self.explicit_hash_keys,
+            field::EXPLICIT_HASH_KEY_TABLE,
+            key.as_bytes(),
+        );
+    }
+
+    /// Appends a record whose keys are at these indexes of the tables.
+    pub fn push_record(
+        &mut self,
+        partition_key_index: u64,
+        explicit_hash_key_index: Option<u64>,
+        data: &[u8],
+    ) {
+        use prost::encoding::{WireType, encode_key, encode_varint, uint64};
+        let out = &mut self.records;
+        encode_key(field::RECORDS, WireType::LengthDelimited, out);
+        let len = record_len(partition_key_index, explicit_hash_key_index, data.len());
+        encode_varint(len as u64, out);
+        uint64::encode(field::PARTITION_KEY_INDEX, &partition_key_index, out);
+        if let Some(i) = explicit_hash_key_index {
+            uint64::encode(field::EXPLICIT_HASH_KEY_INDEX, &i, out);
+        }
+        put_delimited(out, field::DATA, data);
+    }
+
+    /// Empties the builder, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.partition_keys.clear();
+        self.explicit_hash_keys.clear();
+        self.records.clear();
+    }
+
+    /// The body's three parts in wire order (partition key table, explicit hash key table,
+    /// records), leaving the builder empty with buffers as large as those handed over (the
+    /// next aggregate likely needs as much room).
+    pub fn take_pieces(&mut self) -> [Vec<u8>; 3] {
+        let take = |v: &mut Vec<u8>| {
+            let room = v.len();
+            std::mem::replace(v, Vec::with_capacity(room))
+        };
+        [
+            take(&mut self.partition_keys),
+            take(&mut self.explicit_hash_keys),
+            take(&mut self.records),
+        ]
+    }
+}
+
 /// A key from the wire as a string, invalid UTF-8 replaced by U+FFFD.
 fn lossy(key: Vec<u8>) -> String {
     String::from_utf8(key).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
