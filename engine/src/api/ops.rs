@@ -45,21 +45,24 @@
 //! * the fuzz harness: the operations whose bodies it decodes and the stub service it serves
 //!   subscriptions from (`fuzz/src/harness/eventstream.rs`).
 //!
-//! The embedded [`Engine`](crate::Engine) implements the trait by hand: each method is the
-//! operation's handler.
+//! * the embedded [`Engine`](crate::Engine)'s `impl Kinesis`: each method checks the engine
+//!   is open and calls the handler of the same name in `embedded/handlers/` (one module per
+//!   family of operations; `embedded/dispatch.rs`).
 //!
 //! # Adding an operation
 //!
 //! 1. Its input and output types in [`types`](super::types) (serde in the Kinesis JSON
 //!    shape, `Default` where every member is optional).
 //! 2. One line in the `provided` section of the table.
-//! 3. Its handler: the method in `impl Kinesis for Engine`, and the conversion in
-//!    `remote/calls.rs` (the compiler asks for both).
+//! 3. Its handler: `async fn <method>(engine: &Engine, input)` in its family's module of
+//!    `embedded/handlers/`, and the conversion in `remote/calls.rs` (the compiler asks for
+//!    both).
 //! 4. Its tests: a success and an error case in the suite run against `Engine` and against
 //!    `Remote` + `rill serve`, and the model's list of wire names in `engine/tests/server.rs`.
 //!
-//! Nothing else lists operations: the server, the audit log, the fault wrapper and the fuzz
-//! harness pick the new line up.
+//! Nothing else lists operations but one test: the server, the audit log, the fault wrapper
+//! and the fuzz harness pick the new line up; rill-testkit's test that every operation is
+//! forwarded (`testkit/src/kinesis/tests.rs`) names each one by hand.
 
 /// The table of Kinesis operations (see the [module documentation](crate::api::ops)): calls
 /// `$callback! { required { lines } provided { lines } }` with one parenthesized line per
