@@ -231,7 +231,7 @@ pub struct StreamFaults {
     pub error: Option<InjectedError>,
 }
 
-/// What [`FaultyKinesis`] injects.
+/// What [`FaultyKinesis`](super::FaultyKinesis) injects.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultConfig {
     /// Seeds the random generator that makes every decision.

@@ -1,8 +1,8 @@
-//! Fault injection: a [`Kinesis`] wrapper that fails, slows down and hangs calls, by
+//! Fault injection: a [`Kinesis`](rill_engine::api::Kinesis) wrapper that fails, slows down and hangs calls, by
 //! configuration, to test what is built on top of a Kinesis service (producers, consumers,
 //! your own code) against the failures Amazon Kinesis Data Streams really has.
 //!
-//! [`FaultyKinesis`] forwards every operation to an inner [`Kinesis`] (the embedded
+//! [`FaultyKinesis`] forwards every operation to an inner [`Kinesis`](rill_engine::api::Kinesis) (the embedded
 //! `Engine`, a `Remote`, another wrapper) and, per call,
 //! as its [`FaultConfig`] says:
 //!
@@ -82,5 +82,5 @@ pub use counts::FaultCounts;
 pub use wrapper::FaultyKinesis;
 
 /// The operations faults are configured and counted by: the engine's operation table's
-/// [`Operation`](rill_engine::api::Operation).
+/// [`Operation`].
 pub use rill_engine::api::Operation;

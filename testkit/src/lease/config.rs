@@ -206,7 +206,7 @@ impl LeaseFaults {
     }
 }
 
-/// What [`FaultyLeaseTable`] injects.
+/// What [`FaultyLeaseTable`](super::FaultyLeaseTable) injects.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LeaseFaultConfig {
     /// Seeds the random generator that makes every decision.

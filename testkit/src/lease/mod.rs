@@ -1,18 +1,18 @@
 //! Fault injection into a lease table, to test workers against a lease table that fails,
-//! is slow, or hangs: [`FaultyLeaseTable`] wraps any [`LeaseTable`] and, per call, as its
+//! is slow, or hangs: [`FaultyLeaseTable`] wraps any [`LeaseTable`](rill_kcl::lease::LeaseTable) and, per call, as its
 //! [`LeaseFaultConfig`] says:
 //!
 //! * adds latency (fixed plus uniform jitter) before the call;
-//! * fails the call with [`LeaseError::Storage`] without reaching the table;
+//! * fails the call with [`LeaseError::Storage`](rill_kcl::lease::LeaseError::Storage) without reaching the table;
 //! * hangs ([`LeaseTimeout`]): no answer for a while and then a storage error, or no
 //!   answer at all (until the caller drops the future); optionally after the call was
 //!   applied;
 //! * fails after success: the call is made and succeeds — a conditional write *is*
 //!   written — but the worker gets a storage error, as when the response is lost.
 //!
-//! Every method of [`LeaseTable`] is forwarded, the fleet row's and the owner index's
+//! Every method of [`LeaseTable`](rill_kcl::lease::LeaseTable) is forwarded, the fleet row's and the owner index's
 //! included ([`LeaseOperation::FleetHeartbeat`], [`LeaseOperation::UpdateFleetLeader`],
-//! [`LeaseOperation::ListLeaseKeysByOwner`]), each with its faults; [`LeaseTable::supports_fleet`]
+//! [`LeaseOperation::ListLeaseKeysByOwner`]), each with its faults; [`LeaseTable::supports_fleet`](rill_kcl::lease::LeaseTable::supports_fleet)
 //! answers as the inner table does.
 //!
 //! Decisions come from a seeded random generator ([`LeaseFaultConfig::seed`]): the same
