@@ -57,6 +57,7 @@
 //! ```
 
 pub mod api;
+pub mod config_file;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
@@ -70,7 +71,7 @@ pub use remote::Remote;
 #[cfg(feature = "embedded")]
 pub use embedded::{Engine, EngineConfig};
 #[cfg(feature = "embedded")]
-pub use store::FsyncPolicy;
+pub use store::{FsyncPolicy, InvalidFsyncPolicy};
 
 #[cfg(feature = "server")]
 pub mod server;

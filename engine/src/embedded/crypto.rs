@@ -26,6 +26,8 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::config_file::LoadError;
+
 /// Frame flag: the record's data is encrypted.
 pub(crate) const FLAG_ENCRYPTED: u8 = 1;
 
@@ -56,7 +58,7 @@ impl KeyRing {
     }
 
     /// Parses a key file's text.
-    pub fn parse(text: &str) -> Result<KeyRing, String> {
+    pub fn parse(text: &str) -> Result<KeyRing, KeyRingError> {
         let mut keys = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -65,26 +67,31 @@ impl KeyRing {
             }
             let mut parts = line.split_whitespace();
             let (Some(id), Some(b64), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(format!("line {}: expected `KEY_ID BASE64_KEY`", n + 1));
+                return Err(KeyRingError::Line { line: n + 1 });
             };
             if id.len() > 255 {
-                return Err(format!("line {}: key id longer than 255 bytes", n + 1));
+                return Err(KeyRingError::KeyIdTooLong { line: n + 1 });
             }
             let raw = STANDARD
                 .decode(b64)
-                .map_err(|e| format!("line {}: key is not base64: {e}", n + 1))?;
+                .map_err(|source| KeyRingError::NotBase64 {
+                    line: n + 1,
+                    source,
+                })?;
             let key: [u8; 32] = raw
                 .try_into()
-                .map_err(|_| format!("line {}: key must be 32 bytes (AES-256)", n + 1))?;
+                .map_err(|raw: Vec<u8>| KeyRingError::KeyLength {
+                    line: n + 1,
+                    len: raw.len(),
+                })?;
             keys.push((id.to_string(), key));
         }
         Ok(KeyRing::new(keys))
     }
 
     /// Reads a key file.
-    pub fn load(path: &Path) -> Result<KeyRing, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        KeyRing::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<KeyRing, LoadError<KeyRingError>> {
+        crate::config_file::load(path, KeyRing::parse)
     }
 
     /// Whether the ring holds `key_id`.
@@ -153,6 +160,40 @@ fn missing(key_id: &str) -> Error {
     ))
 }
 
+/// A key file whose text cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    /// A line is not one `KEY_ID BASE64_KEY` pair.
+    #[error("line {line}: expected `KEY_ID BASE64_KEY`")]
+    Line {
+        /// The line number, from 1.
+        line: usize,
+    },
+    /// A key id is longer than KMS allows.
+    #[error("line {line}: key id longer than 255 bytes")]
+    KeyIdTooLong {
+        /// The line number, from 1.
+        line: usize,
+    },
+    /// A key is not base64.
+    #[error("line {line}: key is not base64: {source}")]
+    NotBase64 {
+        /// The line number, from 1.
+        line: usize,
+        /// The decoder's error.
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// A key is not 32 bytes long.
+    #[error("line {line}: key must be 32 bytes (AES-256), not {len}")]
+    KeyLength {
+        /// The line number, from 1.
+        line: usize,
+        /// The decoded key's length.
+        len: usize,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +227,14 @@ mod tests {
                 .map(|r| r.contains("k2"))
                 .unwrap_or(false)
         );
-        assert!(KeyRing::parse("k3 AAAA").is_err());
+        assert!(matches!(
+            KeyRing::parse("k3 AAAA"),
+            Err(KeyRingError::KeyLength { line: 1, len: 3 })
+        ));
+        assert!(matches!(
+            KeyRing::parse("\nk4 !!"),
+            Err(KeyRingError::NotBase64 { line: 2, .. })
+        ));
         Ok(())
     }
 }

@@ -64,16 +64,21 @@ impl Default for ThroughputLimits {
 }
 
 impl std::str::FromStr for ThroughputLimits {
-    type Err = String;
+    type Err = InvalidLimits;
     /// `aws` or `off`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, InvalidLimits> {
         match s {
             "aws" | "on" => Ok(ThroughputLimits::aws()),
             "off" | "none" => Ok(ThroughputLimits::off()),
-            other => Err(format!("invalid limits {other:?}: expected aws or off")),
+            other => Err(InvalidLimits(other.to_string())),
         }
     }
 }
+
+/// Text that names no [`ThroughputLimits`] setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid limits {0:?}: expected aws or off")]
+pub struct InvalidLimits(pub String);
 
 /// A shard's bucket of `rate_per_sec` holding `burst` of it (at least one token), full at
 /// `now` (engine milliseconds).

@@ -31,8 +31,8 @@ mod topology;
 mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use crypto::KeyRing;
-pub use limits::ThroughputLimits;
+pub use crypto::{KeyRing, KeyRingError};
+pub use limits::{InvalidLimits, ThroughputLimits};
 pub use scaling::OnDemandScaling;
 
 use crate::api::{EncryptionType, Error, RecordDistributionStrategy, StreamMode, StreamStatus};

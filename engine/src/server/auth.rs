@@ -19,7 +19,8 @@
 //! | `X-Amz-Date` more than 15 minutes off | 400 `InvalidSignatureException` ("Signature expired") |
 
 use super::WireError;
-use super::policy::Policy;
+use super::policy::{Policy, PolicyError};
+use crate::config_file::LoadError;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
@@ -71,7 +72,7 @@ impl Credentials {
     /// Parses the text of a credentials file: either lines of `ACCESS_KEY_ID SECRET`, or a
     /// JSON document `{"keys": [{"access_key_id", "secret_access_key", "policy"?}]}` where
     /// `policy` is the key's identity policy (see [`super::policy`]).
-    pub fn parse(text: &str) -> Result<Credentials, String> {
+    pub fn parse(text: &str) -> Result<Credentials, CredentialsError> {
         if text.trim_start().starts_with('{') {
             return Credentials::parse_json(text);
         }
@@ -88,16 +89,11 @@ impl Credentials {
                 (Some(id), Some(secret), None) => {
                     keys.insert(id.to_string(), secret.to_string());
                 }
-                _ => {
-                    return Err(format!(
-                        "line {}: expected `ACCESS_KEY_ID SECRET_ACCESS_KEY`",
-                        n + 1
-                    ));
-                }
+                _ => return Err(CredentialsError::Line { line: n + 1 }),
             }
         }
         if keys.is_empty() {
-            return Err("no credentials in the file".into());
+            return Err(CredentialsError::Empty);
         }
         Ok(Credentials {
             keys,
@@ -105,39 +101,78 @@ impl Credentials {
         })
     }
 
-    fn parse_json(text: &str) -> Result<Credentials, String> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("credentials file is not JSON: {e}"))?;
+    fn parse_json(text: &str) -> Result<Credentials, CredentialsError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(CredentialsError::NotJson)?;
         let keys = v
             .get("keys")
             .and_then(|k| k.as_array())
-            .ok_or("expected {\"keys\": [...]}")?;
+            .ok_or(CredentialsError::NoKeys)?;
         let mut creds = Credentials::default();
         for (i, k) in keys.iter().enumerate() {
-            let field = |name: &str| {
+            let field = |name: &'static str| {
                 k.get(name)
                     .and_then(|x| x.as_str())
                     .map(str::to_string)
-                    .ok_or_else(|| format!("keys[{i}]: missing {name}"))
+                    .ok_or(CredentialsError::MissingMember {
+                        index: i,
+                        member: name,
+                    })
             };
             let id = field("access_key_id")?;
             creds.keys.insert(id.clone(), field("secret_access_key")?);
             if let Some(p) = k.get("policy") {
-                let policy = Policy::from_value(p).map_err(|e| format!("keys[{i}].policy: {e}"))?;
+                let policy = Policy::from_value(p)
+                    .map_err(|source| CredentialsError::Policy { index: i, source })?;
                 creds.policies.insert(id, Arc::new(policy));
             }
         }
         if creds.keys.is_empty() {
-            return Err("no credentials in the file".into());
+            return Err(CredentialsError::Empty);
         }
         Ok(creds)
     }
 
     /// Reads and parses a credentials file.
-    pub fn load(path: &Path) -> Result<Credentials, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        Credentials::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Credentials, LoadError<CredentialsError>> {
+        crate::config_file::load(path, Credentials::parse)
     }
+}
+
+/// A credentials file whose text cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// A line of a text file is not one `ACCESS_KEY_ID SECRET_ACCESS_KEY` pair.
+    #[error("line {line}: expected `ACCESS_KEY_ID SECRET_ACCESS_KEY`")]
+    Line {
+        /// The line number, from 1.
+        line: usize,
+    },
+    /// The text starts like JSON but is not JSON.
+    #[error("credentials file is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The JSON document has no `keys` list.
+    #[error("expected {{\"keys\": [...]}}")]
+    NoKeys,
+    /// An entry of `keys` lacks a string member.
+    #[error("keys[{index}]: missing {member}")]
+    MissingMember {
+        /// The entry's index in `keys`.
+        index: usize,
+        /// The member (`access_key_id` or `secret_access_key`).
+        member: &'static str,
+    },
+    /// An entry's `policy` is not a valid policy.
+    #[error("keys[{index}].policy: {source}")]
+    Policy {
+        /// The entry's index in `keys`.
+        index: usize,
+        /// What is wrong with the policy.
+        #[source]
+        source: PolicyError,
+    },
+    /// The file holds no credentials.
+    #[error("no credentials in the file")]
+    Empty,
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> WireError {

@@ -46,14 +46,14 @@ impl Codec {
     }
 
     /// Decodes a request body into the JSON value tree (an empty body is `{}`).
-    pub fn decode(self, body: &[u8]) -> Result<Json, String> {
+    pub fn decode(self, body: &[u8]) -> Result<Json, DecodeError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Json::Object(Default::default()));
         }
         match self {
-            Codec::Json => serde_json::from_slice(body).map_err(|e| e.to_string()),
+            Codec::Json => serde_json::from_slice(body).map_err(DecodeError::Json),
             Codec::Cbor => {
-                let v: Cbor = ciborium::de::from_reader(body).map_err(|e| e.to_string())?;
+                let v: Cbor = ciborium::de::from_reader(body).map_err(DecodeError::Cbor)?;
                 cbor_to_json(v)
             }
         }
@@ -73,7 +73,24 @@ impl Codec {
     }
 }
 
-fn cbor_to_json(v: Cbor) -> Result<Json, String> {
+/// A request body that is not a value of its codec.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON.
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// Not CBOR.
+    #[error("{0}")]
+    Cbor(#[source] ciborium::de::Error<std::io::Error>),
+    /// A CBOR map key that is not text (the JSON value tree has only text keys).
+    #[error("CBOR map keys must be text")]
+    CborMapKey,
+    /// A CBOR value with no JSON counterpart.
+    #[error("unsupported CBOR value")]
+    CborUnsupported,
+}
+
+fn cbor_to_json(v: Cbor) -> Result<Json, DecodeError> {
     Ok(match v {
         Cbor::Null => Json::Null,
         Cbor::Bool(b) => Json::Bool(b),
@@ -99,13 +116,13 @@ fn cbor_to_json(v: Cbor) -> Result<Json, String> {
             let mut m = serde_json::Map::new();
             for (k, v) in entries {
                 let Cbor::Text(k) = k else {
-                    return Err("CBOR map keys must be text".into());
+                    return Err(DecodeError::CborMapKey);
                 };
                 m.insert(k, cbor_to_json(v)?);
             }
             Json::Object(m)
         }
-        _ => return Err("unsupported CBOR value".into()),
+        _ => return Err(DecodeError::CborUnsupported),
     })
 }
 
@@ -149,14 +166,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cbor_round_trip_maps_blobs_and_timestamps() -> Result<(), String> {
+    fn cbor_round_trip_maps_blobs_and_timestamps() -> Result<(), Box<dyn std::error::Error>> {
         let json = serde_json::json!({
             "Records": [{"Data": "aGk=", "PartitionKey": "k", "ApproximateArrivalTimestamp": 1700000000.5,
                          "SequenceNumber": "1"}],
             "MillisBehindLatest": 0
         });
         let bytes = Codec::Cbor.encode(&json);
-        let raw: Cbor = ciborium::de::from_reader(&bytes[..]).map_err(|e| e.to_string())?;
+        let raw: Cbor = ciborium::de::from_reader(&bytes[..])?;
         let text = format!("{raw:?}");
         assert!(
             text.contains("Bytes([104, 105])"),
@@ -168,8 +185,19 @@ mod tests {
         );
         assert_eq!(Codec::Cbor.decode(&bytes)?, json);
         assert_eq!(Codec::Json.decode(b"")?, serde_json::json!({}));
-        assert!(Codec::Json.decode(b"{").is_err());
-        assert!(Codec::Cbor.decode(&[0xff, 0x00]).is_err());
+        assert!(matches!(
+            Codec::Json.decode(b"{"),
+            Err(DecodeError::Json(_))
+        ));
+        assert!(matches!(
+            Codec::Cbor.decode(&[0xff, 0x00]),
+            Err(DecodeError::Cbor(_))
+        ));
+        // {1: 2}: an integer key.
+        assert!(matches!(
+            Codec::Cbor.decode(&[0xa1, 0x01, 0x02]),
+            Err(DecodeError::CborMapKey)
+        ));
         assert_eq!(
             Codec::from_content_type(Some("application/x-amz-cbor-1.1")),
             Codec::Cbor

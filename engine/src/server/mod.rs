@@ -509,7 +509,7 @@ async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Res
     use futures::StreamExt;
     let input: crate::api::SubscribeToShardInput = match codec
         .decode(body)
-        .map_err(|e| WireError::bad_request("SerializationException", e))
+        .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))
         .and_then(|v| {
             check_required(Operation::SubscribeToShard, &v)?;
             serde_json::from_value(v)
@@ -618,7 +618,7 @@ where
         None => {
             let value = codec
                 .decode(body)
-                .map_err(|e| WireError::bad_request("SerializationException", e))?;
+                .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?;
             if !value.is_object() {
                 return Err(WireError::bad_request(
                     "SerializationException",

@@ -40,20 +40,40 @@ pub struct Policy {
     statements: Vec<Statement>,
 }
 
-fn strings(v: Option<&Value>) -> Result<Vec<String>, String> {
+fn strings(member: &'static str, v: Option<&Value>) -> Result<Vec<String>, PolicyError> {
+    let not_strings = || PolicyError::NotStrings { member };
     match v {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| "expected a string".to_string())
-            })
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(not_strings))
             .collect(),
-        Some(_) => Err("expected a string or a list of strings".into()),
+        Some(_) => Err(not_strings()),
     }
+}
+
+/// A policy document that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The text is not JSON.
+    #[error("policy is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// `Statement` is neither an object nor a list.
+    #[error("Statement must be an object or a list")]
+    Statement,
+    /// A statement's `Effect` is missing or not `Allow`/`Deny`.
+    #[error("Effect must be Allow or Deny, not {0:?}")]
+    Effect(Option<String>),
+    /// A statement's `Principal` is neither `"*"`-like text nor `{"AWS": ...}`.
+    #[error("Principal must be \"*\" or {{\"AWS\": ...}}")]
+    Principal,
+    /// `Action`, `Resource` or `Principal.AWS` is not a string or a list of strings.
+    #[error("{member} must be a string or a list of strings")]
+    NotStrings {
+        /// The member.
+        member: &'static str,
+    },
 }
 
 /// `*` and `?` glob matching.
@@ -81,34 +101,33 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 impl Policy {
     /// Parses a policy document.
-    pub fn parse(text: &str) -> Result<Policy, String> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| format!("policy is not JSON: {e}"))?;
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let v: Value = serde_json::from_str(text).map_err(PolicyError::NotJson)?;
         Policy::from_value(&v)
     }
 
     /// Parses a policy from a JSON value.
-    pub fn from_value(v: &Value) -> Result<Policy, String> {
+    pub fn from_value(v: &Value) -> Result<Policy, PolicyError> {
         let statements = match v.get("Statement") {
             None => return Ok(Policy::default()),
             Some(Value::Array(a)) => a.clone(),
             Some(s @ Value::Object(_)) => vec![s.clone()],
-            Some(_) => return Err("Statement must be an object or a list".into()),
+            Some(_) => return Err(PolicyError::Statement),
         };
         let mut out = Vec::new();
         for s in statements {
             let effect = match s.get("Effect").and_then(Value::as_str) {
                 Some("Allow") => Effect::Allow,
                 Some("Deny") => Effect::Deny,
-                other => return Err(format!("Effect must be Allow or Deny, not {other:?}")),
+                other => return Err(PolicyError::Effect(other.map(str::to_string))),
             };
-            let actions = strings(s.get("Action"))?;
-            let resources = strings(s.get("Resource"))?;
+            let actions = strings("Action", s.get("Action"))?;
+            let resources = strings("Resource", s.get("Resource"))?;
             let principals = match s.get("Principal") {
                 None => None,
                 Some(Value::String(p)) => Some(vec![p.clone()]),
-                Some(Value::Object(m)) => Some(strings(m.get("AWS"))?),
-                Some(_) => return Err("Principal must be \"*\" or {\"AWS\": ...}".into()),
+                Some(Value::Object(m)) => Some(strings("Principal.AWS", m.get("AWS"))?),
+                Some(_) => return Err(PolicyError::Principal),
             };
             out.push(Statement {
                 effect,
@@ -209,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn deny_wins_and_default_is_deny() -> Result<(), String> {
+    fn deny_wins_and_default_is_deny() -> Result<(), PolicyError> {
         let id = Policy::parse(
             r#"{"Statement":[{"Effect":"Allow","Action":"kinesis:PutRecord*","Resource":"arn:aws:kinesis:*:*:stream/orders"}]}"#,
         )?;
@@ -253,7 +272,15 @@ mod tests {
             ),
             Decision::Allow
         );
-        assert!(Policy::parse(r#"{"Statement":[{"Effect":"Maybe"}]}"#).is_err());
+        assert!(matches!(
+            Policy::parse(r#"{"Statement":[{"Effect":"Maybe"}]}"#),
+            Err(PolicyError::Effect(Some(e))) if e == "Maybe"
+        ));
+        assert!(matches!(
+            Policy::parse(r#"{"Statement":{"Effect":"Allow","Action":[1]}}"#),
+            Err(PolicyError::NotStrings { member: "Action" })
+        ));
+        assert!(matches!(Policy::parse("{"), Err(PolicyError::NotJson(_))));
         Ok(())
     }
 }

@@ -201,10 +201,15 @@ pub enum FsyncPolicy {
     Never,
 }
 
+/// Text that names no [`FsyncPolicy`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid fsync policy {0:?}: expected fsync, none or interval(MS) with MS > 0")]
+pub struct InvalidFsyncPolicy(pub String);
+
 impl std::str::FromStr for FsyncPolicy {
-    type Err = String;
+    type Err = InvalidFsyncPolicy;
     /// Parses `fsync`/`always`, `none`/`never`, or `interval(MS)` / `interval:MS`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, InvalidFsyncPolicy> {
         let t = s.trim().to_ascii_lowercase();
         match t.as_str() {
             "fsync" | "always" => return Ok(FsyncPolicy::Always),
@@ -217,9 +222,7 @@ impl std::str::FromStr for FsyncPolicy {
             .or_else(|| t.strip_prefix("interval:"));
         match ms.map(|m| m.trim().trim_end_matches("ms").parse::<u64>()) {
             Some(Ok(ms)) if ms > 0 => Ok(FsyncPolicy::Interval(Duration::from_millis(ms))),
-            _ => Err(format!(
-                "invalid fsync policy {s:?}: expected fsync, none or interval(MS) with MS > 0"
-            )),
+            _ => Err(InvalidFsyncPolicy(s.to_string())),
         }
     }
 }

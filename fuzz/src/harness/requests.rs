@@ -11,7 +11,7 @@ pub fn decode_request<I: DeserializeOwned>(codec: Codec, body: &[u8]) -> Result<
     {
         return Ok(input);
     }
-    let value = codec.decode(body)?;
+    let value = codec.decode(body).map_err(|e| e.to_string())?;
     if !value.is_object() {
         return Err("Start of structure or map expected".into());
     }
@@ -78,9 +78,8 @@ where
     // rejects, such as a lone surrogate `"\udc00"`.)
     if codec == Codec::Json
         && let Ok(fast) = serde_json::from_slice::<I>(body)
-        && let Ok(slow) = codec
-            .decode(body)
-            .and_then(|v| serde_json::from_value::<I>(v).map_err(|e| e.to_string()))
+        && let Ok(tree) = codec.decode(body)
+        && let Ok(slow) = serde_json::from_value::<I>(tree)
     {
         assert_eq!(
             slow, fast,
