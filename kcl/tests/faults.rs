@@ -13,7 +13,7 @@ use common::*;
 use rill_kcl::*;
 use rill_testkit::{
     FaultConfig, FaultyKinesis, FaultyLeaseTable, InjectedError, LeaseFaultConfig, LeaseFaults,
-    LeaseOperation, LeaseTimeout, Operation, OperationFaults, StreamFaults, Timeout,
+    LeaseOperation, Operation, OperationFaults, StreamFaults, Timeout,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -348,7 +348,7 @@ async fn fleet_under_lease_table_faults() -> TestResult {
                     LeaseFaults::none()
                         .with_error_rate(0.1)
                         .with_latency(Duration::ZERO, Duration::from_millis(10))
-                        .with_timeouts(0.02, LeaseTimeout::fail_after(Duration::from_millis(400))),
+                        .with_timeouts(0.02, Timeout::fail_after(Duration::from_millis(400))),
                 )
                 .for_operation(
                     LeaseOperation::UpdateCheckpoint,
@@ -366,7 +366,7 @@ async fn fleet_under_lease_table_faults() -> TestResult {
                         .with_latency(Duration::ZERO, Duration::from_millis(10))
                         .with_timeouts(
                             0.02,
-                            LeaseTimeout::fail_after(Duration::from_millis(400)).applied(),
+                            Timeout::fail_after(Duration::from_millis(400)).applied(),
                         )
                         .with_error_after_success(0.1),
                 )
@@ -397,14 +397,14 @@ async fn fleet_under_lease_calls_that_never_answer() -> TestResult {
         kinesis: Box::new(no_kinesis_faults),
         leases: Box::new(|seed| {
             LeaseFaultConfig::new(300 + seed)
-                .for_all(LeaseFaults::none().with_timeouts(0.03, LeaseTimeout::forever()))
+                .for_all(LeaseFaults::none().with_timeouts(0.03, Timeout::forever()))
                 .for_operations(
                     LeaseOperation::WRITES.iter().copied(),
-                    LeaseFaults::none().with_timeouts(0.03, LeaseTimeout::forever().applied()),
+                    LeaseFaults::none().with_timeouts(0.03, Timeout::forever().applied()),
                 )
                 .for_operation(
                     LeaseOperation::UpdateCheckpoint,
-                    LeaseFaults::none().with_timeouts(0.1, LeaseTimeout::forever()),
+                    LeaseFaults::none().with_timeouts(0.1, Timeout::forever()),
                 )
         }),
         tune: Box::new(|b| b.lease_call_timeout(Duration::from_millis(400))),

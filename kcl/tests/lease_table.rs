@@ -7,7 +7,7 @@ mod common;
 use rill_kcl::lease::BoundedLeaseTable;
 use rill_kcl::{LeaseError, LeaseTable, SqliteLeaseTable};
 use rill_testkit::lease_suite as suite;
-use rill_testkit::{FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseTimeout};
+use rill_testkit::{FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, Timeout};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,7 +126,7 @@ async fn a_bounded_call_that_hangs_fails_with_timeout_at_the_bound()
     let hanging = Arc::new(FaultyLeaseTable::new(
         Arc::clone(&sqlite),
         LeaseFaultConfig::new(1)
-            .for_all(LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever())),
+            .for_all(LeaseFaults::none().with_timeouts(1.0, Timeout::forever())),
     ));
     let bounded = BoundedLeaseTable::new(hanging.clone(), Duration::from_millis(100));
     let started = tokio::time::Instant::now();

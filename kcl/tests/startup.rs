@@ -150,9 +150,7 @@ impl RecordProcessor for LossCounter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_renewals_hang_gives_its_leases_up() -> TestResult {
-    use rill_testkit::{
-        FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseOperation, LeaseTimeout,
-    };
+    use rill_testkit::{FaultyLeaseTable, LeaseFaultConfig, LeaseFaults, LeaseOperation, Timeout};
     let (dir, engine) = engine(2).await?;
     let table = sqlite(&dir)?;
     let faulty = Arc::new(FaultyLeaseTable::new(
@@ -185,7 +183,7 @@ async fn a_worker_whose_renewals_hang_gives_its_leases_up() -> TestResult {
     // From now on every renewal by a hangs forever.
     faulty.set_config(LeaseFaultConfig::new(5).for_operation(
         LeaseOperation::RenewLease,
-        LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever()),
+        LeaseFaults::none().with_timeouts(1.0, Timeout::forever()),
     ));
     // It must notice on its own: its renewals time out, and after the failover time without
     // a renewal it tells its processors the leases are lost.

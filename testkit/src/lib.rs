@@ -50,6 +50,7 @@ pub mod kinesis;
 pub mod lease;
 #[cfg(feature = "lease")]
 pub mod lease_suite;
+mod plan;
 mod rng;
 pub mod suite;
 mod wait;
@@ -61,6 +62,7 @@ pub use kinesis::{
 #[cfg(feature = "lease")]
 pub use lease::{
     FaultyLeaseTable, InjectedLeaseFault, LeaseFaultConfig, LeaseFaultCounts, LeaseFaults,
-    LeaseOperation, LeaseTimeout,
+    LeaseOperation,
 };
+pub use plan::Faults;
 pub use wait::{POLL_INTERVAL, WaitTimeout, wait_until};

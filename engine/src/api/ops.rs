@@ -60,9 +60,8 @@
 //! 4. Its tests: a success and an error case in the suite run against `Engine` and against
 //!    `Remote` + `rill serve`, and the model's list of wire names in `engine/tests/server.rs`.
 //!
-//! Nothing else lists operations but one test: the server, the audit log, the fault wrapper
-//! and the fuzz harness pick the new line up; rill-testkit's test that every operation is
-//! forwarded (`testkit/src/kinesis/tests.rs`) names each one by hand.
+//! Nothing else lists operations: the server, the audit log, the fault wrapper, the fuzz
+//! harness and rill-testkit's test that every operation is forwarded pick the new line up.
 
 /// The table of Kinesis operations (see the [module documentation](crate::api::ops)): calls
 /// `$callback! { required { lines } provided { lines } }` with one parenthesized line per

@@ -2,7 +2,8 @@
 
 use rill_engine::api::{Error, Operation};
 use std::collections::HashMap;
-use std::time::Duration;
+
+pub use crate::plan::{Faults, Timeout};
 
 /// An error the wrapper injects. Each becomes the [`Error`] a real service answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,120 +75,8 @@ impl InjectedError {
     }
 }
 
-/// How a call that hangs ends. See [`OperationFaults::timeout_rate`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeout {
-    /// How long the call hangs before it fails with an `InternalFailure` ("timed out");
-    /// `None`: it never answers, until the caller drops its future (its own timeout).
-    pub after: Option<Duration>,
-    /// Whether the inner call is made before hanging: the request was applied and its
-    /// response lost. Otherwise the request never reached the service.
-    pub applied: bool,
-}
-
-impl Timeout {
-    /// Hangs for `after`, then fails; the request is not applied.
-    pub fn fail_after(after: Duration) -> Timeout {
-        Timeout {
-            after: Some(after),
-            applied: false,
-        }
-    }
-
-    /// Never answers; the request is not applied.
-    pub fn forever() -> Timeout {
-        Timeout {
-            after: None,
-            applied: false,
-        }
-    }
-
-    /// The same, but the inner call is made (and completes) before the hang.
-    pub fn applied(mut self) -> Timeout {
-        self.applied = true;
-        self
-    }
-}
-
-impl Default for Timeout {
-    /// Hangs for 10 s, then fails; not applied.
-    fn default() -> Self {
-        Timeout::fail_after(Duration::from_secs(10))
-    }
-}
-
-/// The faults of one operation (or of all, see [`FaultConfig::all`]).
-///
-/// Per call, one of "error", "timeout", "error after success" or nothing is chosen with the
-/// rates given (they are exclusive; past a sum of 1 the later ones lose). Latency is added
-/// to every call, whatever else happens.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct OperationFaults {
-    /// Probability (0 to 1) that a call fails with one of [`errors`](Self::errors) without
-    /// reaching the inner service.
-    pub error_rate: f64,
-    /// The errors injected, one picked at random for each injected failure (also for
-    /// "error after success"). Empty: `InternalFailure`.
-    pub errors: Vec<InjectedError>,
-    /// Latency added before every call.
-    pub latency: Duration,
-    /// Random extra latency, uniform from zero to this, added to [`latency`](Self::latency).
-    pub jitter: Duration,
-    /// Probability (0 to 1) that a call hangs, as [`timeout`](Self::timeout) says.
-    pub timeout_rate: f64,
-    /// How hanging calls end.
-    pub timeout: Timeout,
-    /// Probability (0 to 1) that a call is made, succeeds, and the caller gets an error
-    /// anyway (one of [`errors`](Self::errors)): the write happened but its response was
-    /// lost. A call the inner service fails is returned as it is.
-    pub error_after_success_rate: f64,
-}
-
-impl OperationFaults {
-    /// No faults.
-    pub fn none() -> OperationFaults {
-        OperationFaults::default()
-    }
-
-    /// Fails calls with probability `rate`, with errors picked from `errors`.
-    pub fn with_errors(
-        mut self,
-        rate: f64,
-        errors: impl IntoIterator<Item = InjectedError>,
-    ) -> OperationFaults {
-        self.error_rate = rate;
-        self.errors = errors.into_iter().collect();
-        self
-    }
-
-    /// Adds `latency` plus up to `jitter` to every call.
-    pub fn with_latency(mut self, latency: Duration, jitter: Duration) -> OperationFaults {
-        self.latency = latency;
-        self.jitter = jitter;
-        self
-    }
-
-    /// Hangs calls with probability `rate`, ending as `timeout` says.
-    pub fn with_timeouts(mut self, rate: f64, timeout: Timeout) -> OperationFaults {
-        self.timeout_rate = rate;
-        self.timeout = timeout;
-        self
-    }
-
-    /// Makes calls, then answers an error anyway, with probability `rate`.
-    pub fn with_error_after_success(mut self, rate: f64) -> OperationFaults {
-        self.error_after_success_rate = rate;
-        self
-    }
-
-    pub(crate) fn is_none(&self) -> bool {
-        self.error_rate <= 0.0
-            && self.timeout_rate <= 0.0
-            && self.error_after_success_rate <= 0.0
-            && self.latency.is_zero()
-            && self.jitter.is_zero()
-    }
-}
+/// The faults of one operation (or of all, see [`FaultConfig::all`]): see [`Faults`].
+pub type OperationFaults = Faults<InjectedError>;
 
 /// Per-entry failures of PutRecords calls that reach the inner service: each entry fails on
 /// its own with probability [`rate`](Self::rate) (it is not written) while the others are

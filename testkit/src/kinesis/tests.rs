@@ -24,80 +24,49 @@ async fn engine(
     Ok((engine, dir))
 }
 
-/// Calls every operation once (with mostly empty inputs) and returns each one's error
-/// code (`None` on success).
+/// Calls every operation of the table once (with mostly empty inputs) and returns each
+/// one's error code (`None` on success).
 async fn call_every_operation(k: &dyn Kinesis) -> Vec<(Operation, Option<String>)> {
-    macro_rules! calls {
-        ($($op:ident: $call:expr;)*) => {{
+    // The input of an operation: its `Default`, or placeholders for the two input types
+    // whose required members have no natural default.
+    macro_rules! blank {
+        (SubscribeToShard) => {
+            SubscribeToShardInput {
+                consumer_arn: String::new(),
+                shard_id: String::new(),
+                starting_position: StartingPosition {
+                    position_type: ShardIteratorType::TrimHorizon,
+                    sequence_number: None,
+                    timestamp: None,
+                },
+            }
+        };
+        (UpdateStreamMode) => {
+            UpdateStreamModeInput {
+                stream_arn: String::new(),
+                stream_mode_details: StreamModeDetails {
+                    stream_mode: StreamMode::OnDemand,
+                },
+            }
+        };
+        ($op:ident) => {
+            Default::default()
+        };
+    }
+    macro_rules! every_call {
+        (required { $($required:tt)* } provided { $($provided:tt)* }) => {
+            every_call!(@lines $($required)* $($provided)*)
+        };
+        (@lines $(($op:ident, $method:ident, $input:ty, $($rest:tt)*))*) => {{
             let mut out = Vec::new();
             $(
-                let r: Result<()> = $call.await.map(|_| ());
+                let r: Result<()> = k.$method(blank!($op)).await.map(|_| ());
                 out.push((Operation::$op, r.err().map(|e| e.code().to_string())));
             )*
             out
         }};
     }
-    calls! {
-        CreateStream: k.create_stream(Default::default());
-        DeleteStream: k.delete_stream(Default::default());
-        DescribeStream: k.describe_stream(Default::default());
-        DescribeStreamSummary: k.describe_stream_summary(Default::default());
-        ListStreams: k.list_streams(Default::default());
-        ListShards: k.list_shards(Default::default());
-        PutRecord: k.put_record(Default::default());
-        PutRecords: k.put_records(Default::default());
-        GetShardIterator: k.get_shard_iterator(Default::default());
-        GetRecords: k.get_records(Default::default());
-        AddTagsToStream: k.add_tags_to_stream(Default::default());
-        ListTagsForStream: k.list_tags_for_stream(Default::default());
-        RemoveTagsFromStream: k.remove_tags_from_stream(Default::default());
-        IncreaseStreamRetentionPeriod: k.increase_stream_retention_period(Default::default());
-        DecreaseStreamRetentionPeriod: k.decrease_stream_retention_period(Default::default());
-        SplitShard: k.split_shard(Default::default());
-        MergeShards: k.merge_shards(Default::default());
-        RegisterStreamConsumer: k.register_stream_consumer(Default::default());
-        DescribeStreamConsumer: k.describe_stream_consumer(Default::default());
-        ListStreamConsumers: k.list_stream_consumers(Default::default());
-        DeregisterStreamConsumer: k.deregister_stream_consumer(Default::default());
-        SubscribeToShard: k.subscribe_to_shard(SubscribeToShardInput {
-            consumer_arn: String::new(),
-            shard_id: String::new(),
-            starting_position: StartingPosition {
-                position_type: ShardIteratorType::TrimHorizon,
-                sequence_number: None,
-                timestamp: None,
-            },
-        });
-        UpdateStreamMode: k.update_stream_mode(UpdateStreamModeInput {
-            stream_arn: String::new(),
-            stream_mode_details: StreamModeDetails {
-                stream_mode: StreamMode::OnDemand,
-            },
-        });
-        StartStreamEncryption: k.start_stream_encryption(Default::default());
-        StopStreamEncryption: k.stop_stream_encryption(Default::default());
-        UpdateShardCount: k.update_shard_count(Default::default());
-        DescribeLimits: k.describe_limits(Default::default());
-        DescribeAccountSettings: k.describe_account_settings(Default::default());
-        UpdateAccountSettings: k.update_account_settings(Default::default());
-        EnableEnhancedMonitoring: k.enable_enhanced_monitoring(Default::default());
-        DisableEnhancedMonitoring: k.disable_enhanced_monitoring(Default::default());
-        TagResource: k.tag_resource(Default::default());
-        UntagResource: k.untag_resource(Default::default());
-        ListTagsForResource: k.list_tags_for_resource(Default::default());
-        UpdateMaxRecordSize: k.update_max_record_size(Default::default());
-        UpdateStreamWarmThroughput: k.update_stream_warm_throughput(Default::default());
-        PutResourcePolicy: k.put_resource_policy(Default::default());
-        GetResourcePolicy: k.get_resource_policy(Default::default());
-        DeleteResourcePolicy: k.delete_resource_policy(Default::default());
-        UpdateStreamRecordDistributionStrategy:
-            k.update_stream_record_distribution_strategy(Default::default());
-        CreateChannel: k.create_channel(Default::default());
-        DescribeChannel: k.describe_channel(Default::default());
-        ListChannels: k.list_channels(Default::default());
-        UpdateChannel: k.update_channel(Default::default());
-        DeleteChannel: k.delete_channel(Default::default());
-    }
+    rill_engine::kinesis_operations!(every_call)
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! [`FaultyKinesis`]: the wrapper, its decisions and the forwarding of every operation.
 
-use super::{FaultConfig, FaultCounts, InjectedError, Timeout};
+use super::{FaultConfig, FaultCounts, InjectedError};
+use crate::plan::{self, Fate};
 use crate::rng::SeededRng as Rng;
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -38,14 +39,6 @@ struct Shared {
     counts: Mutex<BTreeMap<Operation, FaultCounts>>,
 }
 
-/// What happens to one call.
-enum Outcome {
-    Pass,
-    Fail(Error),
-    Hang(Timeout),
-    FailAfterSuccess(Error),
-}
-
 impl Shared {
     fn config(&self) -> Option<Arc<FaultConfig>> {
         if !self.enabled.load(Ordering::Relaxed) {
@@ -60,44 +53,28 @@ impl Shared {
         f(lock(&self.counts).entry(op).or_default());
     }
 
-    /// Decides the latency and the outcome of one call.
-    fn plan(&self, op: Operation) -> (Duration, Outcome) {
+    /// Decides the latency and the fate of one call.
+    fn plan(&self, op: Operation) -> (Duration, Fate<Error>) {
         self.count(op, |c| c.calls += 1);
         let Some(config) = self.config() else {
-            return (Duration::ZERO, Outcome::Pass);
+            return (Duration::ZERO, Fate::Pass);
         };
         let f = config.faults_for(op);
         if f.is_none() {
-            return (Duration::ZERO, Outcome::Pass);
+            return (Duration::ZERO, Fate::Pass);
         }
-        let mut rng = lock(&self.rng);
-        let delay = f.latency + rng.up_to(f.jitter);
-        let roll = rng.unit();
-        let clamp = |p: f64| if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
-        let (e, t, s) = (
-            clamp(f.error_rate),
-            clamp(f.timeout_rate),
-            clamp(f.error_after_success_rate),
-        );
-        let outcome = if roll < e {
-            Outcome::Fail(pick(&mut rng, &f.errors, CALL_DEFAULT).to_error(op))
-        } else if roll < e + t {
-            Outcome::Hang(f.timeout)
-        } else if roll < e + t + s {
-            Outcome::FailAfterSuccess(pick(&mut rng, &f.errors, CALL_DEFAULT).to_error(op))
-        } else {
-            Outcome::Pass
-        };
-        drop(rng);
+        let (delay, fate) = f.draw(&mut lock(&self.rng), |rng, errors| {
+            pick(rng, errors, CALL_DEFAULT).to_error(op)
+        });
         self.count(op, |c| {
             c.delayed += u64::from(!delay.is_zero());
-            match &outcome {
-                Outcome::Fail(_) => c.errors += 1,
-                Outcome::Hang(_) => c.timeouts += 1,
-                Outcome::Pass | Outcome::FailAfterSuccess(_) => {}
+            match &fate {
+                Fate::Fail(_) => c.errors += 1,
+                Fate::Hang(_) => c.timeouts += 1,
+                Fate::Pass | Fate::FailAfterSuccess(_) => {}
             }
         });
-        (delay, outcome)
+        (delay, fate)
     }
 
     /// The entries of a PutRecords call of `n` entries that fail, with their errors.
@@ -229,37 +206,18 @@ impl FaultyKinesis {
     where
         Fut: Future<Output = Result<T>>,
     {
-        let (delay, outcome) = self.shared.plan(op);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        match outcome {
-            Outcome::Pass => call().await,
-            Outcome::Fail(e) => Err(e),
-            Outcome::Hang(t) => {
-                if t.applied {
-                    let _ = call().await;
-                }
-                match t.after {
-                    Some(after) => {
-                        tokio::time::sleep(after).await;
-                        Err(Error::Internal {
-                            message: format!(
-                                "{op}: injected timeout: no answer within {after:?} (timed out)"
-                            ),
-                            source: None,
-                        })
-                    }
-                    None => std::future::pending().await,
-                }
-            }
-            Outcome::FailAfterSuccess(e) => {
-                let out = call().await?;
-                drop(out);
-                self.shared.count(op, |c| c.errors_after_success += 1);
-                Err(e)
-            }
-        }
+        let (delay, fate) = self.shared.plan(op);
+        plan::run(
+            delay,
+            fate,
+            call,
+            |after| Error::Internal {
+                message: format!("{op}: injected timeout: no answer within {after:?} (timed out)"),
+                source: None,
+            },
+            || self.shared.count(op, |c| c.errors_after_success += 1),
+        )
+        .await
     }
 
     /// PutRecords with per-entry failures: the entries that fail are left out of the

@@ -4,7 +4,8 @@
 use rill_kcl::lease::{LeaseError, LeaseTable};
 use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+
+use crate::plan::Faults;
 
 /// A [`LeaseTable`] method, to configure and count faults per method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,111 +101,10 @@ impl fmt::Display for LeaseOperation {
     }
 }
 
-/// How a call that hangs ends. See [`LeaseFaults::timeout_rate`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LeaseTimeout {
-    /// How long the call hangs before failing with a storage error ("timed out"); `None`:
-    /// it never answers, until the caller drops its future.
-    pub after: Option<Duration>,
-    /// Whether the call is made (and applied) before hanging.
-    pub applied: bool,
-}
-
-impl LeaseTimeout {
-    /// Hangs for `after`, then fails; not applied.
-    pub fn fail_after(after: Duration) -> LeaseTimeout {
-        LeaseTimeout {
-            after: Some(after),
-            applied: false,
-        }
-    }
-
-    /// Never answers; not applied. Workers have no timeout of their own on lease table
-    /// calls (a real table's client has), so a worker meeting this stalls.
-    pub fn forever() -> LeaseTimeout {
-        LeaseTimeout {
-            after: None,
-            applied: false,
-        }
-    }
-
-    /// The same, but the call is made (and applied) before the hang.
-    pub fn applied(mut self) -> LeaseTimeout {
-        self.applied = true;
-        self
-    }
-}
-
-impl Default for LeaseTimeout {
-    /// Hangs for 5 s, then fails; not applied.
-    fn default() -> Self {
-        LeaseTimeout::fail_after(Duration::from_secs(5))
-    }
-}
-
-/// The faults of one lease table method (or of all, see [`LeaseFaultConfig::all`]).
-///
-/// Per call, one of "error", "timeout", "error after success" or nothing is chosen with the
-/// rates given (exclusive; past a sum of 1 the later ones lose). Latency is added to every
-/// call.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LeaseFaults {
-    /// Probability (0 to 1) that a call fails with [`LeaseError::Storage`] without reaching
-    /// the table.
-    pub error_rate: f64,
-    /// Latency added before every call.
-    pub latency: Duration,
-    /// Random extra latency, uniform from zero to this.
-    pub jitter: Duration,
-    /// Probability (0 to 1) that a call hangs, as [`timeout`](Self::timeout) says.
-    pub timeout_rate: f64,
-    /// How hanging calls end.
-    pub timeout: LeaseTimeout,
-    /// Probability (0 to 1) that a call is made, succeeds (a conditional write is written,
-    /// or its condition failed), and the caller gets a storage error anyway.
-    pub error_after_success_rate: f64,
-}
-
-impl LeaseFaults {
-    /// No faults.
-    pub fn none() -> LeaseFaults {
-        LeaseFaults::default()
-    }
-
-    /// Fails calls with probability `rate`.
-    pub fn with_error_rate(mut self, rate: f64) -> LeaseFaults {
-        self.error_rate = rate;
-        self
-    }
-
-    /// Adds `latency` plus up to `jitter` to every call.
-    pub fn with_latency(mut self, latency: Duration, jitter: Duration) -> LeaseFaults {
-        self.latency = latency;
-        self.jitter = jitter;
-        self
-    }
-
-    /// Hangs calls with probability `rate`, ending as `timeout` says.
-    pub fn with_timeouts(mut self, rate: f64, timeout: LeaseTimeout) -> LeaseFaults {
-        self.timeout_rate = rate;
-        self.timeout = timeout;
-        self
-    }
-
-    /// Makes calls, then answers a storage error anyway, with probability `rate`.
-    pub fn with_error_after_success(mut self, rate: f64) -> LeaseFaults {
-        self.error_after_success_rate = rate;
-        self
-    }
-
-    pub(crate) fn is_none(&self) -> bool {
-        self.error_rate <= 0.0
-            && self.timeout_rate <= 0.0
-            && self.error_after_success_rate <= 0.0
-            && self.latency.is_zero()
-            && self.jitter.is_zero()
-    }
-}
+/// The faults of one lease table method (or of all, see [`LeaseFaultConfig::all`]): see
+/// [`Faults`]. The error injected is always a [`LeaseError::Storage`], so `errors` stays
+/// empty.
+pub type LeaseFaults = Faults<std::convert::Infallible>;
 
 /// What [`FaultyLeaseTable`](super::FaultyLeaseTable) injects.
 #[derive(Debug, Clone, Default, PartialEq)]

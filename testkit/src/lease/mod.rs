@@ -4,7 +4,7 @@
 //!
 //! * adds latency (fixed plus uniform jitter) before the call;
 //! * fails the call with [`LeaseError::Storage`](rill_kcl::lease::LeaseError::Storage) without reaching the table;
-//! * hangs ([`LeaseTimeout`]): no answer for a while and then a storage error, or no
+//! * hangs ([`Timeout`]): no answer for a while and then a storage error, or no
 //!   answer at all (until the caller drops the future); optionally after the call was
 //!   applied;
 //! * fails after success: the call is made and succeeds — a conditional write *is*
@@ -55,5 +55,6 @@ mod config;
 mod tests;
 mod wrapper;
 
-pub use config::{LeaseFaultConfig, LeaseFaultCounts, LeaseFaults, LeaseOperation, LeaseTimeout};
+pub use crate::plan::Timeout;
+pub use config::{LeaseFaultConfig, LeaseFaultCounts, LeaseFaults, LeaseOperation};
 pub use wrapper::{FaultyLeaseTable, InjectedLeaseFault};

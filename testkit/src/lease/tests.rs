@@ -32,14 +32,14 @@ async fn error_after_success_writes_and_errors_do_not() -> TestResult {
     assert_eq!(after, now, "not written");
     // Hangs: fail after a while, or never answer.
     faulty.set_config(LeaseFaultConfig::new(2).for_all(
-        LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::fail_after(Duration::from_millis(30))),
+        LeaseFaults::none().with_timeouts(1.0, Timeout::fail_after(Duration::from_millis(30))),
     ));
     let start = std::time::Instant::now();
     assert!(faulty.list_leases().await.is_err());
     assert!(start.elapsed() >= Duration::from_millis(30));
     faulty.set_config(
         LeaseFaultConfig::new(2)
-            .for_all(LeaseFaults::none().with_timeouts(1.0, LeaseTimeout::forever().applied())),
+            .for_all(LeaseFaults::none().with_timeouts(1.0, Timeout::forever().applied())),
     );
     let r = tokio::time::timeout(Duration::from_millis(50), faulty.evict_lease(&now)).await;
     assert!(r.is_err(), "never answered");

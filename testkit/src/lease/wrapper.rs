@@ -1,6 +1,7 @@
 //! [`FaultyLeaseTable`]: the wrapper and the forwarding of every `LeaseTable` method.
 
-use super::{LeaseFaultConfig, LeaseFaultCounts, LeaseOperation, LeaseTimeout};
+use super::{LeaseFaultConfig, LeaseFaultCounts, LeaseOperation};
+use crate::plan::{self, Fate};
 use crate::rng::SeededRng as Rng;
 use async_trait::async_trait;
 use rill_kcl::lease::{CheckpointUpdate, FleetState, LeaderUpdate, Lease, LeaseError, LeaseTable};
@@ -18,13 +19,6 @@ pub struct InjectedLeaseFault(pub String);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-enum Outcome {
-    Pass,
-    Fail,
-    Hang(LeaseTimeout),
-    FailAfterSuccess,
 }
 
 /// A [`LeaseTable`] that forwards every method to an inner table and injects the faults
@@ -117,45 +111,37 @@ impl FaultyLeaseTable {
         f(lock(&self.counts).entry(op).or_default());
     }
 
-    fn plan(&self, op: LeaseOperation) -> (Duration, Outcome) {
+    fn plan(&self, op: LeaseOperation) -> (Duration, Fate<LeaseError>) {
         self.count(op, |c| c.calls += 1);
         if !self.is_enabled() {
-            return (Duration::ZERO, Outcome::Pass);
+            return (Duration::ZERO, Fate::Pass);
         }
         let config = Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()));
         let f = config.faults_for(op);
         if f.is_none() {
-            return (Duration::ZERO, Outcome::Pass);
+            return (Duration::ZERO, Fate::Pass);
         }
-        let (jitter, roll) = {
-            let mut rng = lock(&self.rng);
-            (rng.unit(), rng.unit())
-        };
-        let delay = f.latency + f.jitter.mul_f64(jitter);
-        let clamp = |p: f64| if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
-        let (e, t, s) = (
-            clamp(f.error_rate),
-            clamp(f.timeout_rate),
-            clamp(f.error_after_success_rate),
-        );
-        let outcome = if roll < e {
-            Outcome::Fail
-        } else if roll < e + t {
-            Outcome::Hang(f.timeout)
-        } else if roll < e + t + s {
-            Outcome::FailAfterSuccess
-        } else {
-            Outcome::Pass
-        };
+        let (delay, fate) = f.draw(&mut lock(&self.rng), |_, _| ());
+        let fate = fate.map(|failed_after_success| {
+            storage(
+                op,
+                if failed_after_success {
+                    "the call was applied but its answer was lost"
+                } else {
+                    "the lease table is unavailable"
+                }
+                .into(),
+            )
+        });
         self.count(op, |c| {
             c.delayed += u64::from(!delay.is_zero());
-            match outcome {
-                Outcome::Fail => c.errors += 1,
-                Outcome::Hang(_) => c.timeouts += 1,
-                Outcome::Pass | Outcome::FailAfterSuccess => {}
+            match fate {
+                Fate::Fail(_) => c.errors += 1,
+                Fate::Hang(_) => c.timeouts += 1,
+                Fate::Pass | Fate::FailAfterSuccess(_) => {}
             }
         });
-        (delay, outcome)
+        (delay, fate)
     }
 
     async fn call<T, Fut>(
@@ -166,38 +152,15 @@ impl FaultyLeaseTable {
     where
         Fut: Future<Output = Result<T, LeaseError>>,
     {
-        let (delay, outcome) = self.plan(op);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        match outcome {
-            Outcome::Pass => call().await,
-            Outcome::Fail => Err(storage(op, "the lease table is unavailable".into())),
-            Outcome::Hang(t) => {
-                if t.applied {
-                    let _ = call().await;
-                }
-                match t.after {
-                    Some(after) => {
-                        tokio::time::sleep(after).await;
-                        Err(storage(
-                            op,
-                            format!("no answer within {after:?} (timed out)"),
-                        ))
-                    }
-                    None => std::future::pending().await,
-                }
-            }
-            Outcome::FailAfterSuccess => {
-                let out = call().await?;
-                drop(out);
-                self.count(op, |c| c.errors_after_success += 1);
-                Err(storage(
-                    op,
-                    "the call was applied but its answer was lost".into(),
-                ))
-            }
-        }
+        let (delay, fate) = self.plan(op);
+        plan::run(
+            delay,
+            fate,
+            call,
+            |after| storage(op, format!("no answer within {after:?} (timed out)")),
+            || self.count(op, |c| c.errors_after_success += 1),
+        )
+        .await
     }
 }
 
