@@ -44,6 +44,8 @@ use rill_engine::server::{self, ServerConfig};
 use rill_engine::{Engine, EngineConfig};
 use std::sync::Arc;
 
+use rill_testkit::wire::{AMZ_DATE, UNSIGNED_AUTH};
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The account id of the default engine configuration.
@@ -856,6 +858,8 @@ async fn every_target_is_served() -> TestResult {
     for op in MODEL_OPERATIONS {
         let resp = http
             .post(&s.endpoint)
+            .header("authorization", UNSIGNED_AUTH)
+            .header("x-amz-date", AMZ_DATE)
             .header("X-Amz-Target", format!("Kinesis_20131202.{op}"))
             .header("Content-Type", "application/x-amz-json-1.1")
             .body("{}")

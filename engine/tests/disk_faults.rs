@@ -17,6 +17,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rill_testkit::wire::{AMZ_DATE, UNSIGNED_AUTH};
+
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A tmpfs of a few MiB mounted on a temporary directory; unmounted on drop.
@@ -797,6 +799,8 @@ async fn over_http_a_full_disk_is_a_500_internal_failure_naming_it() -> TestResu
     });
     let resp = reqwest::Client::new()
         .post(format!("{endpoint}/"))
+        .header("authorization", UNSIGNED_AUTH)
+        .header("x-amz-date", AMZ_DATE)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", "Kinesis_20131202.PutRecord")
         .body(body.to_string())

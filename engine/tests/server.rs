@@ -23,6 +23,8 @@ use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rill_testkit::wire::{AMZ_DATE, UNSIGNED_AUTH};
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The account id of the default engine configuration, as it appears in messages and ARNs.
@@ -200,12 +202,32 @@ async fn post(
     content_type: &str,
     body: impl Into<reqwest::Body>,
 ) -> Result<Raw, reqwest::Error> {
+    let target = op.map(|op| format!("Kinesis_20131202.{op}"));
+    let mut headers = vec![
+        ("authorization", UNSIGNED_AUTH),
+        ("x-amz-date", AMZ_DATE),
+        ("content-type", content_type),
+    ];
+    if let Some(t) = &target {
+        headers.push(("x-amz-target", t));
+    }
+    send(endpoint, "POST", "/", &headers, body).await
+}
+
+/// Sends one request with exactly the given headers (and those reqwest always adds).
+async fn send(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> Result<Raw, reqwest::Error> {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut req = reqwest::Client::new()
-        .post(format!("{endpoint}/"))
-        .header("content-type", content_type)
+        .request(method, format!("{endpoint}{path}"))
         .body(body);
-    if let Some(op) = op {
-        req = req.header("x-amz-target", format!("Kinesis_20131202.{op}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
     let resp = req.send().await?;
     Ok(Raw {
@@ -226,7 +248,8 @@ async fn post_json(endpoint: &str, op: &str, body: &Json) -> Result<Raw, reqwest
     .await
 }
 
-/// Asserts `raw` is an error answer as AWS shapes it and returns its message.
+/// Asserts `raw` is a JSON error answer as AWS shapes it and returns its message (empty
+/// when AWS sends none).
 fn assert_wire_error(
     raw: &Raw,
     status: u16,
@@ -238,13 +261,16 @@ fn assert_wire_error(
         .header("x-amzn-RequestId")
         .ok_or("no x-amzn-RequestId")?;
     assert_eq!(id.len(), 36, "a UUID request id: {id}");
+    assert!(raw.header("x-amz-id-2").is_some(), "no x-amz-id-2: {raw:?}");
     let body = raw.json()?;
     assert_eq!(body["__type"], code, "body {body}");
-    let message = body["message"]
-        .as_str()
-        .ok_or_else(|| format!("no message in {body}"))?;
-    assert!(!message.is_empty());
-    Ok(message.to_string())
+    let message = body
+        .get("message")
+        .or_else(|| body.get("Message"))
+        .map(|m| m.as_str().map(str::to_string).ok_or("message not a string"))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(message)
 }
 
 impl std::fmt::Debug for Raw {
@@ -1113,26 +1139,32 @@ async fn responses_carry_request_ids_and_errors_have_aws_shape() -> TestResult {
 #[tokio::test]
 async fn unknown_or_missing_target_is_unknown_operation() -> TestResult {
     let s = TestServer::start(ServerConfig::default()).await;
+    // AWS answers all three without a message.
     let unknown = post_json(&s.endpoint, "Frobnicate", &json!({})).await?;
     let message = assert_wire_error(&unknown, 400, "UnknownOperationException")?;
-    assert!(message.contains("Frobnicate"), "{message}");
+    assert_eq!(message, "");
     let missing = post(&s.endpoint, None, "application/x-amz-json-1.1", "{}").await?;
-    assert_wire_error(&missing, 400, "UnknownOperationException")?;
-    // A target of another service is not a Kinesis operation either.
-    let other = reqwest::Client::new()
-        .post(format!("{}/", s.endpoint))
-        .header("x-amz-target", "DynamoDB_20120810.ListTables")
-        .header("content-type", "application/x-amz-json-1.0")
-        .body("{}")
-        .send()
-        .await?;
-    assert_eq!(other.status().as_u16(), 400);
     assert_eq!(
-        other
-            .headers()
-            .get("x-amzn-ErrorType")
-            .map(|v| v.as_bytes()),
-        Some(b"UnknownOperationException".as_slice())
+        assert_wire_error(&missing, 400, "UnknownOperationException")?,
+        ""
+    );
+    // A target of another service is not a Kinesis operation either.
+    let other = send(
+        &s.endpoint,
+        "POST",
+        "/",
+        &[
+            ("authorization", UNSIGNED_AUTH),
+            ("x-amz-date", AMZ_DATE),
+            ("x-amz-target", "DynamoDB_20120810.ListTables"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        "{}",
+    )
+    .await?;
+    assert_eq!(
+        assert_wire_error(&other, 400, "UnknownOperationException")?,
+        ""
     );
     Ok(())
 }
@@ -1140,7 +1172,8 @@ async fn unknown_or_missing_target_is_unknown_operation() -> TestResult {
 #[tokio::test]
 async fn malformed_json_is_serialization_exception() -> TestResult {
     let s = TestServer::start(ServerConfig::default()).await;
-    for body in [r#"{"StreamName": "#, "not json", "[1, 2]"] {
+    // A body that is not a JSON object: AWS sends no message.
+    for body in [r#"{"StreamName": "#, "not json", "[1, 2]", "3"] {
         let raw = post(
             &s.endpoint,
             Some("DescribeStream"),
@@ -1148,7 +1181,7 @@ async fn malformed_json_is_serialization_exception() -> TestResult {
             body,
         )
         .await?;
-        assert_wire_error(&raw, 400, "SerializationException")?;
+        assert_eq!(assert_wire_error(&raw, 400, "SerializationException")?, "");
     }
     // A member of the wrong type.
     let raw = post_json(
@@ -1358,6 +1391,8 @@ async fn h2c_prior_knowledge_is_served() -> TestResult {
     let client = reqwest::Client::builder().http2_prior_knowledge().build()?;
     let resp = client
         .post(format!("{}/", s.endpoint))
+        .header("authorization", UNSIGNED_AUTH)
+        .header("x-amz-date", AMZ_DATE)
         .header("x-amz-target", "Kinesis_20131202.ListStreams")
         .header("content-type", "application/x-amz-json-1.1")
         .body("{}")
@@ -1459,7 +1494,17 @@ async fn unknown_key_id_is_unrecognized_client() -> TestResult {
 #[tokio::test]
 async fn unsigned_request_is_missing_authentication_token() -> TestResult {
     let s = auth_server().await;
-    let raw = post_json(&s.endpoint, "ListStreams", &json!({})).await?;
+    let raw = send(
+        &s.endpoint,
+        "POST",
+        "/",
+        &[
+            ("x-amz-target", "Kinesis_20131202.ListStreams"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        "{}",
+    )
+    .await?;
     let message = assert_wire_error(&raw, 400, "MissingAuthenticationTokenException")?;
     assert_eq!(message, "Missing Authentication Token");
     Ok(())
@@ -1586,5 +1631,348 @@ async fn child_shards_and_throttling_through_the_sdk() -> TestResult {
     }
     let e = throttled.ok_or("the sixth call in a second is throttled")?;
     assert!(e.is_provisioned_throughput_exceeded_exception(), "{e:?}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. AWS's front end: the checks before any operation, in AWS's order.
+// ---------------------------------------------------------------------------------------
+
+/// AWS's answer to a request it cannot map to an operation.
+const ACCESS_DENIED_XML: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
+
+/// Encodes a CBOR value.
+fn cbor_bytes(v: &Cbor) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut bytes = Vec::new();
+    ciborium::ser::into_writer(v, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Asserts `raw` is a CBOR error answer with `code` and no message.
+fn assert_cbor_error_without_message(
+    raw: &Raw,
+    status: u16,
+    code: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    assert_eq!(raw.status, status, "{raw:?}");
+    assert_eq!(
+        raw.header("content-type"),
+        Some("application/x-amz-cbor-1.1")
+    );
+    assert_eq!(raw.header("x-amzn-ErrorType"), Some(code));
+    let body: Cbor = ciborium::de::from_reader(&raw.body[..])?;
+    assert_eq!(
+        cbor_get(&body, "__type").and_then(Cbor::as_text),
+        Some(code)
+    );
+    assert!(cbor_get(&body, "message").is_none(), "{body:?}");
+    assert!(cbor_get(&body, "Message").is_none(), "{body:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn methods_other_than_post_are_access_denied_xml_on_any_path() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    for method in ["GET", "PUT", "DELETE", "PATCH"] {
+        for path in ["/", "/streams", "/a/b/c?x=1"] {
+            let raw = send(&s.endpoint, method, path, &[], "").await?;
+            assert_eq!(raw.status, 403, "{method} {path}: {raw:?}");
+            assert_eq!(
+                &raw.body[..],
+                ACCESS_DENIED_XML.as_bytes(),
+                "{method} {path}"
+            );
+            assert!(raw.header("x-amzn-ErrorType").is_none(), "{raw:?}");
+            assert!(raw.header("x-amzn-RequestId").is_some(), "{raw:?}");
+        }
+    }
+    // The server's own endpoints stay.
+    assert_eq!(
+        send(&s.endpoint, "GET", "/health", &[], "").await?.status,
+        200
+    );
+    assert_eq!(
+        send(&s.endpoint, "GET", "/metrics", &[], "").await?.status,
+        200
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn post_is_served_on_any_path_and_successes_carry_aws_ids() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    let raw = send(
+        &s.endpoint,
+        "POST",
+        "/x/y/?z=1",
+        &[
+            ("authorization", UNSIGNED_AUTH),
+            ("x-amz-date", AMZ_DATE),
+            ("x-amz-target", "Kinesis_20131202.ListStreams"),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        "{}",
+    )
+    .await?;
+    assert_eq!(raw.status, 200, "{raw:?}");
+    assert_eq!(raw.json()?["StreamNames"], json!([]));
+    assert!(raw.header("x-amzn-RequestId").is_some());
+    let id2 = raw.header("x-amz-id-2").ok_or("no x-amz-id-2")?;
+    assert_eq!(id2.len(), 96, "72 bytes in base64: {id2}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn empty_body_is_serialization_or_unknown_operation_in_the_request_codec() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    // JSON: a known target is SerializationException, an unknown one UnknownOperation.
+    let raw = post(
+        &s.endpoint,
+        Some("ListStreams"),
+        "application/x-amz-json-1.1",
+        "",
+    )
+    .await?;
+    assert_eq!(assert_wire_error(&raw, 400, "SerializationException")?, "");
+    let raw = post(&s.endpoint, Some("Nope"), "application/x-amz-json-1.1", "").await?;
+    assert_eq!(
+        assert_wire_error(&raw, 400, "UnknownOperationException")?,
+        ""
+    );
+    // CBOR, and any other content type, answers in CBOR.
+    let raw = post(
+        &s.endpoint,
+        Some("ListStreams"),
+        "application/x-amz-cbor-1.1",
+        "",
+    )
+    .await?;
+    assert_cbor_error_without_message(&raw, 400, "SerializationException")?;
+    let raw = post(&s.endpoint, None, "text/plain", "").await?;
+    assert_cbor_error_without_message(&raw, 400, "UnknownOperationException")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unsupported_content_type_is_unknown_operation_xml_or_access_denied() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    // A target of service.operation form: 404 and a message-less XML element.
+    let raw = post(&s.endpoint, Some("ListStreams"), "text/plain", "{}").await?;
+    assert_eq!(raw.status, 404, "{raw:?}");
+    assert_eq!(&raw.body[..], b"<UnknownOperationException/>\n");
+    // No target at all: AWS cannot name an operation to authorize.
+    let raw = post(&s.endpoint, None, "application/xml", "{}").await?;
+    assert_eq!(raw.status, 403, "{raw:?}");
+    assert_eq!(&raw.body[..], ACCESS_DENIED_XML.as_bytes());
+    Ok(())
+}
+
+#[tokio::test]
+async fn plain_json_gets_the_coral_envelope() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    let raw = post(&s.endpoint, Some("ListStreams"), "application/json", "{}").await?;
+    assert_eq!(raw.status, 404, "{raw:?}");
+    assert_eq!(
+        raw.json()?,
+        json!({"Output": {"__type": "com.amazon.coral.service#UnknownOperationException"}, "Version": "1.0"})
+    );
+    let raw = post(&s.endpoint, Some("ListStreams"), "application/json", "[1]").await?;
+    assert_eq!(raw.status, 400, "{raw:?}");
+    assert_eq!(
+        raw.json()?,
+        json!({"Output": {"__type": "com.amazon.coral.service#SerializationException"}, "Version": "1.0"})
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn cbor_bodies_that_are_not_maps_or_name_no_operation_fail_in_cbor() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    for body in [
+        Cbor::Integer(3.into()),
+        Cbor::Array(vec![]),
+        Cbor::Text("{}".into()),
+    ] {
+        let raw = post(
+            &s.endpoint,
+            Some("ListStreams"),
+            "application/x-amz-cbor-1.1",
+            cbor_bytes(&body)?,
+        )
+        .await?;
+        assert_cbor_error_without_message(&raw, 400, "SerializationException")?;
+    }
+    let raw = post(
+        &s.endpoint,
+        Some("Nope"),
+        "application/x-amz-cbor-1.1",
+        cbor_bytes(&cbor_map(vec![]))?,
+    )
+    .await?;
+    assert_cbor_error_without_message(&raw, 400, "UnknownOperationException")?;
+    // Garbage that is not CBOR at all.
+    let raw = post(
+        &s.endpoint,
+        Some("ListStreams"),
+        "application/x-amz-cbor-1.1",
+        NOT_UTF8,
+    )
+    .await?;
+    assert_cbor_error_without_message(&raw, 400, "SerializationException")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_authentication_is_missing_token_even_without_auth_keys() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    let target = ("x-amz-target", "Kinesis_20131202.ListStreams");
+    let raw = send(
+        &s.endpoint,
+        "POST",
+        "/",
+        &[target, ("content-type", "application/x-amz-json-1.1")],
+        "{}",
+    )
+    .await?;
+    let message = assert_wire_error(&raw, 400, "MissingAuthenticationTokenException")?;
+    assert_eq!(message, "Missing Authentication Token");
+    let raw = send(
+        &s.endpoint,
+        "POST",
+        "/",
+        &[target, ("content-type", "application/x-amz-cbor-1.1")],
+        cbor_bytes(&cbor_map(vec![]))?,
+    )
+    .await?;
+    assert_eq!(raw.status, 400, "{raw:?}");
+    assert_eq!(
+        raw.header("x-amzn-ErrorType"),
+        Some("MissingAuthenticationTokenException")
+    );
+    let body: Cbor = ciborium::de::from_reader(&raw.body[..])?;
+    assert_eq!(
+        cbor_get(&body, "message").and_then(Cbor::as_text),
+        Some("Missing Authentication Token")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn incomplete_signatures_name_what_is_missing_as_aws_words_it() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    let json_target = [
+        ("x-amz-target", "Kinesis_20131202.ListStreams"),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    // A header with none of its parts, and no date.
+    let mut headers = json_target.to_vec();
+    headers.push(("authorization", "AWS4-HMAC-SHA256"));
+    let raw = send(&s.endpoint, "POST", "/", &headers, "{}").await?;
+    let message = assert_wire_error(&raw, 400, "IncompleteSignatureException")?;
+    assert_eq!(
+        message,
+        "Authorization header requires 'Credential' parameter. \
+         Authorization header requires 'Signature' parameter. \
+         Authorization header requires 'SignedHeaders' parameter. \
+         Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
+         Authorization=AWS4-HMAC-SHA256"
+    );
+    // A presigned query missing all but the algorithm.
+    let raw = send(
+        &s.endpoint,
+        "POST",
+        "/?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        &json_target,
+        "{}",
+    )
+    .await?;
+    let message = assert_wire_error(&raw, 400, "IncompleteSignatureException")?;
+    assert_eq!(
+        message,
+        "AWS query-string parameters must include 'X-Amz-Credential'. \
+         AWS query-string parameters must include 'X-Amz-Signature'. \
+         AWS query-string parameters must include 'X-Amz-SignedHeaders'. \
+         AWS query-string parameters must include 'X-Amz-Date'. \
+         Re-examine the query-string parameters."
+    );
+    // Both a header and a query.
+    let mut headers = json_target.to_vec();
+    headers.push(("authorization", UNSIGNED_AUTH));
+    headers.push(("x-amz-date", AMZ_DATE));
+    let raw = send(
+        &s.endpoint,
+        "POST",
+        "/?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        &headers,
+        "{}",
+    )
+    .await?;
+    let message = assert_wire_error(&raw, 400, "InvalidSignatureException")?;
+    assert_eq!(
+        message,
+        "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn cors_preflight_and_origin_are_answered_as_aws_does() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    let raw = send(
+        &s.endpoint,
+        "OPTIONS",
+        "/",
+        &[
+            ("origin", "http://app.example"),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "x-amz-target,content-type",
+            ),
+        ],
+        "",
+    )
+    .await?;
+    assert_eq!(raw.status, 200, "{raw:?}");
+    assert!(raw.body.is_empty());
+    assert_eq!(raw.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(raw.header("access-control-allow-methods"), Some("POST"));
+    assert_eq!(
+        raw.header("access-control-allow-headers"),
+        Some("x-amz-target,content-type")
+    );
+    assert_eq!(raw.header("access-control-max-age"), Some("172800"));
+    // An OPTIONS without Origin is just another method that is not POST.
+    let raw = send(&s.endpoint, "OPTIONS", "/", &[], "").await?;
+    assert_eq!(raw.status, 403, "{raw:?}");
+    // A POST with Origin, success or error, exposes AWS's headers.
+    for op in ["ListStreams", "Nope"] {
+        let target = format!("Kinesis_20131202.{op}");
+        let raw = send(
+            &s.endpoint,
+            "POST",
+            "/",
+            &[
+                ("origin", "http://app.example"),
+                ("authorization", UNSIGNED_AUTH),
+                ("x-amz-date", AMZ_DATE),
+                ("x-amz-target", &target),
+                ("content-type", "application/x-amz-json-1.1"),
+            ],
+            "{}",
+        )
+        .await?;
+        assert_eq!(
+            raw.header("access-control-allow-origin"),
+            Some("*"),
+            "{raw:?}"
+        );
+        let exposed = raw
+            .header("access-control-expose-headers")
+            .ok_or("no expose headers")?;
+        for name in ["x-amzn-RequestId", "x-amzn-ErrorType", "x-amz-id-2", "Date"] {
+            assert!(exposed.split(',').any(|e| e == name), "{name} in {exposed}");
+        }
+    }
     Ok(())
 }

@@ -12,7 +12,8 @@
 //!   the trait ([`kinesis_suite!`] turns it into `#[tokio::test]`s), with AWS's exact error
 //!   messages;
 //! * [`lease_suite`] (feature `lease`): the lease table suite, over `&dyn LeaseTable`;
-//! * [`wait_until`]: polls a condition until it holds or a deadline passes.
+//! * [`wait_until`]: polls a condition until it holds or a deadline passes;
+//! * [`wire`]: the headers a hand-written wire request needs to pass the front end.
 //!
 //! Fault decisions come from a seeded generator (xoshiro256++): the same seed and the same
 //! sequence of calls meet the same faults, on every platform.
@@ -54,6 +55,7 @@ mod plan;
 mod rng;
 pub mod suite;
 mod wait;
+pub mod wire;
 
 pub use kinesis::{
     EntryFaults, FaultConfig, FaultCounts, FaultyKinesis, InjectedError, Operation,

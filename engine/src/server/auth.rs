@@ -176,11 +176,7 @@ pub enum CredentialsError {
 }
 
 fn err(status: StatusCode, code: &str, message: impl Into<String>) -> WireError {
-    WireError {
-        status,
-        code: code.into(),
-        message: message.into(),
-    }
+    WireError::new(status, code, message)
 }
 
 fn incomplete(message: impl Into<String>) -> WireError {

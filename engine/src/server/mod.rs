@@ -1,20 +1,26 @@
 //! `rill serve`: the Kinesis Data Streams wire protocol over HTTP.
 //!
-//! Every request is `POST /` with `X-Amz-Target: Kinesis_20131202.<Operation>` and a body in
+//! Every request is a `POST` with `X-Amz-Target: Kinesis_20131202.<Operation>` and a body in
 //! `application/x-amz-json-1.1` or `application/x-amz-cbor-1.1` (see [`codec`]); the
 //! response uses the request's encoding. HTTP/1.1 and cleartext HTTP/2 (prior knowledge, as
 //! the JS SDK v3 sends it) are served on the same port. Every response carries an
-//! `x-amzn-RequestId`.
+//! `x-amzn-RequestId` and an `x-amz-id-2`.
+//!
+//! Before an operation runs, the request passes AWS's front-end checks in AWS's order (see
+//! [`front`]): CORS, the method (anything but `POST` is AWS's 403 `AccessDeniedException`
+//! XML), the body and content type, the target, and the presence of a SigV4 authentication
+//! (`MissingAuthenticationTokenException`, `IncompleteSignatureException`, with or without
+//! [`ServerConfig::auth`]). Then the input is validated against the service model (see
+//! [`crate::api::model`]): a member of the wrong type is `SerializationException` with the
+//! Java front end's message, every constraint violation is listed in one
+//! `ValidationException`. A body over the limit is HTTP 413 `SerializationException`
+//! (before any of it is read when its `Content-Length` says so), a body that does not arrive
+//! in time HTTP 408 `RequestTimeoutException`. Slow and idle connections are closed (see
+//! [`conn`]). With [`ServerConfig::auth`] set, every request's SigV4 signature is also
+//! checked against the known keys (see [`auth`]).
 //!
 //! Errors are HTTP 400 with `{"__type": "<Exception>", "message": "..."}` and the exception
-//! name also in `x-amzn-ErrorType`; internal failures are HTTP 500 `InternalFailure`. A body
-//! that does not parse gets `SerializationException`, an unknown or missing target
-//! `UnknownOperationException`, a body over the limit HTTP 413 `SerializationException`
-//! (before any of it is read when its `Content-Length` says so), a body that does not
-//! arrive in time HTTP 408 `RequestTimeoutException`, a method other than POST on `/` HTTP
-//! 405 `UnknownOperationException`. Slow and idle connections are closed (see [`conn`]).
-//! With [`ServerConfig::auth`] set, every request's SigV4 signature is checked (see
-//! [`auth`]); without it any signature is accepted.
+//! name also in `x-amzn-ErrorType`; internal failures are HTTP 500 `InternalFailure`.
 //!
 //! `GET /metrics` answers the Prometheus text format (see [`metrics_handle`]);
 //! `GET /health` answers `ok`.
@@ -23,6 +29,7 @@ pub mod audit;
 pub mod auth;
 pub mod codec;
 pub mod conn;
+pub mod front;
 pub mod policy;
 
 pub use conn::ConnConfig;
@@ -33,7 +40,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use codec::Codec;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
@@ -87,18 +94,43 @@ pub struct WireError {
     pub status: StatusCode,
     /// Exception name (`__type`).
     pub code: String,
-    /// Message.
+    /// Message; empty for the answers AWS sends without one.
     pub message: String,
+    /// How the body is written.
+    pub format: ErrorFormat,
+}
+
+/// The body of an error answer, in the forms AWS uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFormat {
+    /// `{"__type": "<Exception>", "message": "..."}` in the request's codec (no `message`
+    /// when it is empty).
+    Json,
+    /// The same with an upper-case `Message`, as AWS writes `SerializationException`s about
+    /// a member's type.
+    JsonUpperMessage,
+    /// `<Exception>\n  <Message>...</Message>\n</Exception>\n` (`<Exception/>` without a
+    /// message), as AWS answers requests it cannot map to an operation.
+    Xml,
+    /// `{"Output":{"__type":"com.amazon.coral.service#<Exception>"},"Version":"1.0"}`, AWS's
+    /// answer to `application/json` bodies.
+    Coral,
 }
 
 impl WireError {
-    /// A 400 with the given exception name.
-    pub fn bad_request(code: &str, message: impl Into<String>) -> WireError {
+    /// An error in the usual JSON form.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> WireError {
         WireError {
-            status: StatusCode::BAD_REQUEST,
+            status,
             code: code.into(),
             message: message.into(),
+            format: ErrorFormat::Json,
         }
+    }
+
+    /// A 400 with the given exception name.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> WireError {
+        WireError::new(StatusCode::BAD_REQUEST, code, message)
     }
 }
 
@@ -111,11 +143,7 @@ impl From<Error> for WireError {
         if let Error::Internal { .. } = &e {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "internal failure");
         }
-        WireError {
-            status,
-            code: e.code().to_string(),
-            message: e.message().to_string(),
-        }
+        WireError::new(status, e.code(), e.message())
     }
 }
 
@@ -137,11 +165,9 @@ pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
     let _ = metrics_handle();
     let state = AppState { kinesis, config };
     Router::new()
-        .route("/", post(handle))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
-        .fallback(unknown_path)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(handle)
         .with_state(state)
 }
 
@@ -182,81 +208,110 @@ async fn metrics() -> Response {
     }
 }
 
-async fn unknown_path(req: Request) -> Response {
-    error_response(
-        Codec::Json,
-        &request_id(),
-        WireError {
-            status: StatusCode::NOT_FOUND,
-            code: "UnknownOperationException".into(),
-            message: format!(
-                "{} {} is not a Kinesis operation",
-                req.method(),
-                req.uri().path()
-            ),
-        },
-    )
-}
-
-async fn method_not_allowed(req: Request) -> Response {
-    let mut resp = error_response(
-        Codec::Json,
-        &request_id(),
-        WireError {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "UnknownOperationException".into(),
-            message: format!(
-                "{} {} is not a Kinesis operation: operations are POST /",
-                req.method(),
-                req.uri().path()
-            ),
-        },
-    );
-    let allow = if req.uri().path() == "/" {
-        "POST"
-    } else {
-        "GET"
-    };
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    resp
-}
-
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 fn error_response(codec: Codec, id: &str, e: WireError) -> Response {
-    let body = serde_json::json!({ "__type": e.code, "message": e.message });
-    let mut resp = Response::new(Body::from(codec.encode(&body)));
+    let (body, content_type) = match e.format {
+        ErrorFormat::Json | ErrorFormat::JsonUpperMessage => {
+            let mut m = serde_json::Map::new();
+            m.insert("__type".into(), Json::String(e.code.clone()));
+            if !e.message.is_empty() {
+                let key = if e.format == ErrorFormat::Json {
+                    "message"
+                } else {
+                    "Message"
+                };
+                m.insert(key.into(), Json::String(e.message.clone()));
+            }
+            (codec.encode(&Json::Object(m)), Some(codec.content_type()))
+        }
+        ErrorFormat::Xml => {
+            let xml = if e.message.is_empty() {
+                format!("<{}/>\n", e.code)
+            } else {
+                format!(
+                    "<{code}>\n  <Message>{}</Message>\n</{code}>\n",
+                    e.message,
+                    code = e.code
+                )
+            };
+            (xml.into_bytes(), None)
+        }
+        ErrorFormat::Coral => {
+            let body = serde_json::json!({
+                "Output": { "__type": format!("com.amazon.coral.service#{}", e.code) },
+                "Version": "1.0",
+            });
+            (body.to_string().into_bytes(), Some("application/json"))
+        }
+    };
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = e.status;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(codec.content_type()),
-    );
-    if let Ok(v) = HeaderValue::from_str(&e.code) {
-        h.insert("x-amzn-ErrorType", v);
+    if let Some(ct) = content_type {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        if let Ok(v) = HeaderValue::from_str(&e.code) {
+            h.insert("x-amzn-ErrorType", v);
+        }
     }
+    stamp(&mut resp, id);
+    resp
+}
+
+/// Adds the request id and AWS's `x-amz-id-2` (72 random bytes, base64) to an answer.
+fn stamp(resp: &mut Response, id: &str) {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(id) {
         h.insert("x-amzn-RequestId", v);
+    }
+    let mut bytes = [0u8; 72];
+    rand::rng().fill_bytes(&mut bytes);
+    let id2 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if let Ok(v) = HeaderValue::from_str(&id2) {
+        h.insert("x-amz-id-2", v);
+    }
+}
+
+/// Every request but `GET /metrics` and `/health`: CORS first (a preflight is answered
+/// here), then [`serve_request`].
+async fn handle(State(state): State<AppState>, req: Request) -> Response {
+    let id = request_id();
+    if let Some(mut resp) = front::preflight(req.method(), req.headers()) {
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-amzn-RequestId", v);
+        }
+        return resp;
+    }
+    let cors = front::has_origin(req.headers());
+    let mut resp = serve_request(&state, &id, req).await;
+    if cors {
+        front::add_cors(&mut resp);
     }
     resp
 }
 
-async fn handle(State(state): State<AppState>, req: Request) -> Response {
-    let id = request_id();
+/// One request, through the front end's checks (see [`front`]), authentication and the
+/// operation.
+async fn serve_request(state: &AppState, id: &str, req: Request) -> Response {
+    let id = id.to_string();
+    if req.method() != axum::http::Method::POST {
+        return error_response(Codec::Json, &id, front::not_post());
+    }
     let headers = req.headers().clone();
-    let codec = Codec::from_content_type(
-        headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    );
     let (parts, body) = req.into_parts();
     let deadline = parts.extensions.get::<conn::BodyDeadline>().map(|d| d.0);
     let body = match read_body(&headers, body, state.config.body_limit, deadline).await {
         Ok(b) => b,
         Err(e) => {
+            let codec = Codec::from_content_type(
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+            );
             let mut resp = error_response(codec, &id, e);
             // The rest of the body is not read: the connection cannot carry another request.
             resp.headers_mut()
@@ -264,16 +319,21 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
             return resp;
         }
     };
+    let front::Classified {
+        codec,
+        operation: operation_id,
+    } = match front::classify(&headers, &body) {
+        Ok(c) => c,
+        Err((codec, e)) => return error_response(codec, &id, e),
+    };
+    if let Err(e) = front::check_authentication(&headers, &parts.uri) {
+        return error_response(codec, &id, e);
+    }
     let source = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let op = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .unwrap_or("")
-        .to_string();
+    let op = operation_id.as_str().to_string();
     let audit = |key: Option<String>,
                  resources: Vec<String>,
                  error: Option<String>,
@@ -308,13 +368,13 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         Vec::new()
     };
     if let (Some(creds), Some(k)) = (&state.config.auth, &key)
-        && let Err(e) = authorize(&state, creds, k, &op, &resources).await
+        && let Err(e) = authorize(state, creds, k, &op, &resources).await
     {
         audit(key.clone(), resources, Some(e.code.clone()), true);
         return error_response(codec, &id, e);
     }
-    if Operation::from_wire(&op) == Some(Operation::SubscribeToShard) {
-        let resp = subscribe(&state, codec, &id, &body).await;
+    if operation_id == Operation::SubscribeToShard {
+        let resp = subscribe(state, codec, &id, &body).await;
         let error = resp
             .headers()
             .get("x-amzn-ErrorType")
@@ -324,7 +384,7 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
         return resp;
     }
     let started = std::time::Instant::now();
-    let result = dispatch(&state, &op, codec, &body).await;
+    let result = dispatch(state, operation_id, codec, &body).await;
     tracing::debug!(op = %op, ok = result.is_ok(), micros = started.elapsed().as_micros() as u64, "request");
     audit(
         key,
@@ -340,9 +400,7 @@ async fn handle(State(state): State<AppState>, req: Request) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(codec.content_type()),
             );
-            if let Ok(v) = HeaderValue::from_str(&id) {
-                h.insert("x-amzn-RequestId", v);
-            }
+            stamp(&mut resp, &id);
             resp
         }
         Err(e) => error_response(codec, &id, e),
@@ -362,10 +420,12 @@ async fn read_body(
     deadline: Option<tokio::time::Instant>,
 ) -> Result<bytes::Bytes, WireError> {
     use futures::StreamExt;
-    let too_large = || WireError {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "SerializationException".into(),
-        message: format!("Request body exceeds the limit of {limit} bytes"),
+    let too_large = || {
+        WireError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "SerializationException",
+            format!("Request body exceeds the limit of {limit} bytes"),
+        )
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -394,12 +454,11 @@ async fn read_body(
     match deadline {
         None => read.await,
         Some(d) => tokio::time::timeout_at(d, read).await.unwrap_or_else(|_| {
-            Err(WireError {
-                status: StatusCode::REQUEST_TIMEOUT,
-                code: "RequestTimeoutException".into(),
-                message: "The request body did not arrive within the server's body read timeout"
-                    .into(),
-            })
+            Err(WireError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
+                "The request body did not arrive within the server's body read timeout",
+            ))
         }),
     }
 }
@@ -631,10 +690,12 @@ where
         }
     };
     let output = f(input).await?;
-    let internal = |e: serde_json::Error| WireError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: "InternalFailure".into(),
-        message: e.to_string(),
+    let internal = |e: serde_json::Error| {
+        WireError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            e.to_string(),
+        )
     };
     // Operations without output answer an empty body, as AWS does.
     match codec {
@@ -657,11 +718,11 @@ where
 /// SubscribeToShard answers an event stream, which [`handle`] serves before dispatching.
 macro_rules! dispatch_call {
     ($k:ident, $codec:ident, $body:ident, SubscribeToShard, $method:ident) => {
-        Err(WireError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalFailure".into(),
-            message: "SubscribeToShard is served as an event stream".into(),
-        })
+        Err(WireError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            "SubscribeToShard is served as an event stream",
+        ))
     };
     ($k:ident, $codec:ident, $body:ident, $op:ident, $method:ident) => {
         call($codec, Operation::$op, $body, |i| $k.$method(i)).await
@@ -677,24 +738,16 @@ macro_rules! dispatch_table {
         $op:ident, $method:ident, $input:ty, $output:ty,
         $plane:ident, [$($member:ident),*], $doc:literal
     ))*) => {
-        /// Calls the operation named by the `X-Amz-Target` suffix `op` with the request body.
+        /// Calls `op` with the request body.
         async fn dispatch(
             state: &AppState,
-            op: &str,
+            op: Operation,
             codec: Codec,
             body: &[u8],
         ) -> Result<Vec<u8>, WireError> {
             let k = &state.kinesis;
-            match Operation::from_wire(op) {
-                $(Some(Operation::$op) => dispatch_call!(k, codec, body, $op, $method),)*
-                None if op.is_empty() => Err(WireError::bad_request(
-                    "UnknownOperationException",
-                    "Missing or malformed X-Amz-Target header",
-                )),
-                _ => Err(WireError::bad_request(
-                    "UnknownOperationException",
-                    format!("Operation {op} is not supported by this server"),
-                )),
+            match op {
+                $(Operation::$op => dispatch_call!(k, codec, body, $op, $method),)*
             }
         }
     };
