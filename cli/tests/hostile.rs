@@ -10,6 +10,7 @@ use rill_engine::embedded::{ManualClock, ThroughputLimits};
 use rill_engine::server::auth::Credentials;
 use rill_engine::server::{self, ConnConfig, ServerConfig};
 use rill_engine::{Engine, EngineConfig};
+use rill_testkit::wire::{AMZ_DATE, UNSIGNED_AUTH};
 use serde_json::{Value as Json, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -163,6 +164,8 @@ async fn post(
 ) -> Result<Resp, reqwest::Error> {
     let mut req = reqwest::Client::new()
         .post(format!("{endpoint}/"))
+        .header("authorization", UNSIGNED_AUTH)
+        .header("x-amz-date", AMZ_DATE)
         .body(body);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -214,6 +217,28 @@ fn expect_error(row: &str, r: &Resp, status: u16, code: &str, gist: &str) {
         message.contains(gist),
         "{row}: message {message:?} should contain {gist:?}"
     );
+}
+
+/// [`expect_error`] for an answer AWS sends without a message (`__type` only), in JSON or
+/// CBOR.
+fn expect_bare_error(row: &str, r: &Resp, status: u16, code: &str) {
+    expect_error(row, r, status, code, "");
+    let cbor = r
+        .headers
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/x-amz-cbor"));
+    let has_message = if cbor {
+        let v: ciborium::Value =
+            ciborium::de::from_reader(&r.body[..]).unwrap_or(ciborium::Value::Null);
+        v.as_map().is_some_and(|m| {
+            m.iter()
+                .any(|(k, _)| matches!(k.as_text(), Some("message" | "Message")))
+        })
+    } else {
+        r.json()
+            .is_ok_and(|v| v.get("message").is_some() || v.get("Message").is_some())
+    };
+    assert!(!has_message, "{row}: AWS sends no message: {r:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -299,7 +324,7 @@ async fn raw(
 /// A POST / head for `op` with the given extra header lines and body length.
 fn head(op: &str, extra: &str, content_length: usize) -> String {
     format!(
-        "POST / HTTP/1.1\r\nhost: rill\r\ncontent-type: {JSON}\r\nx-amz-target: Kinesis_20131202.{op}\r\n{extra}content-length: {content_length}\r\n\r\n"
+        "POST / HTTP/1.1\r\nhost: rill\r\nauthorization: {UNSIGNED_AUTH}\r\nx-amz-date: {AMZ_DATE}\r\ncontent-type: {JSON}\r\nx-amz-target: Kinesis_20131202.{op}\r\n{extra}content-length: {content_length}\r\n\r\n"
     )
 }
 
@@ -347,18 +372,12 @@ async fn h01_malformed_json() -> TestResult {
             body.to_vec(),
         )
         .await?;
-        expect_error(row, &r, 400, "SerializationException", "");
+        expect_bare_error(row, &r, 400, "SerializationException");
     }
     // A body that is JSON but not an object.
     for body in ["[1, 2]", "\"StreamName\"", "42", "null", "true"] {
         let r = post(&s.endpoint, Some("ListStreams"), Some(JSON), body).await?;
-        expect_error(
-            body,
-            &r,
-            400,
-            "SerializationException",
-            "Start of structure or map expected",
-        );
+        expect_bare_error(body, &r, 400, "SerializationException");
     }
     s.assert_serving().await
 }
@@ -395,7 +414,7 @@ async fn h02_malformed_cbor() -> TestResult {
             body.to_vec(),
         )
         .await?;
-        expect_error(row, &r, 400, "SerializationException", "");
+        expect_bare_error(row, &r, 400, "SerializationException");
         assert_eq!(
             r.headers.get("content-type").map(|v| v.as_bytes()),
             Some(CBOR.as_bytes()),
@@ -596,7 +615,7 @@ async fn h06_huge_bodies() -> TestResult {
     let mut tcp = TcpStream::connect(s.addr).await?;
     tcp.write_all(
         format!(
-            "POST / HTTP/1.1\r\nhost: rill\r\ncontent-type: {JSON}\r\nx-amz-target: Kinesis_20131202.ListStreams\r\ntransfer-encoding: chunked\r\n\r\n"
+            "POST / HTTP/1.1\r\nhost: rill\r\nauthorization: {UNSIGNED_AUTH}\r\nx-amz-date: {AMZ_DATE}\r\ncontent-type: {JSON}\r\nx-amz-target: Kinesis_20131202.ListStreams\r\ntransfer-encoding: chunked\r\n\r\n"
         )
         .as_bytes(),
     )
@@ -659,6 +678,8 @@ async fn h07_huge_headers() -> TestResult {
     let r = h2
         .post(format!("{}/", s.endpoint))
         .header("x-amz-target", "Kinesis_20131202.ListStreams")
+        .header("authorization", UNSIGNED_AUTH)
+        .header("x-amz-date", AMZ_DATE)
         .header("content-type", JSON)
         .body("{}")
         .send()
@@ -1302,7 +1323,8 @@ async fn h16_bad_signatures() -> TestResult {
             now.clone(),
             400,
             "IncompleteSignatureException",
-            "'Signature', 'SignedHeaders'",
+            "Authorization header requires 'Signature' parameter. \
+             Authorization header requires 'SignedHeaders' parameter. Authorization=",
         ),
         (
             "truncated signature",
@@ -1369,9 +1391,10 @@ async fn h16_bad_signatures() -> TestResult {
     .concat();
     let r = raw(s.addr, &req).await?.ok_or("no answer")?;
     assert_eq!(r.status, 400, "{r:?}");
+    // A header is there, so it is incomplete (no Signature, no SignedHeaders), not missing.
     assert_eq!(
         r.error_type().as_deref(),
-        Some("MissingAuthenticationTokenException")
+        Some("IncompleteSignatureException")
     );
     let r = send(Some(good), now).await?;
     assert_eq!(r.status, 200, "still serving signed requests: {r:?}");
@@ -1552,11 +1575,11 @@ fn h17_invalid_kpl_aggregates() -> TestResult {
 #[tokio::test]
 async fn h18_wrong_content_type() -> TestResult {
     let s = Server::start().await;
-    // JSON under an unknown or absent Content-Type is read as JSON (as AWS's JSON services
-    // do for the SDKs that send `application/json`).
+    // AWS serves only its two amz encodings: a target of `service.operation` form under any
+    // other content type (or none) is 404 with a message-less XML element; plain
+    // `application/json` gets Coral's envelope.
     for (row, ct) in [
         ("text/plain", Some("text/plain")),
-        ("application/json", Some("application/json")),
         ("absent", None),
         (
             "unknown version",
@@ -1564,13 +1587,21 @@ async fn h18_wrong_content_type() -> TestResult {
         ),
     ] {
         let r = post(&s.endpoint, Some("ListStreams"), ct, "{}").await?;
-        assert_eq!(r.status, 200, "{row}: {r:?}");
-        assert_eq!(
-            r.headers.get("content-type").map(|v| v.as_bytes()),
-            Some(JSON.as_bytes()),
-            "{row}"
-        );
+        assert_eq!(r.status, 404, "{row}: {r:?}");
+        assert_eq!(r.body, b"<UnknownOperationException/>\n", "{row}");
     }
+    let r = post(
+        &s.endpoint,
+        Some("ListStreams"),
+        Some("application/json"),
+        "{}",
+    )
+    .await?;
+    assert_eq!(r.status, 404, "{r:?}");
+    assert_eq!(
+        r.json()?["Output"]["__type"],
+        "com.amazon.coral.service#UnknownOperationException"
+    );
     // A body in the other encoding than declared does not parse.
     let mut cbor = Vec::new();
     ciborium::ser::into_writer(
@@ -1608,28 +1639,16 @@ async fn h18_wrong_content_type() -> TestResult {
 #[tokio::test]
 async fn h19_unknown_targets() -> TestResult {
     let s = Server::start().await;
-    for (row, target, gist) in [
-        (
-            "unknown operation",
-            Some("Kinesis_20131202.DropTables"),
-            "DropTables",
-        ),
-        (
-            "other service",
-            Some("DynamoDB_20120810.ListTables"),
-            "X-Amz-Target",
-        ),
-        ("no operation", Some("Kinesis_20131202."), "X-Amz-Target"),
-        (
-            "lower case",
-            Some("kinesis_20131202.ListStreams"),
-            "X-Amz-Target",
-        ),
-        ("absent", None, "X-Amz-Target"),
+    // AWS answers all of these UnknownOperationException without a message.
+    for (row, target) in [
+        ("unknown operation", Some("Kinesis_20131202.DropTables")),
+        ("other service", Some("DynamoDB_20120810.ListTables")),
+        ("no operation", Some("Kinesis_20131202.")),
+        ("lower case", Some("kinesis_20131202.ListStreams")),
+        ("absent", None),
         (
             "enormous",
             Some(&*format!("Kinesis_20131202.{}", "A".repeat(10_000))),
-            "AAAA",
         ),
     ] {
         let mut req = reqwest::Client::new()
@@ -1645,11 +1664,11 @@ async fn h19_unknown_targets() -> TestResult {
             headers: resp.headers().clone(),
             body: resp.bytes().await?.to_vec(),
         };
-        expect_error(row, &r, 400, "UnknownOperationException", gist);
+        expect_bare_error(row, &r, 400, "UnknownOperationException");
     }
     // Not UTF-8.
     let req = [
-        &b"POST / HTTP/1.1\r\nhost: rill\r\ncontent-length: 2\r\nx-amz-target: Kinesis_20131202.\xff\xfe\r\n\r\n{}"[..],
+        &b"POST / HTTP/1.1\r\nhost: rill\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\nx-amz-target: Kinesis_20131202.\xff\xfe\r\n\r\n{}"[..],
     ]
     .concat();
     let r = raw(s.addr, &req).await?.ok_or("no answer")?;
@@ -1662,6 +1681,7 @@ async fn h19_unknown_targets() -> TestResult {
 async fn h20_non_post_methods() -> TestResult {
     let s = Server::start().await;
     let client = reqwest::Client::new();
+    // AWS answers every method but POST, on any path, with a 403 XML AccessDeniedException.
     for method in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"] {
         let r = client
             .request(
@@ -1672,33 +1692,30 @@ async fn h20_non_post_methods() -> TestResult {
             .body("{}")
             .send()
             .await?;
-        let r = Resp {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            body: r.bytes().await?.to_vec(),
-        };
-        expect_error(method, &r, 405, "UnknownOperationException", "POST /");
-        assert_eq!(
-            r.headers.get("allow").map(|v| v.as_bytes()),
-            Some(&b"POST"[..])
+        assert_eq!(r.status().as_u16(), 403, "{method}");
+        let body = r.text().await?;
+        assert!(
+            body.starts_with("<AccessDeniedException>")
+                && body.contains(
+                    "<Message>Unable to determine service/operation name to be authorized</Message>"
+                ),
+            "{method}: {body}"
         );
     }
     // HEAD: the same status, no body.
     let r = client.head(format!("{}/", s.endpoint)).send().await?;
-    assert_eq!(r.status().as_u16(), 405);
-    // POST to another path, and to /health.
-    let r = post(
-        &format!("{}/x/y", s.endpoint),
-        Some("ListStreams"),
-        Some(JSON),
-        "{}",
-    )
-    .await;
-    // `post` appends "/": `/x/y/`.
-    let r = r?;
-    expect_error("POST /x/y/", &r, 404, "UnknownOperationException", "/x/y/");
-    let r = client.post(format!("{}/health", s.endpoint)).send().await?;
-    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.status().as_u16(), 403);
+    // AWS ignores the path of a POST: /x/y/ and /health are Kinesis requests.
+    for path in ["/x/y", "/health"] {
+        let r = post(
+            &format!("{}{path}", s.endpoint),
+            Some("ListStreams"),
+            Some(JSON),
+            "{}",
+        )
+        .await?;
+        assert_eq!(r.status, 200, "POST {path}/: {r:?}");
+    }
     // A method that is not a token, and a request line that is not HTTP.
     let r = raw(s.addr, b"G(T / HTTP/1.1\r\nhost: rill\r\n\r\n").await?;
     assert_eq!(r.map(|r| r.status), Some(400));

@@ -6,6 +6,7 @@
 //!
 //! The server is the `rill` binary as a child process, stopped by its PID.
 
+use rill_testkit::wire::{AMZ_DATE, UNSIGNED_AUTH};
 use serde_json::{Value as Json, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -105,6 +106,8 @@ async fn call(
     let sent = client
         .post(format!("{endpoint}/"))
         .header("content-type", JSON)
+        .header("authorization", UNSIGNED_AUTH)
+        .header("x-amz-date", AMZ_DATE)
         .header("x-amz-target", format!("Kinesis_20131202.{op}"))
         .body(body)
         .send();
@@ -282,6 +285,8 @@ async fn ten_times_the_shard_limits_for_ten_seconds() -> TestResult {
             let it = client
                 .post(format!("{endpoint}/"))
                 .header("content-type", JSON)
+                .header("authorization", UNSIGNED_AUTH)
+                .header("x-amz-date", AMZ_DATE)
                 .header("x-amz-target", "Kinesis_20131202.GetShardIterator")
                 .body(
                     json!({"StreamName": "hot", "ShardId": "shardId-000000000000",
@@ -311,6 +316,8 @@ async fn ten_times_the_shard_limits_for_ten_seconds() -> TestResult {
                 let sent = client
                     .post(format!("{endpoint}/"))
                     .header("content-type", JSON)
+                    .header("authorization", UNSIGNED_AUTH)
+                    .header("x-amz-date", AMZ_DATE)
                     .header("x-amz-target", "Kinesis_20131202.GetRecords")
                     .body(body.to_string())
                     .send();

@@ -281,25 +281,17 @@ pub fn verify_at(
             signature = Some(v);
         }
     }
-    let missing: Vec<&str> = [
-        ("Credential", credential.is_none()),
-        ("Signature", signature.is_none()),
-        ("SignedHeaders", signed_headers.is_none()),
-    ]
-    .iter()
-    .filter(|(_, m)| *m)
-    .map(|(n, _)| *n)
-    .collect();
     let (Some(credential), Some(signed_headers), Some(signature)) =
         (credential, signed_headers, signature)
     else {
-        return Err(incomplete(format!(
-            "Authorization header requires {} parameter(s). Authorization={auth}",
-            missing
-                .iter()
-                .map(|m| format!("'{m}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        let absent: Vec<&str> = super::front::HEADER_PARTS
+            .into_iter()
+            .zip([credential, signature, signed_headers])
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| n)
+            .collect();
+        return Err(incomplete(super::front::incomplete_header_message(
+            &absent, true, auth,
         )));
     };
     let scope: Vec<&str> = credential.split('/').collect();

@@ -196,8 +196,8 @@ pub fn classify(headers: &HeaderMap, body: &[u8]) -> Result<Classified, (Codec, 
             return Err((Codec::Json, e));
         }
     };
-    let is_object = codec.decode(body).is_ok_and(|v| v.is_object());
     if media == PLAIN_JSON {
+        let is_object = codec.decode(body).is_ok_and(|v| v.is_object());
         let e = if is_object {
             no_message(
                 StatusCode::NOT_FOUND,
@@ -213,7 +213,10 @@ pub fn classify(headers: &HeaderMap, body: &[u8]) -> Result<Classified, (Codec, 
         };
         return Err((codec, e));
     }
-    if !is_object {
+    // Only the first byte is looked at here, so that a large body is parsed once (by the
+    // operation); a body that opens an object but does not parse meets the same
+    // message-less SerializationException there.
+    if !opens_object(codec, body) {
         return Err((
             codec,
             no_message(
@@ -236,6 +239,19 @@ pub fn classify(headers: &HeaderMap, body: &[u8]) -> Result<Classified, (Codec, 
     }
 }
 
+/// Whether `body` starts as an object does in `codec` (a JSON `{`, a CBOR map's initial
+/// byte), or is only whitespace (read as `{}`).
+fn opens_object(codec: Codec, body: &[u8]) -> bool {
+    match codec {
+        Codec::Json => match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => true,
+            Some(b) => *b == b'{',
+        },
+        // Major type 5 (a map), any length encoding.
+        Codec::Cbor => body.first().is_some_and(|b| b >> 5 == 5),
+    }
+}
+
 /// The SigV4 query-string parameters a presigned request must carry, in AWS's order.
 const QUERY_PARAMETERS: [&str; 5] = [
     "X-Amz-Algorithm",
@@ -244,6 +260,30 @@ const QUERY_PARAMETERS: [&str; 5] = [
     "X-Amz-SignedHeaders",
     "X-Amz-Date",
 ];
+
+/// The parts of a SigV4 `Authorization` header, in AWS's order.
+pub const HEADER_PARTS: [&str; 3] = ["Credential", "Signature", "SignedHeaders"];
+
+/// AWS's `IncompleteSignatureException` text for an `Authorization` header lacking the
+/// `absent` parts (of [`HEADER_PARTS`]) and, unless `dated`, a date header; empty when
+/// nothing is missing.
+pub fn incomplete_header_message(absent: &[&str], dated: bool, auth: &str) -> String {
+    let mut message = String::new();
+    for name in absent {
+        message.push_str(&format!(
+            "Authorization header requires '{name}' parameter. "
+        ));
+    }
+    if !dated {
+        message.push_str(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+        );
+    }
+    if !message.is_empty() {
+        message.push_str(&format!("Authorization={auth}"));
+    }
+    message
+}
 
 /// Step 7: whether a request carries a complete SigV4 authentication, as AWS checks it
 /// before it looks at keys or signatures.
@@ -293,21 +333,12 @@ pub fn check_authentication(headers: &HeaderMap, uri: &Uri) -> Result<(), WireEr
                 .filter(|p| !p.is_empty())
                 .map(|p| p.trim().split_once('=').unwrap_or((p.trim(), "")))
                 .collect();
-            for name in ["Credential", "Signature", "SignedHeaders"] {
-                if !parts.iter().any(|(k, v)| *k == name && !v.is_empty()) {
-                    missing.push_str(&format!(
-                        "Authorization header requires '{name}' parameter. "
-                    ));
-                }
-            }
-            if !headers.contains_key("x-amz-date") && !headers.contains_key(header::DATE) {
-                missing.push_str(
-                    "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
-                );
-            }
-            if !missing.is_empty() {
-                missing.push_str(&format!("Authorization={auth}"));
-            }
+            let absent: Vec<&str> = HEADER_PARTS
+                .into_iter()
+                .filter(|name| !parts.iter().any(|(k, v)| k == name && !v.is_empty()))
+                .collect();
+            let dated = headers.contains_key("x-amz-date") || headers.contains_key(header::DATE);
+            missing = incomplete_header_message(&absent, dated, &auth);
         }
         (None, true) => {
             for name in QUERY_PARAMETERS {

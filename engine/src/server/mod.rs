@@ -165,8 +165,9 @@ pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
     let _ = metrics_handle();
     let state = AppState { kinesis, config };
     Router::new()
-        .route("/metrics", get(metrics))
-        .route("/health", get(|| async { "ok" }))
+        // Any other method on these paths is a Kinesis request, as on any path.
+        .route("/metrics", get(metrics).fallback(handle))
+        .route("/health", get(|| async { "ok" }).fallback(handle))
         .fallback(handle)
         .with_state(state)
 }
@@ -568,7 +569,7 @@ async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Res
     use futures::StreamExt;
     let input: crate::api::SubscribeToShardInput = match codec
         .decode(body)
-        .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))
+        .map_err(|_| not_parsable())
         .and_then(|v| {
             check_required(Operation::SubscribeToShard, &v)?;
             serde_json::from_value(v)
@@ -628,6 +629,12 @@ async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Res
     resp
 }
 
+/// AWS's answer to a body that does not parse, or is not an object: a
+/// `SerializationException` without a message.
+fn not_parsable() -> WireError {
+    WireError::bad_request("SerializationException", "")
+}
+
 /// Checks the members the operation table marks required; a request without one gets AWS's
 /// "Value null at '...' failed to satisfy constraint: Member must not be null", every missing
 /// member reported at once.
@@ -675,14 +682,9 @@ where
     let input = match fast {
         Some(i) => i,
         None => {
-            let value = codec
-                .decode(body)
-                .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?;
+            let value = codec.decode(body).map_err(|_| not_parsable())?;
             if !value.is_object() {
-                return Err(WireError::bad_request(
-                    "SerializationException",
-                    "Start of structure or map expected",
-                ));
+                return Err(not_parsable());
             }
             check_required(op, &value)?;
             serde_json::from_value(value)

@@ -292,6 +292,13 @@ pub fn eventstream_roundtrip(data: &[u8]) {
             .post(&s.rill_url)
             .header("content-type", codec.content_type())
             .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+            // The front end wants authentication present (it checks no keys here); the
+            // same headers as rill_testkit::wire, which this crate does not depend on.
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=fuzz/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+            )
+            .header("x-amz-date", "20260101T000000Z")
             .body(codec.encode(&request))
             .send()
             .await

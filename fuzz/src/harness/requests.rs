@@ -13,7 +13,7 @@ pub fn decode_request<I: DeserializeOwned>(codec: Codec, body: &[u8]) -> Result<
     }
     let value = codec.decode(body).map_err(|e| e.to_string())?;
     if !value.is_object() {
-        return Err("Start of structure or map expected".into());
+        return Err("not an object".into());
     }
     serde_json::from_value(value).map_err(|e| e.to_string())
 }
