@@ -1,8 +1,11 @@
 //! `rill serve`: the Kinesis wire protocol over HTTP (HTTP/1.1 and cleartext HTTP/2 on one
-//! port) on an embedded engine. Prints `listening on ADDR` as its first stdout line.
+//! port) or HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`; HTTP/2 and HTTP/1.1 by
+//! ALPN) on an embedded engine. Prints `listening on ADDR` as its first stdout line; with
+//! `--plain-addr` beside TLS, `cleartext on ADDR` as its second.
 
 use clap::{Args, ValueEnum};
 use rill_engine::embedded::{KeyRing, ThroughputLimits};
+use rill_engine::server::tls::TlsConfig;
 use rill_engine::server::{ServerConfig, auth::Credentials};
 use rill_engine::{Engine, EngineConfig, FsyncPolicy};
 use std::io::Write;
@@ -64,6 +67,33 @@ pub struct ServeArgs {
     /// Most connections served at once; more wait in the listen backlog until one closes.
     #[arg(long, default_value_t = 4096)]
     pub max_connections: usize,
+    /// Serve HTTPS on --addr with the certificate chain (leaf first) in this PEM file.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS on --addr with a certificate generated at start for localhost, 127.0.0.1
+    /// and ::1 (and --tls-name), its PEM written to this file for clients to trust.
+    #[arg(long)]
+    pub tls_self_signed: Option<PathBuf>,
+    /// Another DNS name or IP address for --tls-self-signed's certificate (repeatable).
+    #[arg(long = "tls-name", requires = "tls_self_signed")]
+    pub tls_names: Vec<String>,
+    /// With TLS on --addr, also serve cleartext HTTP (and h2c) on this address.
+    #[arg(long)]
+    pub plain_addr: Option<SocketAddr>,
+}
+
+/// The TLS settings the flags ask for, if any.
+fn tls_config(args: &ServeArgs) -> Result<Option<TlsConfig>, BoxError> {
+    Ok(
+        match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+            (Some(cert), Some(key), _) => Some(TlsConfig::from_pem_files(cert, key)?),
+            (_, _, Some(path)) => Some(TlsConfig::self_signed(path, &args.tls_names)?),
+            _ => None,
+        },
+    )
 }
 
 /// Runs `rill serve` until SIGINT or SIGTERM: requests in flight finish, the audit log and
@@ -93,11 +123,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         },
     )
     .await?;
+    let tls = tls_config(&args)?;
+    if args.plain_addr.is_some() && tls.is_none() {
+        return Err("--plain-addr goes with --tls-cert/--tls-key or --tls-self-signed".into());
+    }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
+    let plain = match args.plain_addr {
+        Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
+        None => None,
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {addr}")?;
+        if let Some(p) = &plain {
+            writeln!(out, "cleartext on {}", p.local_addr()?)?;
+        }
         out.flush()?;
     }
     tracing::info!(
@@ -106,6 +147,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         ?fsync,
         limits = if args.limits == Limits::Aws { "aws" } else { "off" },
         auth = auth.is_some(),
+        tls = tls.is_some(),
         "rill serve started"
     );
     let audit = match &args.audit_log {
@@ -126,16 +168,40 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         body_read_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
         idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
         max_connections: args.max_connections.max(1),
+        tls,
         ..Default::default()
     };
-    rill_engine::server::serve_with(
-        listener,
-        Arc::new(engine.clone()),
-        config,
-        conn,
-        crate::signal::shutdown_signal(),
-    )
-    .await?;
+    // One signal stops both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        crate::signal::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let kinesis: Arc<dyn rill_engine::api::Kinesis> = Arc::new(engine.clone());
+    let cleartext = plain.map(|listener| {
+        rill_engine::server::serve_with(
+            listener,
+            Arc::clone(&kinesis),
+            config.clone(),
+            rill_engine::server::ConnConfig {
+                tls: None,
+                ..conn.clone()
+            },
+            stopped(stop_rx.clone()),
+        )
+    });
+    let main = rill_engine::server::serve_with(listener, kinesis, config, conn, stopped(stop_rx));
+    match cleartext {
+        Some(cleartext) => {
+            let (a, b) = tokio::join!(main, cleartext);
+            a?;
+            b?;
+        }
+        None => main.await?,
+    }
     if let Some(a) = audit {
         // Everything logged is written and synced before the process exits.
         a.close().await?;

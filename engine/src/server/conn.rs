@@ -57,6 +57,9 @@ pub struct ConnConfig {
     /// refused by the kernel) until a served one closes. Keep it below the process's file
     /// descriptor limit.
     pub max_connections: usize,
+    /// Serve HTTPS with this certificate instead of cleartext (see [`super::tls`]). Default
+    /// none.
+    pub tls: Option<super::tls::TlsConfig>,
 }
 
 impl Default for ConnConfig {
@@ -67,6 +70,7 @@ impl Default for ConnConfig {
             idle_timeout: Duration::from_secs(60),
             h2_max_concurrent_streams: 200,
             max_connections: 4096,
+            tls: None,
         }
     }
 }
@@ -272,55 +276,23 @@ pub(crate) async fn serve(
         let gauge = gauge.clone();
         let slots = Arc::clone(&slots);
         let max = conn.max_connections;
+        let acceptor = conn.tls.as_ref().map(super::tls::TlsConfig::acceptor);
         tokio::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
-            let mut connection = std::pin::pin!(connection);
-            let mut signalled = false;
-            let mut idle_shutdown_at: Option<Instant> = None;
-            loop {
-                // While no request is in flight the connection is idle; past the idle time it
-                // is asked to shut down, and past twice the idle time it is dropped.
-                let idle_deadline = activity.idle_deadline(conn.idle_timeout);
-                let wake = match (idle_deadline, idle_shutdown_at) {
-                    (Some(_), Some(asked)) => Some(asked + conn.idle_timeout),
-                    (Some(d), None) => Some(d),
-                    (None, _) => None,
-                };
-                let sleep = async {
-                    match wake {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        // Nothing to wait for while a request is in flight; check again later.
-                        None => tokio::time::sleep(conn.idle_timeout).await,
-                    }
-                };
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::trace!(%remote, "connection ended: {e}");
-                        }
-                        break;
-                    }
-                    () = signal_tx.closed(), if !signalled => {
-                        signalled = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
-                    () = sleep => {
-                        let Some(d) = activity.idle_deadline(conn.idle_timeout) else {
-                            continue;
-                        };
-                        let now = Instant::now();
-                        match idle_shutdown_at {
-                            Some(asked) if now >= asked + conn.idle_timeout => {
-                                tracing::debug!(%remote, "dropping an idle connection that did not shut down");
-                                break;
-                            }
-                            None if now >= d => {
-                                tracing::debug!(%remote, "closing an idle connection");
-                                idle_shutdown_at = Some(now);
-                                connection.as_mut().graceful_shutdown();
-                            }
-                            _ => {}
-                        }
+            let link = Link {
+                service,
+                activity,
+                conn: Arc::clone(&conn),
+                signal_tx,
+                remote,
+            };
+            match acceptor {
+                None => drive(&builder, TokioIo::new(tcp), link).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(conn.header_read_timeout, acceptor.accept(tcp)).await
+                    {
+                        Ok(Ok(tls)) => drive(&builder, TokioIo::new(tls), link).await,
+                        Ok(Err(e)) => tracing::debug!(%remote, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
                     }
                 }
             }
@@ -333,6 +305,84 @@ pub(crate) async fn serve(
     drop(listener);
     close_tx.closed().await;
     Ok(())
+}
+
+/// What serving one connection needs besides its I/O.
+struct Link {
+    service: ConnService,
+    activity: Arc<Activity>,
+    conn: Arc<ConnConfig>,
+    signal_tx: tokio::sync::watch::Sender<()>,
+    remote: SocketAddr,
+}
+
+/// Serves one connection (cleartext or TLS) until it ends, the server shuts down, or it has
+/// been idle too long.
+async fn drive<I>(
+    builder: &hyper_util::server::conn::auto::Builder<TokioExecutor>,
+    io: I,
+    link: Link,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let Link {
+        service,
+        activity,
+        conn,
+        signal_tx,
+        remote,
+    } = link;
+    let connection = builder.serve_connection_with_upgrades(io, service);
+    let mut connection = std::pin::pin!(connection);
+    let mut signalled = false;
+    let mut idle_shutdown_at: Option<Instant> = None;
+    loop {
+        // While no request is in flight the connection is idle; past the idle time it
+        // is asked to shut down, and past twice the idle time it is dropped.
+        let idle_deadline = activity.idle_deadline(conn.idle_timeout);
+        let wake = match (idle_deadline, idle_shutdown_at) {
+            (Some(_), Some(asked)) => Some(asked + conn.idle_timeout),
+            (Some(d), None) => Some(d),
+            (None, _) => None,
+        };
+        let sleep = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at).await,
+                // Nothing to wait for while a request is in flight; check again later.
+                None => tokio::time::sleep(conn.idle_timeout).await,
+            }
+        };
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::trace!(%remote, "connection ended: {e}");
+                }
+                break;
+            }
+            () = signal_tx.closed(), if !signalled => {
+                signalled = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = sleep => {
+                let Some(d) = activity.idle_deadline(conn.idle_timeout) else {
+                    continue;
+                };
+                let now = Instant::now();
+                match idle_shutdown_at {
+                    Some(asked) if now >= asked + conn.idle_timeout => {
+                        tracing::debug!(%remote, "dropping an idle connection that did not shut down");
+                        break;
+                    }
+                    None if now >= d => {
+                        tracing::debug!(%remote, "closing an idle connection");
+                        idle_shutdown_at = Some(now);
+                        connection.as_mut().graceful_shutdown();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 /// Connections being served: slots taken.

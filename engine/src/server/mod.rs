@@ -31,6 +31,7 @@ pub mod codec;
 pub mod conn;
 pub mod front;
 pub mod policy;
+pub mod tls;
 
 pub use conn::ConnConfig;
 
