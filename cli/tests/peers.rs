@@ -58,6 +58,8 @@ fn script(name: &str) -> PathBuf {
 struct Server {
     child: Child,
     endpoint: String,
+    /// The certificate to trust, when the server is on HTTPS.
+    ca: Option<PathBuf>,
     log: PathBuf,
     dir: tempfile::TempDir,
     // Kept open so that the server never writes into a closed pipe.
@@ -66,6 +68,17 @@ struct Server {
 
 impl Server {
     fn start(auth: Option<&str>) -> Server {
+        Server::start_with(auth, false)
+    }
+
+    /// A server on HTTPS with a certificate it generates (`--tls-self-signed`), which the
+    /// peers are told to trust (`AWS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`); the endpoint is
+    /// `https://localhost:PORT`, a name the certificate carries.
+    fn start_tls() -> Server {
+        Server::start_with(None, true)
+    }
+
+    fn start_with(auth: Option<&str>, tls: bool) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("server.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rill"));
@@ -80,6 +93,10 @@ impl Server {
             "--data-dir",
         ])
         .arg(dir.path().join("data"));
+        let ca = tls.then(|| dir.path().join("rill-cert.pem"));
+        if let Some(ca) = &ca {
+            cmd.arg("--tls-self-signed").arg(ca);
+        }
         if let Some(creds) = auth {
             let file = dir.path().join("credentials");
             std::fs::write(&file, creds).expect("write the credentials file");
@@ -104,8 +121,16 @@ impl Server {
             );
         };
         assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
+        let endpoint = match &ca {
+            Some(_) => {
+                let port = addr.rsplit(':').next().unwrap_or_default();
+                format!("https://localhost:{port}")
+            }
+            None => format!("http://{addr}"),
+        };
         Server {
-            endpoint: format!("http://{addr}"),
+            endpoint,
+            ca,
             child,
             log,
             dir,
@@ -169,6 +194,10 @@ fn peer_env(cmd: &mut Command, server: &Server, secret: &str) {
         .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::null());
+    if let Some(ca) = &server.ca {
+        // botocore (boto3 and the AWS CLI) and Node.js trust the server's certificate.
+        cmd.env("AWS_CA_BUNDLE", ca).env("NODE_EXTRA_CA_CERTS", ca);
+    }
 }
 
 /// Runs a peer to completion (at most [`PEER_TIMEOUT`]) with stdout and stderr interleaved.
@@ -288,15 +317,46 @@ fn boto3_enhanced_fan_out() {
 
 #[test]
 #[ignore = "needs boto3/awscli/node peers: run scripts/test"]
+fn boto3_drives_every_operation_over_https() {
+    let python = peer_var("RILL_PEERS_PYTHON");
+    let server = Server::start_tls();
+    let (status, output) = boto3(&server, SECRET_KEY, &[]);
+    assert_peer_passed(
+        &format!("{} boto3_check.py {}", python.display(), server.endpoint),
+        status,
+        &output,
+        &server,
+    );
+    assert!(output.contains("checks passed"), "{output}");
+}
+
+#[test]
+#[ignore = "needs boto3/awscli/node peers: run scripts/test"]
 fn js_sdk_v3_over_http1_and_h2c() {
+    js_sdk_v3(&Server::start(None));
+}
+
+/// The same checks over HTTPS: NodeHttp2Handler negotiates `h2` by ALPN, NodeHttpHandler
+/// HTTP/1.1.
+#[test]
+#[ignore = "needs boto3/awscli/node peers: run scripts/test"]
+fn js_sdk_v3_over_https_h2_and_http1() {
+    js_sdk_v3(&Server::start_tls());
+}
+
+fn js_sdk_v3(server: &Server) {
     let node_dir = peer_var("RILL_PEERS_NODE_DIR");
-    let server = Server::start(None);
     let mut cmd = Command::new("node");
     cmd.arg(script("js_check.mjs")).arg(&server.endpoint);
-    peer_env(&mut cmd, &server, SECRET_KEY);
+    peer_env(&mut cmd, server, SECRET_KEY);
     cmd.env("RILL_PEERS_NODE_DIR", &node_dir);
-    let (status, output) = run(cmd, &server, "js.out");
-    assert_peer_passed("node js_check.mjs", status, &output, &server);
+    let (status, output) = run(cmd, server, "js.out");
+    assert_peer_passed(
+        &format!("node js_check.mjs {}", server.endpoint),
+        status,
+        &output,
+        server,
+    );
     assert!(output.contains("checks passed"), "{output}");
 }
 
@@ -416,6 +476,77 @@ fn shard_for(shards: &Value, key: &str) -> Option<String> {
             .contains(&hash)
             .then(|| s["ShardId"].as_str().unwrap_or_default().to_string())
     })
+}
+
+/// The AWS CLI over HTTPS, trusting the server's generated certificate through
+/// `AWS_CA_BUNDLE` (the same as `--ca-bundle`): a stream created, written and read back.
+#[test]
+#[ignore = "needs boto3/awscli/node peers: run scripts/test"]
+fn aws_cli_v1_over_https() {
+    let aws = peer_var("RILL_PEERS_AWS");
+    let server = Server::start_tls();
+    let mut cli = AwsCli {
+        aws,
+        files: server.scratch("cli-files"),
+        server: &server,
+        transcript: String::new(),
+    };
+    cli.ok(&[
+        "create-stream",
+        "--stream-name",
+        "tls",
+        "--shard-count",
+        "1",
+    ]);
+    cli.ok(&["wait", "stream-exists", "--stream-name", "tls"]);
+    let data = cli.file("record", b"over https");
+    let put = cli.ok(&[
+        "put-record",
+        "--stream-name",
+        "tls",
+        "--partition-key",
+        "k",
+        "--data",
+        &format!("fileb://{data}"),
+    ]);
+    let shard = put["ShardId"].as_str().unwrap_or_default().to_string();
+    let it = cli.ok(&[
+        "get-shard-iterator",
+        "--stream-name",
+        "tls",
+        "--shard-id",
+        &shard,
+        "--shard-iterator-type",
+        "TRIM_HORIZON",
+    ]);
+    let it = it["ShardIterator"].as_str().unwrap_or_default().to_string();
+    let got = cli.ok(&["get-records", "--shard-iterator", &it]);
+    let data: Vec<String> = got["Records"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["Data"].as_str())
+                .filter_map(|d| B64.decode(d).ok())
+                .map(|d| String::from_utf8_lossy(&d).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    cli.check(
+        "put-record then get-records over HTTPS",
+        data == ["over https"],
+        &data,
+    );
+    // Without the certificate the CLI refuses the server.
+    let mut cmd = cli.command(&["kinesis", "list-streams"]);
+    cmd.env_remove("AWS_CA_BUNDLE");
+    let out = cmd.output().expect("run aws");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    cli.check(
+        "without AWS_CA_BUNDLE: certificate verify failed",
+        !out.status.success()
+            && (stderr.contains("CERTIFICATE_VERIFY_FAILED") || stderr.contains("SSL validation")),
+        &stderr,
+    );
 }
 
 #[test]
