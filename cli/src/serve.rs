@@ -103,6 +103,10 @@ fn tls_config(args: &ServeArgs) -> Result<Option<TlsConfig>, BoxError> {
 /// Not cancel safe: dropped, the engine is closed uncleanly (recovery handles it).
 pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     let fsync: FsyncPolicy = args.fsync.parse()?;
+    let tls = tls_config(&args)?;
+    if args.plain_addr.is_some() && tls.is_none() {
+        return Err("--plain-addr goes with --tls-cert/--tls-key or --tls-self-signed".into());
+    }
     let auth = match &args.auth {
         Some(path) => Some(Arc::new(Credentials::load(path)?)),
         None => None,
@@ -123,10 +127,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), BoxError> {
         },
     )
     .await?;
-    let tls = tls_config(&args)?;
-    if args.plain_addr.is_some() && tls.is_none() {
-        return Err("--plain-addr goes with --tls-cert/--tls-key or --tls-self-signed".into());
-    }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
     let plain = match args.plain_addr {

@@ -184,3 +184,73 @@ fn serve_exits_non_zero_naming_a_catalog_value_it_cannot_read() {
         assert!(stderr.contains(part), "stderr names {part:?}: {stderr}");
     }
 }
+
+#[test]
+fn serve_over_https_with_a_cleartext_port_beside_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = dir.path().join("rill-cert.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--plain-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--tls-self-signed")
+        .arg(&cert)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rill serve");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first).expect("first line");
+    stdout.read_line(&mut second).expect("second line");
+    let served = Served {
+        child,
+        endpoint: format!(
+            "http://{}",
+            second
+                .trim()
+                .strip_prefix("cleartext on ")
+                .unwrap_or_else(|| panic!("unexpected second line {second:?}"))
+        ),
+    };
+    assert!(first.starts_with("listening on 127.0.0.1:"), "{first:?}");
+    let pem = std::fs::read_to_string(&cert).expect("the certificate is written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    // The cleartext port serves the same engine.
+    let e = ["--endpoint", served.endpoint.as_str()];
+    let (ok, out) = rill(&[&["stream", "create", "both", "--shards", "1"][..], &e].concat());
+    assert!(ok, "{out}");
+    let (ok, out) = rill(&[&["stream", "list"][..], &e].concat());
+    assert!(ok && out.lines().any(|l| l == "both"), "{out}");
+}
+
+#[test]
+fn serve_refuses_incomplete_tls_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8 path");
+    let (ok, out) = rill(&["serve", "--data-dir", data, "--tls-cert", "c.pem"]);
+    assert!(!ok && out.contains("--tls-key"), "{out}");
+    let (ok, out) = rill(&["serve", "--data-dir", data, "--plain-addr", "127.0.0.1:0"]);
+    assert!(!ok && out.contains("--plain-addr goes with"), "{out}");
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("utf-8 path");
+    let (ok, out) = rill(&[
+        "serve",
+        "--data-dir",
+        data,
+        "--addr",
+        "127.0.0.1:0",
+        "--tls-cert",
+        missing,
+        "--tls-key",
+        missing,
+    ]);
+    assert!(!ok && out.contains("missing.pem"), "{out}");
+}
