@@ -13,6 +13,8 @@ pub mod channels;
 pub mod dates;
 pub mod error;
 pub mod hash;
+#[cfg(feature = "server")]
+pub mod model;
 pub mod ops;
 pub mod seq;
 pub mod types;

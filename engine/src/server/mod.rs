@@ -571,8 +571,8 @@ async fn subscribe(state: &AppState, codec: Codec, id: &str, body: &[u8]) -> Res
     let input: crate::api::SubscribeToShardInput = match codec
         .decode(body)
         .map_err(|_| not_parsable())
-        .and_then(|v| {
-            check_required(Operation::SubscribeToShard, &v)?;
+        .and_then(|mut v| {
+            validate(Operation::SubscribeToShard, &mut v)?;
             serde_json::from_value(v)
                 .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))
         }) {
@@ -636,6 +636,28 @@ fn not_parsable() -> WireError {
     WireError::bad_request("SerializationException", "")
 }
 
+/// The one validation step before an operation: the service model's checks
+/// ([`crate::api::model`]: a member of the wrong type is a `SerializationException` with
+/// AWS's Java message in `Message`; otherwise every constraint violation at once), then the
+/// members the operation table requires beyond the model. Integers are then read as AWS
+/// reads them (rounded down, capped).
+fn validate(op: Operation, value: &mut Json) -> Result<(), WireError> {
+    use crate::api::model::{self, Invalid};
+    if let Some(shape) = model::input(op.as_str()) {
+        match model::check_value(shape, value) {
+            Ok(()) => model::coerce_numbers(shape, value),
+            Err(Invalid::Type(t)) => {
+                return Err(WireError {
+                    format: ErrorFormat::JsonUpperMessage,
+                    ..WireError::bad_request("SerializationException", t.message)
+                });
+            }
+            Err(Invalid::Validation(e)) => return Err(WireError::from(e)),
+        }
+    }
+    check_required(op, value)
+}
+
 /// Checks the members the operation table marks required; a request without one gets AWS's
 /// "Value null at '...' failed to satisfy constraint: Member must not be null", every missing
 /// member reported at once.
@@ -673,25 +695,15 @@ where
     F: FnOnce(I) -> Fut,
     Fut: Future<Output = Result<O, Error>>,
 {
-    // Fast path: JSON straight into the input type. Anything it rejects (missing members,
-    // wrong types, CBOR) takes the slow path through the value tree, which names the fault
-    // as AWS does.
-    let fast = match codec {
-        Codec::Json => serde_json::from_slice::<I>(body).ok(),
-        Codec::Cbor => None,
-    };
-    let input = match fast {
-        Some(i) => i,
-        None => {
-            let value = codec.decode(body).map_err(|_| not_parsable())?;
-            if !value.is_object() {
-                return Err(not_parsable());
-            }
-            check_required(op, &value)?;
-            serde_json::from_value(value)
-                .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?
-        }
-    };
+    // Every body goes through the value tree: the model's checks (types, then every
+    // constraint) run on it before the operation looks anything up.
+    let mut value = codec.decode(body).map_err(|_| not_parsable())?;
+    if !value.is_object() {
+        return Err(not_parsable());
+    }
+    validate(op, &mut value)?;
+    let input: I = serde_json::from_value(value)
+        .map_err(|e| WireError::bad_request("SerializationException", e.to_string()))?;
     let output = f(input).await?;
     let internal = |e: serde_json::Error| {
         WireError::new(

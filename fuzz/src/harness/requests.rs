@@ -58,8 +58,19 @@ pub(super) fn request(codec: Codec, data: &[u8]) {
         return;
     };
     let op = OPERATIONS[pick as usize % OPERATIONS.len()];
-    // The value tree alone, as the server decodes every body for authorization.
-    let _ = codec.decode(body);
+    // The value tree alone, as the server decodes every body, and the service model's
+    // checks and number coercion on it, as the server runs them before every operation:
+    // neither may panic, and coercion leaves a body that passed still passing.
+    if let Ok(mut tree) = codec.decode(body)
+        && let Some(shape) = rill_engine::api::model::input(op)
+        && rill_engine::api::model::check_value(shape, &tree).is_ok()
+    {
+        rill_engine::api::model::coerce_numbers(shape, &mut tree);
+        assert!(
+            rill_engine::api::model::check_value(shape, &tree).is_ok(),
+            "{op}: coercion made a valid body invalid"
+        );
+    }
     decode_operation(codec, op, body);
 }
 

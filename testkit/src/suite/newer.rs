@@ -294,7 +294,23 @@ pub async fn channel_errors_are_aws_errors(k: &dyn Kinesis) -> TestResult {
         &format!("Stream nowhere under account {ACCOUNT} not found."),
     );
     let mut both = s3_channel("c2", "src");
-    both.s3_tables_destination_configuration = Some(S3TablesDestinationConfiguration::default());
+    // A tables destination that is valid on its own (the model's checks pass), so that
+    // only the rule of one destination fails.
+    both.s3_tables_destination_configuration = Some(S3TablesDestinationConfiguration {
+        data_freshness_in_seconds: None,
+        dead_letter_queue_s3_configuration: Some(DeadLetterQueueS3Configuration {
+            bucket_arn: "arn:aws:s3:::errors".into(),
+            expected_bucket_owner: ACCOUNT.into(),
+            error_output_prefix: None,
+        }),
+        s3_tables_configuration_list: vec![S3TablesConfiguration {
+            table_bucket_arn: format!("arn:aws:s3tables:us-east-1:{ACCOUNT}:bucket/tables"),
+            namespace: "ns".into(),
+            table_name: "events".into(),
+            compression_type: S3TablesCompressionType::Zstd,
+            partition_spec: None,
+        }],
+    });
     assert_fails(
         k.create_channel(both).await,
         "InvalidArgumentException",
