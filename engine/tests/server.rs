@@ -1125,7 +1125,12 @@ async fn responses_carry_request_ids_and_errors_have_aws_shape() -> TestResult {
     );
 
     // A validation failure: a missing required member.
-    let invalid = post_json(&s.endpoint, "PutRecord", &json!({"StreamName": "ghost"})).await?;
+    let invalid = post_json(
+        &s.endpoint,
+        "PutRecord",
+        &json!({"StreamName": "ghost", "Data": "AA=="}),
+    )
+    .await?;
     let message = assert_wire_error(&invalid, 400, "ValidationException")?;
     assert!(
         message.contains(
@@ -1974,5 +1979,181 @@ async fn cors_preflight_and_origin_are_answered_as_aws_does() -> TestResult {
             assert!(exposed.split(',').any(|e| e == name), "{name} in {exposed}");
         }
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. AWS's validation step: the service model's checks, before anything is looked up.
+// ---------------------------------------------------------------------------------------
+
+/// A request's error answer in either codec: its `__type` and its message (`message` or
+/// `Message`, empty when absent).
+async fn error_in(
+    endpoint: &str,
+    op: &str,
+    body: &Json,
+    cbor: bool,
+) -> Result<(u16, String, String), Box<dyn std::error::Error>> {
+    let raw = if cbor {
+        let value: Cbor = Cbor::serialized(body)?;
+        post(
+            endpoint,
+            Some(op),
+            "application/x-amz-cbor-1.1",
+            cbor_bytes(&value)?,
+        )
+        .await?
+    } else {
+        post_json(endpoint, op, body).await?
+    };
+    let tree: Json = if cbor {
+        let v: Cbor = ciborium::de::from_reader(&raw.body[..])?;
+        v.deserialized()?
+    } else {
+        raw.json()?
+    };
+    let message = tree
+        .get("message")
+        .or_else(|| tree.get("Message"))
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let code = tree["__type"].as_str().unwrap_or_default().to_string();
+    Ok((raw.status, code, message))
+}
+
+#[tokio::test]
+async fn every_missing_member_is_reported_at_once_in_json_and_cbor() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    for cbor in [false, true] {
+        let got = error_in(&s.endpoint, "MergeShards", &json!({}), cbor).await?;
+        assert_eq!(
+            got,
+            (
+                400,
+                "ValidationException".to_string(),
+                "2 validation errors detected: Value null at 'shardToMerge' failed to satisfy constraint: Member must not be null; Value null at 'adjacentShardToMerge' failed to satisfy constraint: Member must not be null".to_string()
+            ),
+            "cbor: {cbor}"
+        );
+        // Pattern and length of one member, and another member's range, together.
+        let got = error_in(
+            &s.endpoint,
+            "ListShards",
+            &json!({"StreamName": "bad name!", "MaxResults": 0}),
+            cbor,
+        )
+        .await?;
+        assert_eq!(got.1, "ValidationException", "cbor: {cbor}");
+        assert_eq!(
+            got.2,
+            "2 validation errors detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'bad name!' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            "cbor: {cbor}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn validation_comes_before_existence() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    // Too many tags for one call, on a stream that does not exist.
+    let tags: serde_json::Map<String, Json> =
+        (0..201).map(|i| (format!("k{i}"), json!("v"))).collect();
+    for cbor in [false, true] {
+        let (status, code, message) = error_in(
+            &s.endpoint,
+            "AddTagsToStream",
+            &json!({"StreamName": "missing", "Tags": tags}),
+            cbor,
+        )
+        .await?;
+        assert_eq!((status, code.as_str()), (400, "ValidationException"));
+        assert!(
+            message.starts_with("1 validation error detected: Value '{")
+                && message.ends_with(
+                    "' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200"
+                ),
+            "{message}"
+        );
+        // A shard id of the wrong form on a missing stream: the form is checked first.
+        let (_, code, message) = error_in(
+            &s.endpoint,
+            "GetShardIterator",
+            &json!({"StreamName": "missing", "ShardId": "", "ShardIteratorType": "LATEST"}),
+            cbor,
+        )
+        .await?;
+        assert_eq!(code, "ValidationException");
+        assert!(
+            message.contains("Value '' at 'shardId' failed to satisfy constraint: Member must have length greater than or equal to 1"),
+            "{message}"
+        );
+        // A well-formed request on a missing stream is then ResourceNotFound, in the words
+        // AWS uses for GetShardIterator.
+        let (_, code, message) = error_in(
+            &s.endpoint,
+            "GetShardIterator",
+            &json!({"StreamName": "missing", "ShardId": "shardId-000000000000",
+                    "ShardIteratorType": "LATEST"}),
+            cbor,
+        )
+        .await?;
+        assert_eq!(code, "ResourceNotFoundException");
+        assert_eq!(
+            message,
+            format!(
+                "Shard shardId-000000000000 in stream missing under account {ACCOUNT} does not exist"
+            )
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_types_get_the_java_front_ends_messages_in_json_and_cbor() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    for cbor in [false, true] {
+        for (op, body, message) in [
+            (
+                "DescribeStream",
+                json!({"StreamName": true}),
+                "class java.lang.Boolean can not be converted to an String",
+            ),
+            (
+                "CreateStream",
+                json!({"StreamName": "s", "ShardCount": "two"}),
+                "class java.lang.String can not be converted to an Integer",
+            ),
+            (
+                "AddTagsToStream",
+                json!({"StreamName": "s", "Tags": ["a"]}),
+                "Start of list found where not expected",
+            ),
+            (
+                "PutRecords",
+                json!({"StreamName": "s", "Records": "x"}),
+                "Expected list or null",
+            ),
+        ] {
+            let got = error_in(&s.endpoint, op, &body, cbor).await?;
+            assert_eq!(
+                got,
+                (
+                    400,
+                    "SerializationException".to_string(),
+                    message.to_string()
+                ),
+                "{op} {body} (cbor: {cbor})"
+            );
+        }
+    }
+    // In JSON the member is `Message`, as AWS's Java front end writes it.
+    let raw = post_json(&s.endpoint, "DescribeStream", &json!({"StreamName": 1})).await?;
+    let body = raw.json()?;
+    assert!(
+        body.get("Message").is_some() && body.get("message").is_none(),
+        "{body}"
+    );
     Ok(())
 }
