@@ -2157,3 +2157,54 @@ async fn wrong_types_get_the_java_front_ends_messages_in_json_and_cbor() -> Test
     );
     Ok(())
 }
+
+/// PutRecord(s) in JSON that parses into the input type skips the model's walk (the write
+/// path's fast lane) and meets the engine's own checks; the same bodies in CBOR take the
+/// model's path. Both must answer alike.
+#[tokio::test]
+async fn put_records_constraints_match_the_model() -> TestResult {
+    let s = TestServer::start(ServerConfig::default()).await;
+    s.sdk()
+        .create_stream()
+        .stream_name("fast")
+        .shard_count(1)
+        .send()
+        .await?;
+    let entry = |key: &str| json!({"PartitionKey": key, "Data": "AA=="});
+    let cases = [
+        ("PutRecords", json!({"StreamName": "fast", "Records": []})),
+        (
+            "PutRecords",
+            json!({"StreamName": "fast", "Records": [entry(""), entry(&"k".repeat(257))]}),
+        ),
+        (
+            "PutRecords",
+            json!({"StreamName": "fast", "Records": [
+                {"PartitionKey": "k", "Data": "AA==", "ExplicitHashKey": "abc"}]}),
+        ),
+        (
+            "PutRecords",
+            json!({"StreamName": "bad name!", "Records": [entry("k")]}),
+        ),
+        (
+            "PutRecords",
+            json!({"StreamName": "missing", "Records": [entry("")]}),
+        ),
+        (
+            "PutRecord",
+            json!({"StreamName": "fast", "PartitionKey": "", "Data": "AA==",
+                   "ExplicitHashKey": "-1", "SequenceNumberForOrdering": "x"}),
+        ),
+        (
+            "PutRecord",
+            json!({"StreamName": "bad name!", "PartitionKey": "k", "Data": "AA=="}),
+        ),
+    ];
+    for (op, body) in cases {
+        let json_answer = error_in(&s.endpoint, op, &body, false).await?;
+        let cbor_answer = error_in(&s.endpoint, op, &body, true).await?;
+        assert_eq!(json_answer.1, "ValidationException", "{op} {body}");
+        assert_eq!(json_answer, cbor_answer, "{op} {body}");
+    }
+    Ok(())
+}

@@ -108,13 +108,27 @@ impl Engine {
 }
 
 pub(crate) async fn put_record(engine: &Engine, input: PutRecordInput) -> Result<PutRecordOutput> {
+    // In the order AWS reports them (the service model's order, `api::model::shapes`).
     let mut v = ValidationErrors::new();
-    Engine::check_target(
-        &mut v,
-        input.stream_name.as_deref(),
-        input.stream_arn.as_deref(),
-    );
+    if let Some(s) = &input.sequence_number_for_ordering
+        && !SequenceNumber::matches_pattern(s)
+    {
+        v.constraint(
+            s,
+            "sequenceNumberForOrdering",
+            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+        );
+    }
     validate::length(&mut v, "partitionKey", &input.partition_key, 1, 256);
+    if let Some(e) = &input.explicit_hash_key
+        && !HashKey::matches_pattern(e)
+    {
+        v.constraint(
+            e,
+            "explicitHashKey",
+            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
+        );
+    }
     if input.data.len() > MAX_RECORD_BYTES {
         let max = engine.record_limit(input.stream_name.as_deref(), input.stream_arn.as_deref());
         if input.data.len() > max {
@@ -128,24 +142,11 @@ pub(crate) async fn put_record(engine: &Engine, input: PutRecordInput) -> Result
             );
         }
     }
-    if let Some(e) = &input.explicit_hash_key
-        && !HashKey::matches_pattern(e)
-    {
-        v.constraint(
-            e,
-            "explicitHashKey",
-            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})",
-        );
-    }
-    if let Some(s) = &input.sequence_number_for_ordering
-        && !SequenceNumber::matches_pattern(s)
-    {
-        v.constraint(
-            s,
-            "sequenceNumberForOrdering",
-            "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
-        );
-    }
+    Engine::check_target(
+        &mut v,
+        input.stream_name.as_deref(),
+        input.stream_arn.as_deref(),
+    );
     v.finish()?;
     let stream = engine.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine.require_writable(&stream, &stream.meta.read())?;
