@@ -247,6 +247,8 @@ pub(crate) struct Stream {
     pub name: String,
     pub arn: String,
     pub epoch: u64,
+    /// The layout of the stream's sequence numbers (kept from its creation).
+    pub seq_layout: crate::api::seq::Layout,
     pub meta: RwLock<StreamMeta>,
     pub shards: RwLock<Arc<ShardSet>>,
     pub log: StreamLog,

@@ -78,7 +78,10 @@ pub(super) fn recover(root: &Path, config: &EngineConfig) -> Result<Recovered, O
             return Err(StoreError::io("lock data directory", &lock_path, e).into());
         }
     }
-    let mut catalog = Catalog::open(&root.join("catalog.sqlite")).map_err(StoreError::from)?;
+    let catalog_path = root.join("catalog.sqlite");
+    Catalog::check_version(&catalog_path)?;
+    let mut catalog = Catalog::open(&catalog_path).map_err(StoreError::from)?;
+    let v2_from = catalog.seq_v2_from_epoch().map_err(StoreError::from)?;
     let key = catalog
         .iterator_key(rand::random::<[u8; 32]>())
         .map_err(StoreError::from)?;
@@ -133,6 +136,11 @@ pub(super) fn recover(root: &Path, config: &EngineConfig) -> Result<Recovered, O
             arn: stream_arn(config, &row.name),
             name: row.name.clone(),
             epoch: row.epoch,
+            seq_layout: if row.epoch >= v2_from {
+                crate::api::seq::Layout::V2
+            } else {
+                crate::api::seq::Layout::Decimal
+            },
             meta: RwLock::new(StreamMeta {
                 status,
                 mode,

@@ -36,6 +36,7 @@ impl Engine {
                 position,
                 shard_index: s.shard_index,
                 stream_epoch: stream.epoch,
+                layout: stream.seq_layout,
             }
             .to_string()
         };

@@ -1,7 +1,11 @@
 //! The catalog: stream, shard and tag metadata in SQLite (WAL, `synchronous=FULL`), changed
 //! only in transactions, so a crash leaves either the old or the new state.
 //!
-//! Tables (schema version 1, kept in `PRAGMA user_version`):
+//! Tables (schema version 2, kept in `PRAGMA user_version`; a catalog of a version above 2 is
+//! refused, [`Catalog::check_version`]). Version 2 added sequence-number layout 2 (see
+//! `api::seq`): the `meta` key `seq_v2_from_epoch` holds the first stream epoch whose
+//! numbers are in layout 2; streams of a version-1 catalog keep layout 1. Epochs of new
+//! streams are multiples of 4 ms (layout 2 carries the epoch to 4 ms).
 //!
 //! * `meta(key PRIMARY KEY, value BLOB)`: `iterator_key` (32 random bytes that authenticate
 //!   shard iterators and pagination tokens, so they survive restarts), `account_settings`
@@ -118,6 +122,9 @@ CREATE TABLE IF NOT EXISTS channels (
 ";
 
 /// Columns added to `streams` after the first schema, with their definitions.
+/// The schema version this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
+
 const STREAM_COLUMNS: [(&str, &str); 4] = [
     ("shard_metrics", "INTEGER NOT NULL DEFAULT 0"),
     ("max_record_kib", "INTEGER NOT NULL DEFAULT 1024"),
@@ -144,8 +151,45 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
         Self::add_missing_columns(&conn)?;
-        conn.pragma_update(None, "user_version", 1)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Catalog { conn })
+    }
+
+    /// Refuses a catalog written by a newer rill, before anything opens it for writing.
+    pub fn check_version(path: &Path) -> Result<(), super::StoreError> {
+        if !path.exists() {
+            return Ok(());
+        }
+        let version: i64 = Connection::open(path)
+            .and_then(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .map_err(super::StoreError::from)?;
+        if version > SCHEMA_VERSION {
+            return Err(super::StoreError::UnknownCatalogVersion {
+                path: path.to_path_buf(),
+                version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first stream epoch whose sequence numbers are in layout 2. Set the first time a
+    /// build that writes layout 2 opens the catalog: above every stream it holds then.
+    pub fn seq_v2_from_epoch(&mut self) -> rusqlite::Result<u64> {
+        const KEY: &str = "seq_v2_from_epoch";
+        if let Some(bytes) = self.meta(KEY)?
+            && let Some(v) = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse().ok())
+        {
+            return Ok(v);
+        }
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(epoch) FROM streams", [], |r| r.get(0))?;
+        let from = max.map_or(0, |m| m.max(0) as u64 + 1);
+        self.set_meta(KEY, from.to_string().as_bytes())?;
+        Ok(from)
     }
 
     /// Adds to `streams` the columns a catalog written by an older rill lacks.
@@ -392,10 +436,12 @@ impl Catalog {
         let max: Option<i64> = self
             .conn
             .query_row("SELECT MAX(epoch) FROM streams", [], |r| r.get(0))?;
-        Ok(match max {
+        let at_least = match max {
             Some(m) if m as u64 >= wanted => m as u64 + 1,
             _ => wanted,
-        })
+        };
+        // A multiple of 4 ms: sequence-number layout 2 carries the epoch to 4 ms.
+        Ok(at_least.div_ceil(4) * 4)
     }
 
     /// Inserts a stream with its shards and tags in one transaction.
@@ -654,8 +700,10 @@ mod tests {
             let k2 = c.iterator_key([9; 32])?;
             assert_eq!(k1, k2);
             c.create_stream(&s, std::slice::from_ref(&sh), &[("a".into(), "1".into())])?;
-            assert_eq!(c.unique_epoch(5)?, 11);
-            assert_eq!(c.unique_epoch(50)?, 50);
+            // Above every epoch, and a multiple of 4 ms.
+            assert_eq!(c.unique_epoch(5)?, 12);
+            assert_eq!(c.unique_epoch(50)?, 52);
+            assert_eq!(c.unique_epoch(48)?, 48);
             assert!(
                 c.create_stream(&s, &[], &[]).is_err(),
                 "duplicate name must fail"

@@ -282,6 +282,19 @@ pub enum StoreError {
         /// The version this build reads and writes.
         supported: u32,
     },
+    /// A catalog written by a newer rill (its `PRAGMA user_version` is above what this build
+    /// reads). Nothing is changed.
+    #[error(
+        "{path}: catalog schema version {version} is unknown (this build reads versions up to {supported}); the file is left as it is"
+    )]
+    UnknownCatalogVersion {
+        /// The catalog file.
+        path: PathBuf,
+        /// The version found.
+        version: i64,
+        /// The newest version this build reads (and the one it writes).
+        supported: i64,
+    },
     /// A commit failed and could not be cut off its segment before the log was closed: its
     /// records may or may not be stored (they are served after a reopen if their frames
     /// are complete). Retrying may store them twice.
@@ -387,6 +400,15 @@ impl StoreError {
             } => StoreError::UnknownVersion {
                 path: path.clone(),
                 offset: *offset,
+                version: *version,
+                supported: *supported,
+            },
+            StoreError::UnknownCatalogVersion {
+                path,
+                version,
+                supported,
+            } => StoreError::UnknownCatalogVersion {
+                path: path.clone(),
                 version: *version,
                 supported: *supported,
             },

@@ -100,6 +100,7 @@ impl Subscription {
             position: self.position,
             shard_index: self.shard,
             stream_epoch: self.stream.epoch,
+            layout: self.stream.seq_layout,
         }
         .to_string()
     }

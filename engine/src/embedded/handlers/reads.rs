@@ -42,6 +42,7 @@ impl Engine {
                 };
                 Ok(Record {
                     sequence_number: SequenceNumber::of_record(
+                        stream.seq_layout,
                         generation,
                         r.position,
                         shard,
@@ -152,7 +153,7 @@ pub(crate) async fn get_shard_iterator(
                     stream.name
                 ))
             };
-            let seq: SequenceNumber = text.parse().map_err(|_| invalid())?;
+            let seq = SequenceNumber::parse_in(text, stream.seq_layout).map_err(|_| invalid())?;
             if seq.shard_index != index {
                 return Err(Error::InvalidArgument(format!(
                     "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
@@ -160,7 +161,9 @@ pub(crate) async fn get_shard_iterator(
                     shard_id(index)
                 )));
             }
-            if seq.stream_epoch != stream.epoch || seq.generation != shard.generation {
+            if !seq.is_of_stream(stream.seq_layout, stream.epoch)
+                || seq.generation != shard.generation
+            {
                 return Err(Error::InvalidArgument(format!(
                     "StartingSequenceNumber {text} used in GetShardIterator on shard {} in stream {} under account {account} is invalid because it did not come from this stream.",
                     shard_id(index),

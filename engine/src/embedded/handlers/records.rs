@@ -69,7 +69,8 @@ impl Engine {
 
     fn sequence_number(stream: &Stream, shards: &ShardSet, shard: u64, position: u64) -> String {
         let generation = shards.all.get(shard as usize).map_or(0, |s| s.generation);
-        SequenceNumber::of_record(generation, position, shard, stream.epoch).to_string()
+        SequenceNumber::of_record(stream.seq_layout, generation, position, shard, stream.epoch)
+            .to_string()
     }
 
     /// Encrypts records in place when the stream's encryption is on.
@@ -152,8 +153,8 @@ pub(crate) async fn put_record(engine: &Engine, input: PutRecordInput) -> Result
     engine.require_writable(&stream, &stream.meta.read())?;
     engine.check_ordering(&stream, input.sequence_number_for_ordering.as_deref())?;
     if let Some(s) = &input.sequence_number_for_ordering
-        && let Ok(parsed) = s.parse::<SequenceNumber>()
-        && parsed.stream_epoch != stream.epoch
+        && let Ok(parsed) = SequenceNumber::parse_in(s, stream.seq_layout)
+        && !parsed.is_of_stream(stream.seq_layout, stream.epoch)
     {
         return Err(Error::InvalidArgument(format!(
             "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {} under account {} is invalid.",

@@ -169,6 +169,7 @@ pub(crate) async fn create_stream(this: &Engine, input: CreateStreamInput) -> Re
             arn: stream_arn(&engine.inner.config, &name),
             name: name.clone(),
             epoch,
+            seq_layout: crate::api::seq::Layout::V2,
             meta: RwLock::new(StreamMeta {
                 status: initial_status,
                 mode,
