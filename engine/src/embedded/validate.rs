@@ -20,12 +20,13 @@ pub(crate) fn name(v: &mut ValidationErrors, field: &str, value: &str) {
     length(v, field, value, 1, 128);
 }
 
-/// A string's length in characters within `min..=max`.
+/// A string's length in UTF-16 code units (AWS's count) within `min..=max`.
 pub(crate) fn length(v: &mut ValidationErrors, field: &str, value: &str, min: usize, max: usize) {
+    // In UTF-16 code units, as AWS's Java front end counts (an emoji is two).
     let n = if value.is_ascii() {
         value.len()
     } else {
-        value.chars().count()
+        value.encode_utf16().count()
     };
     if n < min {
         v.constraint(
