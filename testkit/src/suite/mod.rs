@@ -48,6 +48,7 @@ macro_rules! kinesis_suite {
             list_shards_argument_errors,
             put_record_routes_by_md5_of_partition_key,
             explicit_hash_key_routes_and_is_range_checked,
+            sequence_number_for_ordering_is_checked,
             put_record_size_limits_are_validation_errors,
             put_records_request_limits,
             put_records_results_follow_request_order,
@@ -238,10 +239,16 @@ pub fn cmp_seq(a: &str, b: &str) -> Ordering {
 }
 
 #[track_caller]
+/// AWS's version-2 form: 56 digits, a number in [2^185, 3 * 2^184) (47 hex digits, the
+/// first a 2).
 fn assert_sequence_number_form(s: &str) {
     assert_eq!(s.len(), 56, "{s}");
     assert!(s.bytes().all(|b| b.is_ascii_digit()), "{s}");
-    assert!(!s.starts_with('0'), "{s}");
+    let approx: f64 = s.parse().unwrap_or_default();
+    assert!(
+        (2f64.powi(185)..3.0 * 2f64.powi(184)).contains(&approx),
+        "not in AWS's version-2 range: {s}"
+    );
 }
 
 fn range_of(s: &Shard) -> TestResult<(u128, u128)> {

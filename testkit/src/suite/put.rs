@@ -2,6 +2,39 @@
 
 use super::*;
 
+/// Suite test: SequenceNumberForOrdering is a number of the stream, or the put is refused
+/// with AWS's text.
+pub async fn sequence_number_for_ordering_is_checked(k: &dyn Kinesis) -> TestResult {
+    create(k, "ordered", 1).await?;
+    let first = put(k, "ordered", "k", "one").await?;
+    let after = k
+        .put_record(PutRecordInput {
+            stream_name: Some("ordered".into()),
+            partition_key: "k".into(),
+            data: "two".into(),
+            sequence_number_for_ordering: Some(first.sequence_number.clone()),
+            ..Default::default()
+        })
+        .await?;
+    assert_sequence_number_form(&after.sequence_number);
+    assert!(after.sequence_number > first.sequence_number);
+    assert_fails(
+        k.put_record(PutRecordInput {
+            stream_name: Some("ordered".into()),
+            partition_key: "k".into(),
+            data: "three".into(),
+            sequence_number_for_ordering: Some("1234".into()),
+            ..Default::default()
+        })
+        .await,
+        "InvalidArgumentException",
+        &format!(
+            "ExclusiveMinimumSequenceNumber 1234 used in PutRecord on stream ordered under account {ACCOUNT} is invalid."
+        ),
+    );
+    Ok(())
+}
+
 /// Suite test: put record routes by md5 of partition key.
 pub async fn put_record_routes_by_md5_of_partition_key(k: &dyn Kinesis) -> TestResult {
     create(k, "s", 4).await?;

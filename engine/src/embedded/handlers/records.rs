@@ -152,9 +152,11 @@ pub(crate) async fn put_record(engine: &Engine, input: PutRecordInput) -> Result
     let stream = engine.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine.require_writable(&stream, &stream.meta.read())?;
     engine.check_ordering(&stream, input.sequence_number_for_ordering.as_deref())?;
+    // As AWS: a number that does not decode (in the stream's layout) or names another
+    // stream is invalid.
     if let Some(s) = &input.sequence_number_for_ordering
-        && let Ok(parsed) = SequenceNumber::parse_in(s, stream.seq_layout)
-        && !parsed.is_of_stream(stream.seq_layout, stream.epoch)
+        && !SequenceNumber::parse_in(s, stream.seq_layout)
+            .is_ok_and(|parsed| parsed.is_of_stream(stream.seq_layout, stream.epoch))
     {
         return Err(Error::InvalidArgument(format!(
             "ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream {} under account {} is invalid.",
