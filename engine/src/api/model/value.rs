@@ -237,7 +237,7 @@ fn check_base64(s: &str) -> Result<(), TypeError> {
     let fault =
         |why: String| TypeError::new(format!("'{s}' can not be converted to a Blob: {why}"));
     let length = utf16_len(s);
-    if length % 4 != 0 {
+    if !length.is_multiple_of(4) {
         return Err(fault(format!(
             "Base64 encoded length is expected a multiple of 4 bytes but found: {length}"
         )));
@@ -391,7 +391,7 @@ fn checks(kind: &Kind, max_first: bool) -> Vec<Check> {
     if let Kind::String { enums, .. } = kind
         && !enums.is_empty()
     {
-        out.push(Check::Enum(*enums));
+        out.push(Check::Enum(enums));
     }
     out
 }
