@@ -55,9 +55,10 @@
 //!
 //! ## Ordering
 //!
-//! By default, records of one partition key reach their shard in `send` order unless a
-//! retry intervenes: a failed aggregate is retried while later ones of the same shard may
-//! already have succeeded. [`ProducerConfigBuilder::strict_order`] keeps the order of every
+//! By default, records of one partition key leave in `send` order, but a shard may have
+//! several requests in flight at once (up to `MaxConnections`), which the service may
+//! apply in either order, and a failed aggregate is retried while later ones of the same
+//! shard may already have succeeded. [`ProducerConfigBuilder::strict_order`] keeps the order of every
 //! partition key even across retries, at a cost: each shard has at most one Kinesis record
 //! (one aggregate, up to `AggregationMaxSize` bytes) in flight at a time, so a shard's
 //! throughput is at most one aggregate per round trip (about 51 KB per round trip with the

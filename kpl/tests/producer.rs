@@ -610,7 +610,12 @@ async fn records_up_to_the_streams_larger_maximum_are_sent_and_those_above_5_mib
     let kinesis: Arc<dyn Kinesis> = Arc::new(engine.clone());
     let producer = Producer::new(
         Arc::clone(&kinesis),
-        cfg().stream_max_record_size("big", 10 << 20).build()?,
+        // Strict order: without it two requests of one shard may be in flight at once
+        // (the 100 B record's PutRecords and the 6 MiB PutRecord) and land in either order.
+        cfg()
+            .stream_max_record_size("big", 10 << 20)
+            .strict_order(true)
+            .build()?,
     );
     let big: Arc<str> = "big".into();
     // One key, so the records keep their order in the one shard; sizes around and far
