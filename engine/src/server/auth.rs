@@ -39,6 +39,17 @@ pub struct Credentials {
     policies: HashMap<String, Arc<Policy>>,
 }
 
+impl Credentials {
+    /// Whether `secret` is the secret of `key_id` (compared in constant time): the check of
+    /// HTTP Basic credentials on the server's page.
+    pub fn accepts(&self, key_id: &str, secret: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.keys
+            .get(key_id)
+            .is_some_and(|s| bool::from(s.as_bytes().ct_eq(secret.as_bytes())))
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print secrets.

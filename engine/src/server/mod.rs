@@ -32,6 +32,7 @@ pub mod conn;
 pub mod front;
 pub mod policy;
 pub mod tls;
+mod ui;
 
 pub use conn::ConnConfig;
 
@@ -161,7 +162,8 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// The axum router of the Kinesis endpoint, `/metrics` and `/health`.
+/// The axum router of the Kinesis endpoint, `/metrics`, `/health` and the page under `/ui/`
+/// (see `ui`).
 pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
     let _ = metrics_handle();
     let state = AppState { kinesis, config };
@@ -169,6 +171,7 @@ pub fn router(kinesis: Arc<dyn Kinesis>, config: ServerConfig) -> Router {
         // Any other method on these paths is a Kinesis request, as on any path.
         .route("/metrics", get(metrics).fallback(handle))
         .route("/health", get(|| async { "ok" }).fallback(handle))
+        .merge(ui::routes())
         .fallback(handle)
         .with_state(state)
 }

@@ -1,0 +1,156 @@
+//! The page of `rill serve` (issue 21, first part): `/ui/` and its script are served from
+//! the binary, `/ui/state.json` describes the streams as the API does (summary, every shard
+//! with its lineage, tags, consumers) plus the per-stream metrics, `GET /` stays AWS's
+//! AccessDenied, and with `--auth` the page needs HTTP Basic credentials of the file.
+
+use rill_engine::api::*;
+use rill_engine::server::auth::Credentials;
+use rill_engine::server::{self, ServerConfig};
+use rill_engine::{Engine, EngineConfig};
+use serde_json::Value as Json;
+use std::sync::Arc;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+struct Served {
+    endpoint: String,
+    engine: Engine,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn serve(config: ServerConfig) -> Result<Served, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let engine = Engine::open(dir.path(), EngineConfig::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(
+        listener,
+        Arc::new(engine.clone()),
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Served {
+        endpoint,
+        engine,
+        stop: Some(stop),
+        _dir: dir,
+    })
+}
+
+async fn get(url: &str, basic: Option<(&str, &str)>) -> Result<reqwest::Response, reqwest::Error> {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some((user, password)) = basic {
+        req = req.basic_auth(user, Some(password));
+    }
+    req.send().await
+}
+
+#[tokio::test]
+async fn the_page_and_its_state_describe_the_streams_as_the_api_does() -> TestResult {
+    let s = serve(ServerConfig::default()).await?;
+    let e = &s.engine;
+    e.create_stream(CreateStreamInput {
+        stream_name: "orders".into(),
+        shard_count: Some(1),
+        ..Default::default()
+    })
+    .await?;
+    e.add_tags_to_stream(AddTagsToStreamInput {
+        stream_name: Some("orders".into()),
+        tags: [("team".to_string(), "data".to_string())].into(),
+        ..Default::default()
+    })
+    .await?;
+    e.split_shard(SplitShardInput {
+        stream_name: Some("orders".into()),
+        shard_to_split: "shardId-000000000000".into(),
+        new_starting_hash_key: (u128::MAX / 2).to_string(),
+        ..Default::default()
+    })
+    .await?;
+
+    let page = get(&format!("{}/ui/", s.endpoint), None).await?;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/html")
+    );
+    assert!(page.text().await?.contains("/ui/app.js"));
+    let script = get(&format!("{}/ui/app.js", s.endpoint), None).await?;
+    assert_eq!(script.status(), 200);
+    assert!(script.text().await?.contains("/ui/state.json"));
+
+    let state: Json = serde_json::from_str(
+        &get(&format!("{}/ui/state.json", s.endpoint), None)
+            .await?
+            .text()
+            .await?,
+    )?;
+    let streams = state["streams"].as_array().ok_or("no streams")?;
+    assert_eq!(streams.len(), 1);
+    let orders = &streams[0];
+    let summary = e
+        .describe_stream_summary(DescribeStreamSummaryInput {
+            stream_name: Some("orders".into()),
+            ..Default::default()
+        })
+        .await?
+        .stream_description_summary;
+    assert_eq!(orders["summary"], serde_json::to_value(&summary)?);
+    // Every shard, the split parent (closed) and its two children naming it.
+    let shards = orders["shards"].as_array().ok_or("no shards")?;
+    assert_eq!(shards.len(), 3, "{shards:?}");
+    let children: Vec<&Json> = shards
+        .iter()
+        .filter(|sh| sh["ParentShardId"] == "shardId-000000000000")
+        .collect();
+    assert_eq!(children.len(), 2);
+    assert!(shards[0]["SequenceNumberRange"]["EndingSequenceNumber"].is_string());
+    assert_eq!(orders["tags"][0]["Key"], "team");
+    assert_eq!(state["limits"]["writeRecordsPerSecond"], 1000);
+    assert!(state["metrics"].is_array());
+
+    // AWS's answer to GET / is unchanged.
+    let root = get(&format!("{}/", s.endpoint), None).await?;
+    assert_eq!(root.status(), 403);
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_auth_the_page_needs_the_files_credentials() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("credentials");
+    std::fs::write(&file, "AKID SECRET\n")?;
+    let s = serve(ServerConfig {
+        auth: Some(Arc::new(Credentials::load(&file)?)),
+        ..ServerConfig::default()
+    })
+    .await?;
+    for path in ["/ui/", "/ui/app.js", "/ui/state.json"] {
+        let url = format!("{}{path}", s.endpoint);
+        for basic in [None, Some(("AKID", "WRONG")), Some(("NOBODY", "SECRET"))] {
+            let r = get(&url, basic).await?;
+            assert_eq!(r.status(), 401, "{path} {basic:?}");
+            assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"rill\"");
+        }
+        assert_eq!(
+            get(&url, Some(("AKID", "SECRET"))).await?.status(),
+            200,
+            "{path}"
+        );
+    }
+    Ok(())
+}
