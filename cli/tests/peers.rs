@@ -1058,3 +1058,32 @@ fn aws_cli_v1_drives_every_operation() {
     );
     println!("{}aws_cli: all checks passed", cli.transcript);
 }
+
+/// The `/ui/` page in Debian's chromium (driven by playwright-core,
+/// `tests/peers/ui_check.mjs`) against a `rill serve` under traffic: the figures it shows
+/// against the API's, write rates, a split followed on the lineage tree, and a screenshot
+/// saved to `target/ui-screenshot.png`.
+#[test]
+#[ignore = "needs boto3/awscli/node peers: run scripts/test"]
+fn ui_page_in_chromium() {
+    let node_dir = peer_var("RILL_PEERS_NODE_DIR");
+    let chromium = peer_var("RILL_PEERS_CHROMIUM");
+    let server = Server::start(None);
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("ui-screenshot.png");
+    let _ = std::fs::remove_file(&shot);
+    let mut cmd = Command::new("node");
+    cmd.arg(script("ui_check.mjs"))
+        .arg(&server.endpoint)
+        .arg(&shot);
+    peer_env(&mut cmd, &server, SECRET_KEY);
+    cmd.env("RILL_PEERS_NODE_DIR", &node_dir)
+        .env("RILL_PEERS_CHROMIUM", &chromium);
+    let (status, output) = run(cmd, &server, "ui.out");
+    assert_peer_passed("node ui_check.mjs", status, &output, &server);
+    assert!(output.contains("checks passed"), "{output}");
+    let png = std::fs::read(&shot).expect("the screenshot is written");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+}
