@@ -154,3 +154,72 @@ async fn with_auth_the_page_needs_the_files_credentials() -> TestResult {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn latest_records_are_read_on_demand_with_aggregates_split() -> TestResult {
+    use rill_engine::api::agg::{self, UserRecord};
+    let s = serve(ServerConfig::default()).await?;
+    let e = &s.engine;
+    e.create_stream(CreateStreamInput {
+        stream_name: "events".into(),
+        shard_count: Some(1),
+        ..Default::default()
+    })
+    .await?;
+    let user = |k: &str, d: &'static [u8]| UserRecord {
+        partition_key: k.into(),
+        explicit_hash_key: None,
+        data: bytes::Bytes::from_static(d),
+    };
+    let blob = agg::encode(&[user("a", b"{\"n\":1}"), user("b", b"{\"n\":2}")]);
+    for data in [
+        bytes::Bytes::from(blob),
+        bytes::Bytes::from_static(b"plain"),
+    ] {
+        e.put_record(PutRecordInput {
+            stream_name: Some("events".into()),
+            partition_key: "k".into(),
+            data,
+            ..Default::default()
+        })
+        .await?;
+    }
+    let body: Json = serde_json::from_str(
+        &get(
+            &format!("{}/ui/records.json?stream=events", s.endpoint),
+            None,
+        )
+        .await?
+        .text()
+        .await?,
+    )?;
+    let records = body["records"].as_array().ok_or("no records")?;
+    let summary: Vec<(String, Json, String)> = records
+        .iter()
+        .map(|r| {
+            use base64::Engine as _;
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(r["data"].as_str().unwrap_or_default())
+                .unwrap_or_default();
+            (
+                r["partitionKey"].as_str().unwrap_or_default().to_string(),
+                r["subSequence"].clone(),
+                String::from_utf8_lossy(&data).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("a".to_string(), Json::from(0), "{\"n\":1}".to_string()),
+            ("b".to_string(), Json::from(1), "{\"n\":2}".to_string()),
+            ("k".to_string(), Json::Null, "plain".to_string()),
+        ]
+    );
+    // A stream that does not exist is the API's error.
+    let r = get(&format!("{}/ui/records.json?stream=nope", s.endpoint), None).await?;
+    assert_eq!(r.status(), 400);
+    let body: Json = serde_json::from_str(&r.text().await?)?;
+    assert_eq!(body["code"], "ResourceNotFoundException");
+    Ok(())
+}

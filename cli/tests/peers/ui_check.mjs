@@ -112,7 +112,20 @@ async function main() {
       { timeout: 20000 },
     );
     check("open shards follow the split", true);
-    await page.screenshot({ path: screenshot, fullPage: true });
+    // The latest records, on demand, then as hex.
+    await page.click(`[data-records="${name}"] button`);
+    await page.waitForSelector(`[data-records="${name}"] tr[data-record]`, { timeout: 20000 });
+    const firstData = await page.textContent(`[data-records="${name}"] tr[data-record] td.data`);
+    check("latest records are shown as text", firstData.startsWith("record "), firstData);
+    await page.selectOption(`[data-records="${name}"] select`, "hex");
+    await page.waitForFunction(
+      (n) => document.querySelector(`[data-records="${n}"] tr[data-record] td.data`)?.textContent.startsWith("72 65 63"),
+      name,
+      { timeout: 10000 },
+    );
+    check("and as hex", true);
+    await page.selectOption(`[data-records="${name}"] select`, "text");
+    await page.screenshot({ path: screenshot });
     check(`screenshot saved to ${screenshot}`, true);
   } finally {
     writing = false;

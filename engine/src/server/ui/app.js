@@ -5,6 +5,7 @@
 
 const HISTORY = 60; // samples kept per series (2 minutes at one per 2 s)
 const series = new Map(); // "stream|shard|metric" -> [{t, v}]
+const shown = new Map(); // stream -> {records, format} of its latest-records panel
 let limits = {};
 
 function counter(samples, stream, shard, name) {
@@ -111,6 +112,10 @@ function drawStream(st, samples, now) {
     ["retention", sum.RetentionPeriodHours + " h"],
     ["encryption", sum.EncryptionType || "NONE"],
     ["consumers", st.consumers.length],
+    ["iterator age", (() => {
+      const age = counter(samples, name, null, "GetRecords_IteratorAgeMilliseconds");
+      return age === null ? "–" : `${fmt(age)} ms`;
+    })()],
   ].forEach(([k, v]) => facts.append(el("span", { "data-fact": k }, `${k}: `, el("b", {}, String(v)))));
   box.append(facts);
   if (st.tags.length) {
@@ -154,7 +159,76 @@ function drawStream(st, samples, now) {
     box.append(list);
   }
   box.append(el("div", { class: "tree", "data-lineage": name }, lineage(st.shards)));
+  box.append(recordsPanel(name));
   return box;
+}
+
+// Shows data as text (when it is printable UTF-8), JSON (pretty) or hex.
+function render(b64, format) {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const hex = () => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  if (format === "hex") return hex();
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return hex();
+  }
+  if (format === "json") {
+    try {
+      return JSON.stringify(JSON.parse(text), null, 1);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+// The latest records of a stream, read when asked (each ask costs one GetRecords per shard).
+function recordsPanel(name) {
+  const panel = el("div", { class: "records", "data-records": name });
+  const state = shown.get(name);
+  const button = el("button", { type: "button" }, state ? "refresh latest records" : "show latest records");
+  button.onclick = async () => {
+    const resp = await fetch(`/ui/records.json?stream=${encodeURIComponent(name)}`, { cache: "no-store" });
+    const body = await resp.json();
+    shown.set(name, { records: body.records || [], error: body.error, format: (shown.get(name) || {}).format || "text" });
+    refresh();
+  };
+  panel.append(button);
+  if (!state) return panel;
+  const select = el("select", {});
+  ["text", "json", "hex"].forEach((f) => {
+    const o = el("option", { value: f }, f);
+    if (f === state.format) o.selected = true;
+    select.append(o);
+  });
+  select.onchange = () => {
+    state.format = select.value;
+    refresh();
+  };
+  panel.append(" data as ", select);
+  if (state.error) {
+    panel.append(el("div", {}, state.error));
+    return panel;
+  }
+  const table = el("table", {});
+  table.append(el("tr", {}, ...["shard", "sequence number", "sub", "partition key", "data"].map((h) => el("th", {}, h))));
+  state.records.forEach((r) =>
+    table.append(
+      el(
+        "tr",
+        { "data-record": r.sequenceNumber },
+        el("td", {}, r.shardId),
+        el("td", {}, r.sequenceNumber),
+        el("td", {}, r.subSequence === null ? "" : String(r.subSequence)),
+        el("td", {}, r.partitionKey),
+        el("td", { class: "data" }, render(r.data, state.format)),
+      ),
+    ),
+  );
+  panel.append(table);
+  return panel;
 }
 
 async function refresh() {

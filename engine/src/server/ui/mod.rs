@@ -11,6 +11,11 @@
 //!   through the same [`Kinesis`] trait the wire serves; `metrics` holds every sample of
 //!   the server's Prometheus registry labelled with a stream (name, labels, value), counters
 //!   since the process started.
+//! * `/ui/records.json?stream=NAME` — the stream's latest records (those of the last five
+//!   minutes, at most [`LATEST`] per shard), KPL aggregates split into their user records:
+//!   `{"records": [{"shardId", "sequenceNumber", "subSequence", "partitionKey",
+//!   "arrival", "data" (base64)}]}`. Read only when the page asks (a button): each ask is one
+//!   GetShardIterator and one GetRecords per open shard, out of the shard's read budget.
 //! * Access: without `--auth` anyone who reaches the port (127.0.0.1 by default) may look.
 //!   With `--auth`, the page and its JSON need HTTP Basic credentials: a key id of the
 //!   credentials file as the user name and its secret as the password (a browser asks for
@@ -30,6 +35,9 @@ use serde_json::{Value as Json, json};
 const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("app.js");
 
+/// Most user records per shard `/ui/records.json` returns (the latest).
+const LATEST: usize = 20;
+
 /// Most streams the page describes (the first ones by name).
 const MAX_STREAMS: usize = 100;
 
@@ -44,6 +52,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/ui/", get(page).fallback(super::handle))
         .route("/ui/app.js", get(script).fallback(super::handle))
         .route("/ui/state.json", get(state_json).fallback(super::handle))
+        .route(
+            "/ui/records.json",
+            get(records_json).fallback(super::handle),
+        )
 }
 
 /// `None` when the request may see the page, else the 401 answer.
@@ -119,6 +131,101 @@ async fn state_json(State(state): State<AppState>, headers: HeaderMap) -> Respon
         )
             .into_response(),
     }
+}
+
+/// The `stream` parameter of a query string, percent-decoded.
+fn stream_param(uri: &axum::http::Uri) -> String {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("stream="))
+        .map(|v| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
+}
+
+async fn records_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    let stream = stream_param(&uri);
+    let (status, body) = match latest(state.kinesis.as_ref(), &stream).await {
+        Ok(records) => (StatusCode::OK, json!({ "records": records })),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            json!({"error": e.to_string(), "code": e.code()}),
+        ),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The latest user records of each open shard of `stream` (see the module docs).
+///
+/// # Cancel safety
+/// Cancel safe: it only reads.
+async fn latest(k: &dyn Kinesis, stream: &str) -> Result<Vec<Json>, Error> {
+    use base64::Engine as _;
+    let shards = k
+        .list_shards(ListShardsInput {
+            stream_name: Some(stream.into()),
+            ..Default::default()
+        })
+        .await?
+        .shards;
+    let since = time::OffsetDateTime::now_utc().unix_timestamp() - 300;
+    let mut out = Vec::new();
+    for shard in shards {
+        if shard.sequence_number_range.ending_sequence_number.is_some() {
+            continue;
+        }
+        let it = k
+            .get_shard_iterator(GetShardIteratorInput {
+                stream_name: Some(stream.into()),
+                shard_id: shard.shard_id.clone(),
+                shard_iterator_type: Some(ShardIteratorType::AtTimestamp),
+                timestamp: Some(Timestamp(since * 1000)),
+                ..Default::default()
+            })
+            .await?
+            .shard_iterator;
+        let Some(it) = it else { continue };
+        let got = k
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                ..Default::default()
+            })
+            .await?;
+        let mut users = Vec::new();
+        for r in got.records {
+            let parts = agg::deaggregate(&r.partition_key, None, r.data.clone());
+            let aggregated = parts.len() > 1 || agg::decode(&r.data).is_ok();
+            for (i, u) in parts.into_iter().enumerate() {
+                users.push(json!({
+                    "shardId": shard.shard_id,
+                    "sequenceNumber": r.sequence_number,
+                    "subSequence": if aggregated { Json::from(i) } else { Json::Null },
+                    "partitionKey": u.partition_key,
+                    "arrival": r.approximate_arrival_timestamp.map(|t| t.0),
+                    "data": base64::engine::general_purpose::STANDARD.encode(&u.data),
+                }));
+            }
+        }
+        let skip = users.len().saturating_sub(LATEST);
+        out.extend(users.into_iter().skip(skip));
+    }
+    Ok(out)
 }
 
 /// Every stream (up to [`MAX_STREAMS`]) as the API describes it.
