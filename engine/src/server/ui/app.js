@@ -125,7 +125,7 @@ function drawStream(st, samples, now) {
   }
   const table = el("table", {});
   table.append(
-    el("tr", {}, ...["shard", "hash keys", "records/s in", "bytes/s in", "bytes/s out", "throttled writes"].map((h) => el("th", {}, h))),
+    el("tr", {}, ...["shard", "hash keys", "records/s in", "bytes/s in", "bytes/s out", "throttled writes", "iterator age"].map((h) => el("th", {}, h))),
   );
   for (const s of st.shards) {
     const id = s.ShardId;
@@ -134,6 +134,7 @@ function drawStream(st, samples, now) {
     const bytesIn = rates(`${name}|${id}|in-bytes`, now, counter(samples, name, id, "Shard_IncomingBytes"));
     const bytesOut = rates(`${name}|${id}|out-bytes`, now, counter(samples, name, id, "Shard_OutgoingBytes"));
     const throttled = counter(samples, name, id, "Shard_WriteProvisionedThroughputExceeded");
+    const age = counter(samples, name, id, "Shard_IteratorAgeMilliseconds");
     const cell = (values, limit) => {
       const last = values.length ? values[values.length - 1] : null;
       return el("td", {}, chart(values, limit, `limit ${fmt(limit)}`), " ", fmt(last));
@@ -149,6 +150,7 @@ function drawStream(st, samples, now) {
         cell(bytesIn, limits.writeBytesPerSecond),
         cell(bytesOut, limits.readBytesPerSecond),
         el("td", {}, throttled === null ? "–" : String(throttled)),
+        el("td", {}, age === null ? "–" : `${fmt(age)} ms`),
       ),
     );
   }
