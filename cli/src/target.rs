@@ -2,7 +2,7 @@
 //! or Amazon Kinesis) or an embedded engine on a data directory (`--data-dir DIR`).
 
 use clap::Args;
-use rill_engine::api::{Error, Kinesis, ListShardsInput, Shard};
+use rill_engine::api::Kinesis;
 use rill_engine::{Engine, EngineConfig, Remote};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -93,24 +93,4 @@ impl Connection {
 }
 
 /// Every shard of a stream (open and closed), through ListShards pages.
-///
-/// # Cancel safety
-/// Cancel safe: it only reads.
-pub async fn list_all_shards(k: &dyn Kinesis, stream: &str) -> Result<Vec<Shard>, Error> {
-    let mut shards = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = k
-            .list_shards(ListShardsInput {
-                stream_name: token.is_none().then(|| stream.to_string()),
-                next_token: token.take(),
-                ..Default::default()
-            })
-            .await?;
-        shards.extend(page.shards);
-        match page.next_token {
-            Some(t) => token = Some(t),
-            None => return Ok(shards),
-        }
-    }
-}
+pub use rill_engine::api::list_all_shards;

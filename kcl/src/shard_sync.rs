@@ -22,37 +22,10 @@
 use crate::config::InitialPosition;
 use crate::lease::{Lease, LeaseError, LeaseTable};
 use crate::sequence::ExtendedSequenceNumber;
-use rill_engine::api::{ChildShard, Error, Kinesis, ListShardsInput, Shard};
+use rill_engine::api::{ChildShard, Kinesis, Shard};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-/// Every shard of `stream_name`, following ListShards' pages.
-///
-/// Cancel safety: cancel safe (reads only).
-pub async fn list_all_shards(
-    kinesis: &dyn Kinesis,
-    stream_name: &str,
-) -> Result<Vec<Shard>, Error> {
-    let mut shards = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let input = match next.take() {
-            Some(t) => ListShardsInput {
-                next_token: Some(t),
-                ..Default::default()
-            },
-            None => ListShardsInput {
-                stream_name: Some(stream_name.to_owned()),
-                ..Default::default()
-            },
-        };
-        let out = kinesis.list_shards(input).await?;
-        shards.extend(out.shards);
-        match out.next_token {
-            Some(t) => next = Some(t),
-            None => return Ok(shards),
-        }
-    }
-}
+pub use rill_engine::api::list_all_shards;
 
 fn parents(shard: &Shard) -> BTreeSet<String> {
     shard

@@ -16,6 +16,7 @@ pub mod hash;
 #[cfg(feature = "server")]
 pub mod model;
 pub mod ops;
+pub mod paging;
 pub mod seq;
 pub mod types;
 pub mod wire;
@@ -24,6 +25,7 @@ pub use channels::*;
 pub use error::{Error, ValidationErrors};
 pub use hash::{HashKey, HashKeyRange};
 pub use ops::Operation;
+pub use paging::list_all_shards;
 pub use seq::SequenceNumber;
 pub use types::*;
 

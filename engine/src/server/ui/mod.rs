@@ -269,22 +269,7 @@ async fn describe(k: &dyn Kinesis, name: &str) -> Result<Json, Error> {
         })
         .await?
         .stream_description_summary;
-    let mut shards = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = k
-            .list_shards(ListShardsInput {
-                stream_name: token.is_none().then(|| name.to_string()),
-                next_token: token.take(),
-                ..Default::default()
-            })
-            .await?;
-        shards.extend(page.shards);
-        match page.next_token {
-            Some(t) => token = Some(t),
-            None => break,
-        }
-    }
+    let shards = list_all_shards(k, name).await?;
     let tags = k
         .list_tags_for_stream(ListTagsForStreamInput {
             stream_name: Some(name.into()),
