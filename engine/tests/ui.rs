@@ -223,3 +223,171 @@ async fn latest_records_are_read_on_demand_with_aggregates_split() -> TestResult
     assert_eq!(body["code"], "ResourceNotFoundException");
     Ok(())
 }
+
+/// The value of the sample `name` of `stream` in `/ui/state.json` whose other labels are
+/// `labels`, if there is one.
+fn sample(state: &Json, name: &str, stream: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    state["metrics"].as_array()?.iter().find_map(|m| {
+        let ok = m["name"] == name
+            && m["labels"]["stream"] == stream
+            && labels.iter().all(|(k, v)| m["labels"][*k] == *v);
+        ok.then(|| m["value"].as_f64()).flatten()
+    })
+}
+
+async fn state_of(endpoint: &str) -> Result<Json, Box<dyn std::error::Error>> {
+    Ok(serde_json::from_str(
+        &get(&format!("{endpoint}/ui/state.json"), None)
+            .await?
+            .text()
+            .await?,
+    )?)
+}
+
+#[tokio::test]
+async fn live_subscriptions_fan_out_reads_and_throttles_reach_the_page() -> TestResult {
+    use futures::StreamExt as _;
+    let _ = server::metrics_handle();
+    let s = serve(ServerConfig::default()).await?;
+    let e = &s.engine;
+    // The recorder is process-wide: a name no other test uses.
+    let name = "ui-fan-7d2a";
+    let shard = "shardId-000000000000";
+    e.create_stream(CreateStreamInput {
+        stream_name: name.into(),
+        shard_count: Some(1),
+        ..Default::default()
+    })
+    .await?;
+    e.enable_enhanced_monitoring(EnhancedMonitoringInput {
+        stream_name: Some(name.into()),
+        shard_level_metrics: vec!["ALL".into()],
+        ..Default::default()
+    })
+    .await?;
+    let stream_arn = e
+        .describe_stream_summary(DescribeStreamSummaryInput {
+            stream_name: Some(name.into()),
+            ..Default::default()
+        })
+        .await?
+        .stream_description_summary
+        .stream_arn;
+    let consumer = e
+        .register_stream_consumer(RegisterStreamConsumerInput {
+            stream_arn,
+            consumer_name: "app".into(),
+        })
+        .await?
+        .consumer
+        .consumer_arn;
+    let mut events = e
+        .subscribe_to_shard(SubscribeToShardInput {
+            consumer_arn: consumer.clone(),
+            shard_id: shard.into(),
+            starting_position: StartingPosition {
+                position_type: ShardIteratorType::TrimHorizon,
+                sequence_number: None,
+                timestamp: None,
+            },
+        })
+        .await?;
+    let live = [("consumer", "app"), ("shard", shard)];
+    let state = state_of(&s.endpoint).await?;
+    assert_eq!(
+        sample(&state, "SubscribeToShard_Live", name, &live),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &state,
+            "SubscribeToShard_Success",
+            name,
+            &[("consumer", "app")]
+        ),
+        Some(1.0)
+    );
+
+    for i in 0..3 {
+        e.put_record(PutRecordInput {
+            stream_name: Some(name.into()),
+            partition_key: format!("k{i}"),
+            data: bytes::Bytes::from_static(b"abc"),
+            ..Default::default()
+        })
+        .await?;
+    }
+    let mut pushed = 0;
+    while pushed < 3 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), events.next())
+            .await?
+            .ok_or("the subscription ended")??;
+        pushed += event.records.len();
+    }
+    let state = state_of(&s.endpoint).await?;
+    let consumer_label = [("consumer", "app")];
+    assert_eq!(
+        sample(
+            &state,
+            "SubscribeToShardEvent_Records",
+            name,
+            &consumer_label
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&state, "Shard_OutgoingRecords", name, &[("shard", shard)]),
+        Some(3.0),
+        "pushed events count as the shard's outgoing records"
+    );
+    assert_eq!(
+        sample(&state, "GetRecords_Records", name, &[]),
+        None,
+        "pushed events are not GetRecords"
+    );
+    drop(events);
+    let state = state_of(&s.endpoint).await?;
+    assert_eq!(
+        sample(&state, "SubscribeToShard_Live", name, &live),
+        Some(0.0),
+        "an ended subscription is no longer live"
+    );
+
+    // Writes over the shard's 1000 records/s are throttled and counted per shard.
+    let mut failed = 0;
+    for _ in 0..10 {
+        let out = e
+            .put_records(PutRecordsInput {
+                stream_name: Some(name.into()),
+                records: (0..500)
+                    .map(|i| PutRecordsRequestEntry {
+                        data: bytes::Bytes::from_static(b"x"),
+                        partition_key: format!("p{i}"),
+                        explicit_hash_key: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .await?;
+        failed += out.failed_record_count;
+        if failed > 0 {
+            break;
+        }
+    }
+    assert!(failed > 0, "5000 records in a burst are throttled");
+    let state = state_of(&s.endpoint).await?;
+    assert_eq!(
+        sample(
+            &state,
+            "Shard_WriteProvisionedThroughputExceeded",
+            name,
+            &[("shard", shard)]
+        ),
+        Some(f64::from(failed))
+    );
+    assert_eq!(
+        sample(&state, "WriteProvisionedThroughputExceeded", name, &[]),
+        Some(f64::from(failed))
+    );
+    Ok(())
+}

@@ -13,12 +13,22 @@
 //! | `PutRecord.Success`, `PutRecord.Bytes` | counter | successful PutRecord calls, their bytes |
 //! | `PutRecords.Success`, `PutRecords.Bytes` | counter | successful PutRecords calls, their bytes |
 //! | `PutRecords.TotalRecords`, `PutRecords.SuccessfulRecords`, `PutRecords.FailedRecords` | counter | entries |
-//! | `GetRecords.Success`, `GetRecords.Records`, `GetRecords.Bytes` | counter | successful reads |
+//! | `GetRecords.Success`, `GetRecords.Records`, `GetRecords.Bytes` | counter | successful polling reads |
 //! | `GetRecords.IteratorAgeMilliseconds` | gauge | age of the last record read (0 at the tip) |
 //! | `WriteProvisionedThroughputExceeded`, `ReadProvisionedThroughputExceeded` | counter | throttled records / calls |
+//! | `SubscribeToShard.Success`, `SubscribeToShard.RateExceeded` | counter | subscriptions started / refused as in use (`stream`, `consumer`) |
+//! | `SubscribeToShardEvent.Success`, `.Records`, `.Bytes` | counter | pushed events with records (`stream`, `consumer`) |
+//! | `SubscribeToShardEvent.MillisBehindLatest` | gauge | of the last event pushed (`stream`, `consumer`) |
+//! | `SubscribeToShard.Live` | gauge | rill's own: open subscriptions (`stream`, `consumer`, `shard`) |
 //! | `Shard.IncomingBytes`, `Shard.IncomingRecords` | counter | per shard |
-//! | `Shard.OutgoingBytes`, `Shard.OutgoingRecords` | counter | per shard |
-//! | `Shard.IteratorAgeMilliseconds` | gauge | per shard |
+//! | `Shard.OutgoingBytes`, `Shard.OutgoingRecords` | counter | per shard, GetRecords and pushed events |
+//! | `Shard.IteratorAgeMilliseconds` | gauge | per shard, of GetRecords |
+//! | `Shard.WriteProvisionedThroughputExceeded`, `Shard.ReadProvisionedThroughputExceeded` | counter | per shard |
+//!
+//! As in CloudWatch, reads by enhanced fan-out consumers are counted under
+//! `SubscribeToShardEvent.*`, not `GetRecords.*`; the shard-level outgoing counters count
+//! both. `SubscribeToShard.Live` has no CloudWatch equivalent: it is what the `/ui/` page
+//! shows as a consumer's live subscriptions, emitted whatever EnableEnhancedMonitoring says.
 
 use super::metric_set::metric_on;
 use std::collections::BTreeMap;
@@ -73,8 +83,8 @@ pub(crate) fn put(
     }
 }
 
-/// Records a successful GetRecords (or pushed event) on `shard` of `stream`, whose enabled
-/// shard-level metrics are `shard_metrics`.
+/// Records a successful GetRecords on `shard` of `stream`, whose enabled shard-level metrics
+/// are `shard_metrics`.
 pub(crate) fn get(
     stream: &str,
     shard_metrics: u32,
@@ -84,24 +94,72 @@ pub(crate) fn get(
     iterator_age_ms: i64,
 ) {
     let s = stream.to_string();
-    let id = super::shard_id(shard);
     metrics::counter!("GetRecords.Success", "stream" => s.clone()).increment(1);
     metrics::counter!("GetRecords.Records", "stream" => s.clone()).increment(records as u64);
     metrics::counter!("GetRecords.Bytes", "stream" => s.clone()).increment(bytes as u64);
     metrics::gauge!("GetRecords.IteratorAgeMilliseconds", "stream" => s.clone())
         .set(iterator_age_ms as f64);
+    outgoing(&s, shard_metrics, shard, records, bytes);
+    if metric_on(shard_metrics, "IteratorAgeMilliseconds") {
+        metrics::gauge!("Shard.IteratorAgeMilliseconds", "stream" => s, "shard" => super::shard_id(shard))
+            .set(iterator_age_ms as f64);
+    }
+}
+
+/// Records an event pushed to `consumer` from `shard` of `stream` (heartbeats included, as
+/// AWS's `SubscribeToShardEvent.MillisBehindLatest` is of every event).
+pub(crate) fn pushed(
+    stream: &str,
+    consumer: &str,
+    shard_metrics: u32,
+    shard: u64,
+    records: usize,
+    bytes: usize,
+    millis_behind: i64,
+) {
+    let (s, c) = (stream.to_string(), consumer.to_string());
+    metrics::gauge!("SubscribeToShardEvent.MillisBehindLatest", "stream" => s.clone(), "consumer" => c.clone())
+        .set(millis_behind as f64);
+    if records == 0 {
+        return;
+    }
+    metrics::counter!("SubscribeToShardEvent.Success", "stream" => s.clone(), "consumer" => c.clone())
+        .increment(1);
+    metrics::counter!("SubscribeToShardEvent.Records", "stream" => s.clone(), "consumer" => c.clone())
+        .increment(records as u64);
+    metrics::counter!("SubscribeToShardEvent.Bytes", "stream" => s.clone(), "consumer" => c)
+        .increment(bytes as u64);
+    outgoing(&s, shard_metrics, shard, records, bytes);
+}
+
+/// The shard-level outgoing counters, of both ways of reading.
+fn outgoing(stream: &str, shard_metrics: u32, shard: u64, records: usize, bytes: usize) {
     if metric_on(shard_metrics, "OutgoingRecords") {
-        metrics::counter!("Shard.OutgoingRecords", "stream" => s.clone(), "shard" => id.clone())
+        metrics::counter!("Shard.OutgoingRecords", "stream" => stream.to_string(), "shard" => super::shard_id(shard))
             .increment(records as u64);
     }
     if metric_on(shard_metrics, "OutgoingBytes") {
-        metrics::counter!("Shard.OutgoingBytes", "stream" => s.clone(), "shard" => id.clone())
+        metrics::counter!("Shard.OutgoingBytes", "stream" => stream.to_string(), "shard" => super::shard_id(shard))
             .increment(bytes as u64);
     }
-    if metric_on(shard_metrics, "IteratorAgeMilliseconds") {
-        metrics::gauge!("Shard.IteratorAgeMilliseconds", "stream" => s, "shard" => id)
-            .set(iterator_age_ms as f64);
+}
+
+/// A subscription of `consumer` to `shard` of `stream` started (`live` 1) or ended (`live`
+/// -1): moves the `SubscribeToShard.Live` gauge, and counts a start as a success.
+pub(crate) fn subscription(stream: &str, consumer: &str, shard: u64, live: i8) {
+    let (s, c) = (stream.to_string(), consumer.to_string());
+    if live > 0 {
+        metrics::counter!("SubscribeToShard.Success", "stream" => s.clone(), "consumer" => c.clone())
+            .increment(1);
     }
+    metrics::gauge!("SubscribeToShard.Live", "stream" => s, "consumer" => c, "shard" => super::shard_id(shard))
+        .increment(f64::from(live));
+}
+
+/// A subscription refused because another one of the consumer to the shard is recent.
+pub(crate) fn subscription_refused(stream: &str, consumer: &str) {
+    metrics::counter!("SubscribeToShard.RateExceeded", "stream" => stream.to_string(), "consumer" => consumer.to_string())
+        .increment(1);
 }
 
 /// Registers a stream's throttling counters at zero, so they are visible before any throttle.
@@ -112,14 +170,25 @@ pub(crate) fn stream_created(stream: &str) {
         .absolute(0);
 }
 
-/// Records throttled writes (records refused by a shard's write budget).
-pub(crate) fn write_throttled(stream: &str, records: usize) {
+/// Records throttled writes: per shard of `stream`, the records its write budget refused.
+pub(crate) fn write_throttled(stream: &str, shard_metrics: u32, per_shard: &[(u64, usize)]) {
+    let total: usize = per_shard.iter().map(|p| p.1).sum();
     metrics::counter!("WriteProvisionedThroughputExceeded", "stream" => stream.to_string())
-        .increment(records as u64);
+        .increment(total as u64);
+    if metric_on(shard_metrics, "WriteProvisionedThroughputExceeded") {
+        for &(shard, n) in per_shard {
+            metrics::counter!("Shard.WriteProvisionedThroughputExceeded", "stream" => stream.to_string(), "shard" => super::shard_id(shard))
+                .increment(n as u64);
+        }
+    }
 }
 
-/// Records a throttled read call.
-pub(crate) fn read_throttled(stream: &str) {
+/// Records a GetRecords call on `shard` refused by the shard's read budget.
+pub(crate) fn read_throttled(stream: &str, shard_metrics: u32, shard: u64) {
     metrics::counter!("ReadProvisionedThroughputExceeded", "stream" => stream.to_string())
         .increment(1);
+    if metric_on(shard_metrics, "ReadProvisionedThroughputExceeded") {
+        metrics::counter!("Shard.ReadProvisionedThroughputExceeded", "stream" => stream.to_string(), "shard" => super::shard_id(shard))
+            .increment(1);
+    }
 }

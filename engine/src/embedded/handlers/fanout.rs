@@ -43,6 +43,12 @@ struct Subscription {
     done: bool,
 }
 
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        telemetry::subscription(&self.stream.name, &self.consumer.name, self.shard, -1);
+    }
+}
+
 impl Subscription {
     /// The next event, or `None` when the subscription is over.
     async fn next_event(&mut self) -> Option<Result<SubscribeToShardEvent, Error>> {
@@ -112,6 +118,15 @@ impl Subscription {
             .get(self.shard as usize)
             .map(|s| self.continuation(s))
             .unwrap_or_default();
+        telemetry::pushed(
+            &self.stream.name,
+            &self.consumer.name,
+            self.stream.meta.read().shard_metrics,
+            self.shard,
+            0,
+            0,
+            0,
+        );
         SubscribeToShardEvent {
             records: Vec::new(),
             continuation_sequence_number: continuation,
@@ -171,8 +186,9 @@ impl Subscription {
                 .arrival_of(self.shard as u32, self.position)
                 .map_or(0, |a| (now - a).max(0))
         };
-        telemetry::get(
+        telemetry::pushed(
             &self.stream.name,
+            &self.consumer.name,
             self.stream.meta.read().shard_metrics,
             self.shard,
             records.len(),
@@ -404,6 +420,7 @@ pub(crate) async fn subscribe_to_shard(
         if let Some(last) = subs.get(&tok.a)
             && now - last < RESUBSCRIBE_MS
         {
+            telemetry::subscription_refused(&stream.name, &consumer.name);
             return Err(Error::ResourceInUse(format!(
                 "Another active subscription exists for consumer {} on shard {}; wait 5 seconds between subscriptions to the same shard.",
                 consumer.arn,
@@ -412,6 +429,7 @@ pub(crate) async fn subscribe_to_shard(
         }
         subs.insert(tok.a, now);
     }
+    telemetry::subscription(&stream.name, &consumer.name, tok.a, 1);
     let sub = Subscription {
         engine: this.clone(),
         stream,

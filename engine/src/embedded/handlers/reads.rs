@@ -252,7 +252,7 @@ pub(crate) async fn get_records(
     let end = shard.ending_position;
     let max = end.map_or(limit, |e| limit.min(e.saturating_sub(tok.b) as usize));
     if !stream.limiter.try_read(tok.a, now) {
-        telemetry::read_throttled(&stream.name);
+        telemetry::read_throttled(&stream.name, stream.meta.read().shard_metrics, tok.a);
         return Err(Error::ProvisionedThroughputExceeded(
             engine.rate_exceeded(&stream, tok.a),
         ));

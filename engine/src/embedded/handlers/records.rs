@@ -176,7 +176,11 @@ pub(crate) async fn put_record(engine: &Engine, input: PutRecordInput) -> Result
     let size = records[0].data.len() + records[0].partition_key.len();
     engine.encrypt(&stream, &mut records)?;
     if !stream.limiter.try_write(shard, size, engine.now()) {
-        telemetry::write_throttled(&stream.name, 1);
+        telemetry::write_throttled(
+            &stream.name,
+            stream.meta.read().shard_metrics,
+            &[(shard, 1)],
+        );
         return Err(Error::ProvisionedThroughputExceeded(
             engine.rate_exceeded(&stream, shard),
         ));
@@ -301,7 +305,14 @@ pub(crate) async fn put_records(
     }
     let throttled = n - records.len();
     if throttled > 0 {
-        telemetry::write_throttled(&stream.name, throttled);
+        let mut per_shard: BTreeMap<u64, usize> = BTreeMap::new();
+        for &(shard, ok) in &verdicts {
+            if !ok {
+                *per_shard.entry(shard).or_default() += 1;
+            }
+        }
+        let per_shard: Vec<(u64, usize)> = per_shard.into_iter().collect();
+        telemetry::write_throttled(&stream.name, stream.meta.read().shard_metrics, &per_shard);
     }
     engine.encrypt(&stream, &mut records)?;
     let rx = (!records.is_empty()).then(|| stream.log.append(records));
