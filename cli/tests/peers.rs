@@ -68,28 +68,34 @@ struct Server {
 
 impl Server {
     fn start(auth: Option<&str>) -> Server {
-        Server::start_with(auth, false)
+        Server::start_with(auth, false, "off")
     }
 
     /// A server on HTTPS with a certificate it generates (`--tls-self-signed`), which the
     /// peers are told to trust (`AWS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`); the endpoint is
     /// `https://localhost:PORT`, a name the certificate carries.
     fn start_tls() -> Server {
-        Server::start_with(None, true)
+        Server::start_with(None, true, "off")
     }
 
-    fn start_with(auth: Option<&str>, tls: bool) -> Server {
+    /// A server with AWS's per-shard throughput limits (`--limits aws`).
+    fn start_limited() -> Server {
+        Server::start_with(None, false, "aws")
+    }
+
+    fn start_with(auth: Option<&str>, tls: bool, limits: &str) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("server.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rill"));
-        // The peers check behaviour, reading shards many times a second: AWS's per-shard
-        // read limit (5 calls/s) would throttle them. Throttling has tests of its own.
+        // Most peers check behaviour, reading shards many times a second: AWS's per-shard
+        // read limit (5 calls/s) would throttle them, so they run with `off`. Throttling has
+        // tests of its own.
         cmd.args([
             "serve",
             "--addr",
             "127.0.0.1:0",
             "--limits",
-            "off",
+            limits,
             "--data-dir",
         ])
         .arg(dir.path().join("data"));
@@ -1068,7 +1074,8 @@ fn aws_cli_v1_drives_every_operation() {
 fn ui_page_in_chromium() {
     let node_dir = peer_var("RILL_PEERS_NODE_DIR");
     let chromium = peer_var("RILL_PEERS_CHROMIUM");
-    let server = Server::start(None);
+    // AWS's limits: the page draws them and counts the throttled writes.
+    let server = Server::start_limited();
     let shot = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("target")

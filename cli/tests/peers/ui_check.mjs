@@ -3,10 +3,13 @@
 // Usage: node ui_check.mjs ENDPOINT SCREENSHOT
 //
 // Puts records into a two-shard stream (shard-level metrics on) while the page is open,
-// checks the figures the page shows against the API's (the JS SDK's DescribeStreamSummary
-// and ListShards), waits for non-zero write rates, splits a shard through the API and waits
-// for the lineage tree to show the children under their parent, then saves a screenshot to
-// SCREENSHOT. Prints one line per check and exits 1 on the first failure.
+// checks the figures the page shows against the API's (the JS SDK's DescribeStreamSummary,
+// ListShards and DescribeStreamConsumer) and its write rates against the rate the writer
+// here keeps, subscribes an enhanced fan-out consumer to a shard (SubscribeToShard over h2c)
+// and waits for the page to show the live subscription and a pushed-records rate, splits a
+// shard through the API and waits for the lineage tree to show the children under their
+// parent, saves a screenshot to SCREENSHOT, then ends the subscription and waits for the page
+// to drop it. Prints one line per check and exits 1 on the first failure.
 
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -20,6 +23,7 @@ if (!nodeDir || !chromium) {
 const require = createRequire(path.join(nodeDir, "package.json"));
 const sdk = require("@aws-sdk/client-kinesis");
 const { chromium: browserType } = require("playwright-core");
+const { NodeHttp2Handler } = require("@smithy/node-http-handler");
 
 let checks = 0;
 function check(name, ok, detail = "") {
@@ -41,22 +45,39 @@ const kinesis = new sdk.KinesisClient({
   region: "us-east-1",
   credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "AKID", secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "s" },
 });
+// HTTP/2 only, for SubscribeToShard's event stream (h2c against an http:// endpoint).
+const h2 = new sdk.KinesisClient({
+  endpoint,
+  region: "us-east-1",
+  credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "AKID", secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "s" },
+  requestHandler: new NodeHttp2Handler({ requestTimeout: 60000, sessionTimeout: 60000 }),
+});
 const name = "ui-orders";
+const reader = "ui-reader";
+const watchedShard = "shardId-000000000001";
 
 async function main() {
   await kinesis.send(new sdk.CreateStreamCommand({ StreamName: name, ShardCount: 2 }));
   await sdk.waitUntilStreamExists({ client: kinesis, maxWaitTime: 20, minDelay: 1 }, { StreamName: name });
   await kinesis.send(new sdk.EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ["ALL"] }));
   await kinesis.send(new sdk.AddTagsToStreamCommand({ StreamName: name, Tags: { team: "data" } }));
+  const { StreamDescriptionSummary: created } = await kinesis.send(new sdk.DescribeStreamSummaryCommand({ StreamName: name }));
+  const { Consumer: consumer } = await kinesis.send(
+    new sdk.RegisterStreamConsumerCommand({ StreamARN: created.StreamARN, ConsumerName: reader }),
+  );
 
   // Traffic for as long as the page is looked at.
   let writing = true;
   let written = 0;
+  let failed = 0; // records the API refused (throttled), over every PutRecords here
+  const progress = []; // {t, written}, to know the rate written here
   const traffic = (async () => {
     while (writing) {
       const Records = Array.from({ length: 50 }, (_, i) => ({ PartitionKey: `k${written + i}`, Data: Buffer.from(`record ${written + i}`) }));
-      await kinesis.send(new sdk.PutRecordsCommand({ StreamName: name, Records }));
+      const out = await kinesis.send(new sdk.PutRecordsCommand({ StreamName: name, Records }));
+      failed += out.FailedRecordCount ?? 0;
       written += Records.length;
+      progress.push({ t: Date.now(), written });
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
@@ -89,6 +110,87 @@ async function main() {
     );
     check("a shard shows a non-zero records/s in", true);
 
+    // The rates shown add up to the rate written here (over the last 6 s), within a factor 2.
+    const writtenRate = () => {
+      const now = Date.now();
+      const recent = progress.filter((p) => p.t >= now - 6000);
+      if (recent.length < 2) return 0;
+      const [a, b] = [recent[0], recent[recent.length - 1]];
+      return (1000 * (b.written - a.written)) / Math.max(1, b.t - a.t);
+    };
+    const shownRate = () =>
+      page.$$eval(`[data-stream="${name}"] tr[data-shard]`, (trs) =>
+        trs.reduce((sum, tr) => sum + (parseFloat(tr.children[2].querySelector(".rate")?.textContent) || 0), 0),
+      );
+    let ratio = 0;
+    for (let i = 0; i < 20 && !(ratio > 0.5 && ratio < 2); i++) {
+      await page.waitForTimeout(1000); // the page samples every 2 s: look again after its next sample
+      ratio = (await shownRate()) / Math.max(1, writtenRate());
+    }
+    check("records/s in add up to the rate written", ratio > 0.5 && ratio < 2, { ratio, written: writtenRate() });
+
+    // A burst over shard 1's 1000 records/s: the throttled writes the page shows add up to
+    // the FailedRecordCount the API answered.
+    const hashKey = ((1n << 127n) + 5n).toString();
+    let burstFailed = 0;
+    for (let i = 0; i < 3; i++) {
+      const Records = Array.from({ length: 500 }, (_, j) => ({ PartitionKey: `b${j}`, ExplicitHashKey: hashKey, Data: Buffer.from("burst") }));
+      const out = await kinesis.send(new sdk.PutRecordsCommand({ StreamName: name, Records }));
+      burstFailed += out.FailedRecordCount ?? 0;
+    }
+    failed += burstFailed;
+    check(`the burst is throttled (${burstFailed} of 1500 records)`, burstFailed > 0, burstFailed);
+    const shownThrottled = () =>
+      page.$$eval(`[data-stream="${name}"] tr[data-shard]`, (trs) =>
+        trs.reduce((sum, tr) => sum + (parseInt(tr.children[5].textContent.split("/")[0], 10) || 0), 0),
+      );
+    let throttled = -1;
+    for (let i = 0; i < 20 && throttled !== failed; i++) {
+      await page.waitForTimeout(1000); // the page samples every 2 s: look again after its next sample
+      throttled = await shownThrottled();
+    }
+    check("throttled writes add up to the API's FailedRecordCount", throttled === failed, { throttled, failed });
+
+    // An enhanced fan-out subscription shows on the consumer and on its shard.
+    let described;
+    for (let i = 0; i < 40; i++) {
+      described = (await kinesis.send(new sdk.DescribeStreamConsumerCommand({ ConsumerARN: consumer.ConsumerARN }))).ConsumerDescription;
+      if (described.ConsumerStatus === "ACTIVE") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    check("the consumer becomes ACTIVE", described.ConsumerStatus === "ACTIVE", described);
+    let pushed = 0;
+    const unsubscribe = new AbortController();
+    const subscription = (async () => {
+      const out = await h2.send(
+        new sdk.SubscribeToShardCommand({
+          ConsumerARN: consumer.ConsumerARN,
+          ShardId: watchedShard,
+          StartingPosition: { Type: "LATEST" },
+        }),
+        { abortSignal: unsubscribe.signal },
+      );
+      for await (const event of out.EventStream) {
+        if (event.SubscribeToShardEvent) pushed += event.SubscribeToShardEvent.Records.length;
+      }
+    })();
+    await page.waitForFunction(
+      ([r, s]) => document.querySelector(`[data-live="${r}"]`)?.textContent === `1: ${s}`
+        && document.querySelector(`tr[data-shard="${s}"] [data-readers="${s}"]`)?.textContent === r,
+      [reader, watchedShard],
+      { timeout: 30000 },
+    );
+    check("the live subscription is shown on the consumer and on its shard", true);
+    const status = await page.textContent(`[data-consumer="${reader}"] td:nth-child(2)`);
+    check("consumer status as DescribeStreamConsumer says", status === described.ConsumerStatus, status);
+    await page.waitForFunction(
+      (r) => parseFloat(document.querySelector(`[data-consumer="${r}"] td:nth-child(5)`)?.textContent) > 0,
+      reader,
+      { timeout: 30000 },
+    );
+    for (let i = 0; i < 100 && pushed === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    check(`a non-zero records/s pushed, and the SDK received them (${pushed} so far)`, pushed > 0, pushed);
+
     // Split, and follow it on the lineage tree.
     await kinesis.send(new sdk.SplitShardCommand({
       StreamName: name,
@@ -112,6 +214,13 @@ async function main() {
       { timeout: 20000 },
     );
     check("open shards follow the split", true);
+    await page.waitForFunction(
+      (n) => ["shardId-000000000002", "shardId-000000000003"].every((id) =>
+        parseFloat(document.querySelector(`[data-stream="${n}"] tr[data-shard="${id}"]`)?.children[2].querySelector(".rate")?.textContent) > 0),
+      name,
+      { timeout: 30000 },
+    );
+    check("writes show on the split's children", true);
     // The latest records, on demand, then as hex.
     await page.click(`[data-records="${name}"] button`);
     await page.waitForSelector(`[data-records="${name}"] tr[data-record]`, { timeout: 20000 });
@@ -127,10 +236,21 @@ async function main() {
     await page.selectOption(`[data-records="${name}"] select`, "text");
     await page.screenshot({ path: screenshot });
     check(`screenshot saved to ${screenshot}`, true);
+
+    // Ending the subscription (the SDK resets its HTTP/2 stream) takes it off the page.
+    unsubscribe.abort();
+    await subscription.catch(() => {});
+    await page.waitForFunction(
+      (r) => document.querySelector(`[data-live="${r}"]`)?.textContent === "none",
+      reader,
+      { timeout: 30000 },
+    );
+    check("an ended subscription leaves the page", true);
   } finally {
     writing = false;
     await traffic.catch(() => {});
     await browser.close();
+    h2.destroy();
   }
   console.log(`ui_check: ${checks} checks passed (${written} records written meanwhile)`);
 }

@@ -15,10 +15,23 @@ function counter(samples, stream, shard, name) {
   return s ? s.value : null;
 }
 
+// The samples of metric `name` of `stream` whose value is above zero.
+function positive(samples, stream, name) {
+  return samples.filter((m) => m.name === name && m.labels.stream === stream && m.value > 0);
+}
+
+// The sample of metric `name` for `consumer` of `stream`.
+function ofConsumer(samples, stream, consumer, name) {
+  const s = samples.find((m) => m.name === name && m.labels.stream === stream && m.labels.consumer === consumer);
+  return s ? s.value : null;
+}
+
 // Appends a counter sample and returns the recent rates (per second) of that series.
 function rates(key, now, value) {
   const points = series.get(key) || [];
-  if (value !== null) points.push({ t: now, v: value });
+  // A redraw between two samples (a click) adds no point: rates need whole intervals.
+  const last = points[points.length - 1];
+  if (value !== null && (!last || now - last.t >= 1000)) points.push({ t: now, v: value });
   while (points.length > HISTORY + 1) points.shift();
   series.set(key, points);
   const out = [];
@@ -29,16 +42,21 @@ function rates(key, now, value) {
   return out;
 }
 
-// A small line chart of `values` with the limit drawn as a dashed line.
+// A small line chart of `values` with the limit drawn as a dashed line. While the rates stay
+// under a tenth of the limit the chart is scaled to them (and the limit, off the chart, is
+// only named in the title), so that low rates are not a flat line at the bottom.
 function chart(values, limit, title) {
   const c = document.createElement("canvas");
-  c.width = 160;
+  c.width = 96;
   c.height = 32;
-  c.title = title;
+  const peak = Math.max(0, ...values);
+  const scaled = !limit || peak >= limit / 10;
+  const top = scaled ? Math.max(limit || 0, peak, 1) : Math.max(peak * 1.25, 1e-9);
+  c.title = `${title}, peak ${fmt(peak)}${scaled ? "" : " (scaled to the rates)"}`;
+  c.dataset.peak = String(peak);
   const g = c.getContext("2d");
-  const top = Math.max(limit || 0, ...values, 1);
   const y = (v) => c.height - 2 - (v / top) * (c.height - 4);
-  if (limit) {
+  if (limit && scaled) {
     g.strokeStyle = "#d33";
     g.setLineDash([3, 3]);
     g.beginPath();
@@ -47,7 +65,7 @@ function chart(values, limit, title) {
     g.stroke();
     g.setLineDash([]);
   }
-  g.strokeStyle = "#2a6";
+  g.strokeStyle = scaled ? "#2a6" : "#58a";
   g.beginPath();
   values.forEach((v, i) => {
     const x = (i / Math.max(1, HISTORY - 1)) * c.width;
@@ -67,8 +85,8 @@ function el(tag, attrs, ...children) {
 
 function fmt(n) {
   if (n === null || n === undefined) return "–";
-  if (n >= 1048576) return (n / 1048576).toFixed(1) + " Mi";
-  if (n >= 1024) return (n / 1024).toFixed(1) + " Ki";
+  if (n >= 1048576) return (n / 1048576).toFixed(1) + "\u00a0Mi";
+  if (n >= 1024) return (n / 1024).toFixed(1) + "\u00a0Ki";
   return n.toFixed(n < 10 ? 1 : 0);
 }
 
@@ -125,44 +143,80 @@ function drawStream(st, samples, now) {
   }
   const table = el("table", {});
   table.append(
-    el("tr", {}, ...["shard", "hash keys", "records/s in", "bytes/s in", "bytes/s out", "throttled writes", "iterator age"].map((h) => el("th", {}, h))),
+    el("tr", {}, ...["shard", "hash keys", "records/s in", "bytes/s in", "bytes/s out", "throttled writes / reads", "iterator age", "fan-out readers"].map((h) => el("th", {}, h))),
   );
+  const live = positive(samples, name, "SubscribeToShard_Live");
+  // The shard-level metrics EnableEnhancedMonitoring turned on ("ALL" is every one).
+  const enabled = new Set((sum.EnhancedMonitoring || []).flatMap((m) => m.ShardLevelMetrics || []));
+  if (enabled.has("ALL")) limits.shardLevelMetrics.forEach((m) => enabled.add(m));
+  const off = enabled.size === 0;
+  const offTitle = "shard-level metrics are off: turn them on with EnableEnhancedMonitoring";
   for (const s of st.shards) {
     const id = s.ShardId;
     const open = !(s.SequenceNumberRange && s.SequenceNumberRange.EndingSequenceNumber);
-    const recIn = rates(`${name}|${id}|in-rec`, now, counter(samples, name, id, "Shard_IncomingRecords"));
-    const bytesIn = rates(`${name}|${id}|in-bytes`, now, counter(samples, name, id, "Shard_IncomingBytes"));
-    const bytesOut = rates(`${name}|${id}|out-bytes`, now, counter(samples, name, id, "Shard_OutgoingBytes"));
-    const throttled = counter(samples, name, id, "Shard_WriteProvisionedThroughputExceeded");
-    const age = counter(samples, name, id, "Shard_IteratorAgeMilliseconds");
+    // A shard-level metric: null when it is off, 0 before its first count.
+    const metric = (m) => (enabled.has(m) ? (counter(samples, name, id, `Shard_${m}`) ?? 0) : null);
+    const recIn = rates(`${name}|${id}|in-rec`, now, metric("IncomingRecords"));
+    const bytesIn = rates(`${name}|${id}|in-bytes`, now, metric("IncomingBytes"));
+    const bytesOut = rates(`${name}|${id}|out-bytes`, now, metric("OutgoingBytes"));
+    const throttledW = metric("WriteProvisionedThroughputExceeded");
+    const throttledR = metric("ReadProvisionedThroughputExceeded");
+    const readers = live.filter((m) => m.labels.shard === id).map((m) => m.labels.consumer).sort();
+    const age = enabled.has("IteratorAgeMilliseconds") ? counter(samples, name, id, "Shard_IteratorAgeMilliseconds") : null;
     const cell = (values, limit) => {
+      if (!values.length && off) return el("td", { title: offTitle }, "–");
       const last = values.length ? values[values.length - 1] : null;
-      return el("td", {}, chart(values, limit, `limit ${fmt(limit)}`), " ", fmt(last));
+      const share = last !== null && limit ? `${((100 * last) / limit).toFixed(last && last < limit / 100 ? 2 : 0)} %` : "";
+      return el("td", { class: "rate" }, chart(values, limit, `limit ${fmt(limit)}/s`), " ", el("span", { class: "rate" }, fmt(last)), " ", el("small", { title: "of the shard's limit" }, share));
     };
     const span = (BigInt(s.HashKeyRange.EndingHashKey) - BigInt(s.HashKeyRange.StartingHashKey) + 1n) * 1000n / (1n << 128n);
     table.append(
       el(
         "tr",
         { class: open ? "" : "closed", "data-shard": id },
-        el("td", {}, id),
-        el("td", {}, `${(Number(span) / 10).toFixed(1)} %`),
+        el("td", { class: "nowrap" }, id),
+        el("td", { class: "nowrap" }, `${(Number(span) / 10).toFixed(1)} %`),
         cell(recIn, limits.writeRecordsPerSecond),
         cell(bytesIn, limits.writeBytesPerSecond),
         cell(bytesOut, limits.readBytesPerSecond),
-        el("td", {}, throttled === null ? "–" : String(throttled)),
+        el("td", off ? { title: offTitle } : {}, `${throttledW ?? "–"} / ${throttledR ?? "–"}`),
         el("td", {}, age === null ? "–" : `${fmt(age)} ms`),
+        el("td", { "data-readers": id }, readers.join(", ")),
       ),
     );
   }
   box.append(table);
-  if (st.consumers.length) {
-    const list = el("div", {}, "consumers: ");
-    st.consumers.forEach((c) => list.append(el("span", { class: "tag" }, `${c.ConsumerName} (${c.ConsumerStatus})`)));
-    box.append(list);
-  }
+  if (st.consumers.length) box.append(consumersTable(name, st.consumers, samples, live, now));
   box.append(el("div", { class: "tree", "data-lineage": name }, lineage(st.shards)));
   box.append(recordsPanel(name));
   return box;
+}
+
+// The enhanced fan-out consumers of a stream: status, live subscriptions (shards), the rate
+// of records pushed to them and how far behind their last event was.
+function consumersTable(name, consumers, samples, live, now) {
+  const table = el("table", { class: "consumers", "data-consumers": name });
+  table.append(el("tr", {}, ...["consumer", "status", "registered", "live subscriptions", "records/s pushed", "behind latest"].map((h) => el("th", {}, h))));
+  for (const c of consumers) {
+    const c_name = c.ConsumerName;
+    const shards = live.filter((m) => m.labels.consumer === c_name).map((m) => m.labels.shard).sort();
+    const pushed = rates(`${name}|${c_name}|pushed`, now, ofConsumer(samples, name, c_name, "SubscribeToShardEvent_Records"));
+    const behind = ofConsumer(samples, name, c_name, "SubscribeToShardEvent_MillisBehindLatest");
+    const registered = c.ConsumerCreationTimestamp ? new Date(c.ConsumerCreationTimestamp * 1000).toLocaleString() : "–";
+    table.append(
+      el(
+        "tr",
+        { "data-consumer": c_name },
+        el("td", {}, c_name),
+        el("td", {}, c.ConsumerStatus),
+        el("td", {}, registered),
+        el("td", { "data-live": c_name }, shards.length ? `${shards.length}: ${shards.join(", ")}` : "none"),
+        el("td", {}, chart(pushed, null, "records pushed per second"), " ", fmt(pushed.length ? pushed[pushed.length - 1] : null)),
+        el("td", {}, behind === null ? "–" : `${fmt(behind)} ms`),
+      ),
+    );
+  }
+  return table;
 }
 
 // Shows data as text (when it is printable UTF-8), JSON (pretty) or hex.
@@ -195,7 +249,7 @@ function recordsPanel(name) {
     const resp = await fetch(`/ui/records.json?stream=${encodeURIComponent(name)}`, { cache: "no-store" });
     const body = await resp.json();
     shown.set(name, { records: body.records || [], error: body.error, format: (shown.get(name) || {}).format || "text" });
-    refresh();
+    draw();
   };
   panel.append(button);
   if (!state) return panel;
@@ -207,7 +261,7 @@ function recordsPanel(name) {
   });
   select.onchange = () => {
     state.format = select.value;
-    refresh();
+    draw();
   };
   panel.append(" data as ", select);
   if (state.error) {
@@ -233,6 +287,16 @@ function recordsPanel(name) {
   return panel;
 }
 
+let latestState = null; // {state, now}: the latest /ui/state.json and when it was read
+
+// Draws the latest state again (after a click), without taking a sample.
+function draw() {
+  if (!latestState) return;
+  const { state, now } = latestState;
+  const root = document.getElementById("streams");
+  root.replaceChildren(...state.streams.map((s) => drawStream(s, state.metrics, now)));
+}
+
 async function refresh() {
   const status = document.getElementById("status");
   try {
@@ -241,8 +305,8 @@ async function refresh() {
     const state = await resp.json();
     limits = state.limits || {};
     const now = Date.now();
-    const root = document.getElementById("streams");
-    root.replaceChildren(...state.streams.map((s) => drawStream(s, state.metrics, now)));
+    latestState = { state, now };
+    draw();
     status.textContent = `${state.streams.length} stream(s), updated ${new Date(now).toLocaleTimeString()}`;
     status.dataset.streams = String(state.streams.length);
   } catch (e) {

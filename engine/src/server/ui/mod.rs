@@ -117,6 +117,7 @@ async fn state_json(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 "writeRecordsPerSecond": 1000,
                 "readBytesPerSecond": 2 << 20,
                 "readCallsPerSecond": 5,
+                "shardLevelMetrics": SHARD_LEVEL_METRICS,
             });
             (
                 [(header::CONTENT_TYPE, "application/json")],
