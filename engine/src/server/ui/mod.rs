@@ -2,15 +2,19 @@
 //! the binary (nothing is fetched from elsewhere).
 //!
 //! * `/ui/` — the page (`page.html`), `/ui/app.js` — its script. The page refreshes itself
-//!   every 2 seconds from `/ui/state.json` and draws, per stream, its summary, tags,
-//!   consumers, the shard lineage as a tree, and per shard the write and read rates it
-//!   computes from successive counter samples, against AWS's per-shard limits.
+//!   every 2 seconds from `/ui/state.json` and draws, per stream, its summary, tags, the
+//!   shard lineage as a tree, per shard the write and read rates it computes from
+//!   successive counter samples (one per refresh, at least a second apart) against AWS's
+//!   per-shard limits, throttles, iterator age and the fan-out consumers subscribed, and per
+//!   enhanced fan-out consumer its live subscriptions (`SubscribeToShard.Live`), records
+//!   pushed per second and `MillisBehindLatest`.
 //! * `/ui/state.json` — `{"streams": [...], "metrics": [...], "limits": {...}}`: for each
 //!   stream its `DescribeStreamSummary`, `ListShards` (every shard, open and closed),
 //!   `ListTagsForStream` and `ListStreamConsumers` answers in AWS's JSON shapes, read
 //!   through the same [`Kinesis`] trait the wire serves; `metrics` holds every sample of
 //!   the server's Prometheus registry labelled with a stream (name, labels, value), counters
-//!   since the process started.
+//!   since the process started; `limits` holds AWS's per-shard limits and the names of the
+//!   shard-level metrics (what `ALL` turns on).
 //! * `/ui/records.json?stream=NAME` — the stream's latest records (those of the last five
 //!   minutes, at most [`LATEST`] per shard), KPL aggregates split into their user records:
 //!   `{"records": [{"shardId", "sequenceNumber", "subSequence", "partitionKey",
