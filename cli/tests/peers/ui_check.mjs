@@ -84,7 +84,7 @@ async function main() {
 
   const browser = await browserType.launch({ executablePath: chromium, args: ["--no-sandbox", "--disable-gpu"] });
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     await page.goto(`${endpoint}/ui/`);
     await page.waitForSelector(`[data-stream="${name}"]`, { timeout: 20000 });
     check("the page lists the stream", true);
@@ -102,7 +102,7 @@ async function main() {
     // Write rates appear once two samples of the counters were taken.
     await page.waitForFunction(
       (n) => [...document.querySelectorAll(`[data-stream="${n}"] tr[data-shard]`)].some((tr) => {
-        const cell = tr.children[2].textContent.trim();
+        const cell = tr.querySelector('[data-col="records-in"] .rate')?.textContent.trim() ?? "–";
         return cell !== "–" && parseFloat(cell) > 0;
       }),
       name,
@@ -120,7 +120,7 @@ async function main() {
     };
     const shownRate = () =>
       page.$$eval(`[data-stream="${name}"] tr[data-shard]`, (trs) =>
-        trs.reduce((sum, tr) => sum + (parseFloat(tr.children[2].querySelector(".rate")?.textContent) || 0), 0),
+        trs.reduce((sum, tr) => sum + (parseFloat(tr.querySelector('[data-col="records-in"] .rate')?.textContent) || 0), 0),
       );
     let ratio = 0;
     for (let i = 0; i < 20 && !(ratio > 0.5 && ratio < 2); i++) {
@@ -142,7 +142,7 @@ async function main() {
     check(`the burst is throttled (${burstFailed} of 1500 records)`, burstFailed > 0, burstFailed);
     const shownThrottled = () =>
       page.$$eval(`[data-stream="${name}"] tr[data-shard]`, (trs) =>
-        trs.reduce((sum, tr) => sum + (parseInt(tr.children[5].textContent.split("/")[0], 10) || 0), 0),
+        trs.reduce((sum, tr) => sum + (parseInt(tr.querySelector('[data-col="throttled"]').textContent.split("/")[0], 10) || 0), 0),
       );
     let throttled = -1;
     for (let i = 0; i < 20 && throttled !== failed; i++) {
@@ -216,11 +216,19 @@ async function main() {
     check("open shards follow the split", true);
     await page.waitForFunction(
       (n) => ["shardId-000000000002", "shardId-000000000003"].every((id) =>
-        parseFloat(document.querySelector(`[data-stream="${n}"] tr[data-shard="${id}"]`)?.children[2].querySelector(".rate")?.textContent) > 0),
+        parseFloat(document.querySelector(`[data-stream="${n}"] tr[data-shard="${id}"]`)?.querySelector('[data-col="records-in"] .rate')?.textContent) > 0),
       name,
       { timeout: 30000 },
     );
     check("writes show on the split's children", true);
+    // A stream's box closes on a click and stays closed across refreshes, then opens again.
+    await page.click(`[data-stream="${name}"] > summary`);
+    const updated = await page.getAttribute("#status", "data-updated");
+    await page.waitForFunction((u) => document.querySelector("#status").dataset.updated !== u, updated, { timeout: 10000 });
+    check("a closed stream stays closed across a refresh", !(await page.$eval(`[data-stream="${name}"]`, (d) => d.open)));
+    await page.click(`[data-stream="${name}"] > summary`);
+    check("and opens again", await page.$eval(`[data-stream="${name}"]`, (d) => d.open));
+
     // The latest records, on demand, then as hex.
     await page.click(`[data-records="${name}"] button`);
     await page.waitForSelector(`[data-records="${name}"] tr[data-record]`, { timeout: 20000 });

@@ -114,11 +114,20 @@ function lineage(shards) {
   return lines.join("\n");
 }
 
-function drawStream(st, samples, now) {
+// Streams whose box the user opened or closed (name -> open); others are open while the
+// page shows at most FEW streams.
+const FEW = 5;
+const opened = new Map();
+
+function drawStream(st, samples, now, count) {
   const sum = st.summary;
   const name = sum.StreamName;
-  const box = el("div", { class: "stream", "data-stream": name });
-  box.append(el("h2", {}, name));
+  const box = el("details", { class: "stream", "data-stream": name });
+  box.open = opened.has(name) ? opened.get(name) : count <= FEW;
+  const head = el("summary", {}, el("h2", {}, name), ` ${sum.StreamStatus}, ${sum.OpenShardCount} open shard(s)`);
+  // A click (not a redraw) is the user's choice; it toggles the box after this handler.
+  head.addEventListener("click", () => opened.set(name, !box.open));
+  box.append(head);
   const facts = el("div", { class: "facts" });
   const mode = sum.StreamModeDetails ? sum.StreamModeDetails.StreamMode : "PROVISIONED";
   const closed = st.shards.filter((s) => s.SequenceNumberRange && s.SequenceNumberRange.EndingSequenceNumber).length;
@@ -141,11 +150,23 @@ function drawStream(st, samples, now) {
     st.tags.forEach((t) => tags.append(el("span", { class: "tag" }, `${t.Key}=${t.Value || ""}`)));
     box.append(tags);
   }
+  const live = positive(samples, name, "SubscribeToShard_Live");
+  box.append(shardTable(st, samples, now, live));
+  if (st.consumers.length) box.append(consumersTable(name, st.consumers, samples, live, now));
+  box.append(el("div", { class: "tree", "data-lineage": name }, lineage(st.shards)));
+  box.append(recordsPanel(name));
+  return box;
+}
+
+// One row per shard: its hash-key share, rates against its limits (charts), throttles,
+// iterator age and the fan-out consumers subscribed to it. Cells carry `data-col`.
+function shardTable(st, samples, now, live) {
+  const sum = st.summary;
+  const name = sum.StreamName;
   const table = el("table", {});
   table.append(
-    el("tr", {}, ...["shard", "hash keys", "records/s in", "bytes/s in", "bytes/s out", "throttled writes / reads", "iterator age", "fan-out readers"].map((h) => el("th", {}, h))),
+    el("tr", {}, ...["shard", "hash keys", "records/s in", "records/s out", "bytes/s in", "bytes/s out", "throttled w / r", "iterator age", "fan-out readers"].map((h) => el("th", {}, h))),
   );
-  const live = positive(samples, name, "SubscribeToShard_Live");
   // The shard-level metrics EnableEnhancedMonitoring turned on ("ALL" is every one).
   const enabled = new Set((sum.EnhancedMonitoring || []).flatMap((m) => m.ShardLevelMetrics || []));
   if (enabled.has("ALL")) limits.shardLevelMetrics.forEach((m) => enabled.add(m));
@@ -156,18 +177,24 @@ function drawStream(st, samples, now) {
     const open = !(s.SequenceNumberRange && s.SequenceNumberRange.EndingSequenceNumber);
     // A shard-level metric: null when it is off, 0 before its first count.
     const metric = (m) => (enabled.has(m) ? (counter(samples, name, id, `Shard_${m}`) ?? 0) : null);
-    const recIn = rates(`${name}|${id}|in-rec`, now, metric("IncomingRecords"));
-    const bytesIn = rates(`${name}|${id}|in-bytes`, now, metric("IncomingBytes"));
-    const bytesOut = rates(`${name}|${id}|out-bytes`, now, metric("OutgoingBytes"));
+    const rate = (m) => rates(`${name}|${id}|${m}`, now, metric(m));
     const throttledW = metric("WriteProvisionedThroughputExceeded");
     const throttledR = metric("ReadProvisionedThroughputExceeded");
     const readers = live.filter((m) => m.labels.shard === id).map((m) => m.labels.consumer).sort();
     const age = enabled.has("IteratorAgeMilliseconds") ? counter(samples, name, id, "Shard_IteratorAgeMilliseconds") : null;
-    const cell = (values, limit) => {
-      if (!values.length && off) return el("td", { title: offTitle }, "–");
+    const cell = (col, values, limit) => {
+      if (!values.length && off) return el("td", { "data-col": col, title: offTitle }, "–");
       const last = values.length ? values[values.length - 1] : null;
       const share = last !== null && limit ? `${((100 * last) / limit).toFixed(last && last < limit / 100 ? 2 : 0)} %` : "";
-      return el("td", { class: "rate" }, chart(values, limit, `limit ${fmt(limit)}/s`), " ", el("span", { class: "rate" }, fmt(last)), " ", el("small", { title: "of the shard's limit" }, share));
+      return el(
+        "td",
+        { class: "rate", "data-col": col },
+        chart(values, limit, limit ? `limit ${fmt(limit)}/s` : "no per-shard limit"),
+        " ",
+        el("span", { class: "rate" }, fmt(last)),
+        " ",
+        el("small", { title: "of the shard's limit" }, share),
+      );
     };
     const span = (BigInt(s.HashKeyRange.EndingHashKey) - BigInt(s.HashKeyRange.StartingHashKey) + 1n) * 1000n / (1n << 128n);
     table.append(
@@ -176,20 +203,17 @@ function drawStream(st, samples, now) {
         { class: open ? "" : "closed", "data-shard": id },
         el("td", { class: "nowrap" }, id),
         el("td", { class: "nowrap" }, `${(Number(span) / 10).toFixed(1)} %`),
-        cell(recIn, limits.writeRecordsPerSecond),
-        cell(bytesIn, limits.writeBytesPerSecond),
-        cell(bytesOut, limits.readBytesPerSecond),
-        el("td", off ? { title: offTitle } : {}, `${throttledW ?? "–"} / ${throttledR ?? "–"}`),
-        el("td", {}, age === null ? "–" : `${fmt(age)} ms`),
-        el("td", { "data-readers": id }, readers.join(", ")),
+        cell("records-in", rate("IncomingRecords"), limits.writeRecordsPerSecond),
+        cell("records-out", rate("OutgoingRecords"), null),
+        cell("bytes-in", rate("IncomingBytes"), limits.writeBytesPerSecond),
+        cell("bytes-out", rate("OutgoingBytes"), limits.readBytesPerSecond),
+        el("td", { "data-col": "throttled", ...(off ? { title: offTitle } : {}) }, `${throttledW ?? "–"} / ${throttledR ?? "–"}`),
+        el("td", { "data-col": "age" }, age === null ? "–" : `${fmt(age)} ms`),
+        el("td", { "data-col": "readers", "data-readers": id }, readers.join(", ")),
       ),
     );
   }
-  box.append(table);
-  if (st.consumers.length) box.append(consumersTable(name, st.consumers, samples, live, now));
-  box.append(el("div", { class: "tree", "data-lineage": name }, lineage(st.shards)));
-  box.append(recordsPanel(name));
-  return box;
+  return table;
 }
 
 // The enhanced fan-out consumers of a stream: status, live subscriptions (shards), the rate
@@ -294,7 +318,7 @@ function draw() {
   if (!latestState) return;
   const { state, now } = latestState;
   const root = document.getElementById("streams");
-  root.replaceChildren(...state.streams.map((s) => drawStream(s, state.metrics, now)));
+  root.replaceChildren(...state.streams.map((s) => drawStream(s, state.metrics, now, state.streams.length)));
 }
 
 async function refresh() {
@@ -309,6 +333,7 @@ async function refresh() {
     draw();
     status.textContent = `${state.streams.length} stream(s), updated ${new Date(now).toLocaleTimeString()}`;
     status.dataset.streams = String(state.streams.length);
+    status.dataset.updated = String(now);
   } catch (e) {
     status.textContent = `cannot read /ui/state.json: ${e.message}`;
   }
