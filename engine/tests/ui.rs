@@ -28,8 +28,15 @@ impl Drop for Served {
 }
 
 async fn serve(config: ServerConfig) -> Result<Served, Box<dyn std::error::Error>> {
+    serve_engine(config, EngineConfig::default()).await
+}
+
+async fn serve_engine(
+    config: ServerConfig,
+    engine_config: EngineConfig,
+) -> Result<Served, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let engine = Engine::open(dir.path(), EngineConfig::default()).await?;
+    let engine = Engine::open(dir.path(), engine_config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -389,5 +396,113 @@ async fn live_subscriptions_fan_out_reads_and_throttles_reach_the_page() -> Test
         sample(&state, "WriteProvisionedThroughputExceeded", name, &[]),
         Some(f64::from(failed))
     );
+    Ok(())
+}
+
+async fn put_many(e: &Engine, stream: &str, from: usize, n: usize) -> TestResult {
+    for chunk in (from..from + n).collect::<Vec<_>>().chunks(500) {
+        let out = e
+            .put_records(PutRecordsInput {
+                stream_name: Some(stream.into()),
+                records: chunk
+                    .iter()
+                    .map(|i| PutRecordsRequestEntry {
+                        data: bytes::Bytes::from(format!("r{i}")),
+                        partition_key: "k".into(),
+                        explicit_hash_key: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .await?;
+        assert_eq!(out.failed_record_count, 0);
+    }
+    Ok(())
+}
+
+async fn latest_json(endpoint: &str, stream: &str) -> Result<Json, Box<dyn std::error::Error>> {
+    Ok(serde_json::from_str(
+        &get(&format!("{endpoint}/ui/records.json?stream={stream}"), None)
+            .await?
+            .text()
+            .await?,
+    )?)
+}
+
+/// A shard that took more than one GetRecords' worth (10000) a minute ago and a few records
+/// now: "latest" holds the few of now, not the oldest of the minutes before.
+#[tokio::test]
+async fn latest_records_are_the_newest_even_behind_a_busy_minute() -> TestResult {
+    use rill_engine::embedded::{ManualClock, ThroughputLimits};
+    let real_now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let clock = Arc::new(ManualClock::new(real_now - 60_000));
+    let s = serve_engine(
+        ServerConfig::default(),
+        EngineConfig {
+            clock: clock.clone(),
+            limits: ThroughputLimits::off(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let e = &s.engine;
+    e.create_stream(CreateStreamInput {
+        stream_name: "busy".into(),
+        shard_count: Some(1),
+        ..Default::default()
+    })
+    .await?;
+    put_many(e, "busy", 0, 12_000).await?;
+    clock.set(real_now);
+    put_many(e, "busy", 12_000, 5).await?;
+    let body = latest_json(&s.endpoint, "busy").await?;
+    let data: Vec<String> = body["records"]
+        .as_array()
+        .ok_or("no records")?
+        .iter()
+        .map(|r| {
+            use base64::Engine as _;
+            let d = base64::engine::general_purpose::STANDARD
+                .decode(r["data"].as_str().unwrap_or_default())
+                .unwrap_or_default();
+            String::from_utf8_lossy(&d).into_owned()
+        })
+        .collect();
+    assert_eq!(data.len(), 20, "{data:?}");
+    let newest: Vec<String> = (12_000..12_005).map(|i| format!("r{i}")).collect();
+    assert_eq!(
+        data[15..],
+        newest[..],
+        "the newest five come last: {data:?}"
+    );
+    assert!(body["skipped"].as_array().is_some_and(|a| a.is_empty()));
+    Ok(())
+}
+
+/// The page's reads count against the shard's 5 reads/s: a shard that refuses one is
+/// reported as skipped, with AWS's message, and the answer is still 200.
+#[tokio::test]
+async fn a_throttled_shard_is_skipped_with_its_message() -> TestResult {
+    let s = serve(ServerConfig::default()).await?;
+    let e = &s.engine;
+    e.create_stream(CreateStreamInput {
+        stream_name: "tight".into(),
+        shard_count: Some(1),
+        ..Default::default()
+    })
+    .await?;
+    put_many(e, "tight", 0, 3).await?;
+    let mut skipped = Vec::new();
+    for _ in 0..10 {
+        let body = latest_json(&s.endpoint, "tight").await?;
+        skipped = body["skipped"].as_array().cloned().unwrap_or_default();
+        if !skipped.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(skipped.len(), 1, "ten asks in a row exceed 5 reads/s");
+    assert_eq!(skipped[0]["shardId"], "shardId-000000000000");
+    let message = skipped[0]["error"].as_str().unwrap_or_default();
+    assert!(message.starts_with("Rate exceeded for shard"), "{message}");
     Ok(())
 }

@@ -272,7 +272,7 @@ function recordsPanel(name) {
   button.onclick = async () => {
     const resp = await fetch(`/ui/records.json?stream=${encodeURIComponent(name)}`, { cache: "no-store" });
     const body = await resp.json();
-    shown.set(name, { records: body.records || [], error: body.error, format: (shown.get(name) || {}).format || "text" });
+    shown.set(name, { records: body.records || [], skipped: body.skipped || [], error: body.error, format: (shown.get(name) || {}).format || "text" });
     draw();
   };
   panel.append(button);
@@ -292,14 +292,17 @@ function recordsPanel(name) {
     panel.append(el("div", {}, state.error));
     return panel;
   }
+  // Shards whose read budget refused the page (its reads count as the shard's).
+  state.skipped.forEach((k) => panel.append(el("div", { class: "skipped" }, `${k.shardId} not read: ${k.error}`)));
   const table = el("table", {});
-  table.append(el("tr", {}, ...["shard", "sequence number", "sub", "partition key", "data"].map((h) => el("th", {}, h))));
+  table.append(el("tr", {}, ...["shard", "arrived", "sequence number", "sub", "partition key", "data"].map((h) => el("th", {}, h))));
   state.records.forEach((r) =>
     table.append(
       el(
         "tr",
         { "data-record": r.sequenceNumber },
-        el("td", {}, r.shardId),
+        el("td", { class: "nowrap" }, r.shardId),
+        el("td", { class: "nowrap" }, r.arrival ? new Date(r.arrival * 1000).toLocaleTimeString() : "–"),
         el("td", {}, r.sequenceNumber),
         el("td", {}, r.subSequence === null ? "" : String(r.subSequence)),
         el("td", {}, r.partitionKey),

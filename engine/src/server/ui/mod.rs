@@ -15,11 +15,15 @@
 //!   the server's Prometheus registry labelled with a stream (name, labels, value), counters
 //!   since the process started; `limits` holds AWS's per-shard limits and the names of the
 //!   shard-level metrics (what `ALL` turns on).
-//! * `/ui/records.json?stream=NAME` — the stream's latest records (those of the last five
-//!   minutes, at most [`LATEST`] per shard), KPL aggregates split into their user records:
-//!   `{"records": [{"shardId", "sequenceNumber", "subSequence", "partitionKey",
-//!   "arrival", "data" (base64)}]}`. Read only when the page asks (a button): each ask is one
-//!   GetShardIterator and one GetRecords per open shard, out of the shard's read budget.
+//! * `/ui/records.json?stream=NAME` — the stream's latest records, at most [`LATEST`] per
+//!   open shard, KPL aggregates split into their user records: `{"records": [{"shardId",
+//!   "sequenceNumber", "subSequence", "partitionKey", "arrival", "data" (base64)}],
+//!   "skipped": [{"shardId", "error"}]}`. Read only when the page asks (a button), per open
+//!   shard: one GetShardIterator AT_TIMESTAMP of 5 seconds ago and one GetRecords, and when
+//!   those hold too few records a second pair from 5 minutes ago (the two merged). These
+//!   reads count against the shard's read budget as any reader's would: a shard that
+//!   refuses them (`ProvisionedThroughputExceededException`) is listed in `skipped` with
+//!   AWS's message, the others are still read.
 //! * Access: without `--auth` anyone who reaches the port (127.0.0.1 by default) may look.
 //!   With `--auth`, the page and its JSON need HTTP Basic credentials: a key id of the
 //!   credentials file as the user name and its secret as the password (a browser asks for
@@ -162,7 +166,10 @@ async fn records_json(
     }
     let stream = stream_param(&uri);
     let (status, body) = match latest(state.kinesis.as_ref(), &stream).await {
-        Ok(records) => (StatusCode::OK, json!({ "records": records })),
+        Ok((records, skipped)) => (
+            StatusCode::OK,
+            json!({ "records": records, "skipped": skipped }),
+        ),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             json!({"error": e.to_string(), "code": e.code()}),
@@ -176,12 +183,12 @@ async fn records_json(
         .into_response()
 }
 
-/// The latest user records of each open shard of `stream` (see the module docs).
+/// The latest user records of each open shard of `stream` (see the module docs), and the
+/// shards skipped because their read budget refused the page (`{"shardId", "error"}`).
 ///
 /// # Cancel safety
 /// Cancel safe: it only reads.
-async fn latest(k: &dyn Kinesis, stream: &str) -> Result<Vec<Json>, Error> {
-    use base64::Engine as _;
+async fn latest(k: &dyn Kinesis, stream: &str) -> Result<(Vec<Json>, Vec<Json>), Error> {
     let shards = k
         .list_shards(ListShardsInput {
             stream_name: Some(stream.into()),
@@ -189,48 +196,105 @@ async fn latest(k: &dyn Kinesis, stream: &str) -> Result<Vec<Json>, Error> {
         })
         .await?
         .shards;
-    let since = time::OffsetDateTime::now_utc().unix_timestamp() - 300;
-    let mut out = Vec::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
     for shard in shards {
         if shard.sequence_number_range.ending_sequence_number.is_some() {
             continue;
         }
-        let it = k
-            .get_shard_iterator(GetShardIteratorInput {
-                stream_name: Some(stream.into()),
-                shard_id: shard.shard_id.clone(),
-                shard_iterator_type: Some(ShardIteratorType::AtTimestamp),
-                timestamp: Some(Timestamp(since * 1000)),
-                ..Default::default()
-            })
-            .await?
-            .shard_iterator;
-        let Some(it) = it else { continue };
-        let got = k
-            .get_records(GetRecordsInput {
-                shard_iterator: it,
-                ..Default::default()
-            })
-            .await?;
-        let mut users = Vec::new();
-        for r in got.records {
-            let parts = agg::deaggregate(&r.partition_key, None, r.data.clone());
-            let aggregated = parts.len() > 1 || agg::decode(&r.data).is_ok();
-            for (i, u) in parts.into_iter().enumerate() {
-                users.push(json!({
-                    "shardId": shard.shard_id,
-                    "sequenceNumber": r.sequence_number,
-                    "subSequence": if aggregated { Json::from(i) } else { Json::Null },
-                    "partitionKey": u.partition_key,
-                    "arrival": r.approximate_arrival_timestamp.map(|t| t.0),
-                    "data": base64::engine::general_purpose::STANDARD.encode(&u.data),
-                }));
+        let id = shard.shard_id;
+        // The last seconds first; the last minutes only if they hold too few records.
+        let mut records = match read_since(k, stream, &id, now - RECENT_S).await {
+            Ok(r) => r,
+            Err(Error::ProvisionedThroughputExceeded(m)) => {
+                skipped.push(json!({"shardId": id, "error": m}));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if user_count(&records) < LATEST {
+            match read_since(k, stream, &id, now - WINDOW_S).await {
+                Ok(older) => {
+                    let first = records.first().map(|r| r.sequence_number.clone());
+                    let mut merged: Vec<Record> = older
+                        .into_iter()
+                        .take_while(|r| Some(&r.sequence_number) != first.as_ref())
+                        .collect();
+                    merged.append(&mut records);
+                    records = merged;
+                }
+                Err(Error::ProvisionedThroughputExceeded(m)) => {
+                    skipped.push(json!({"shardId": id, "error": m}));
+                }
+                Err(e) => return Err(e),
             }
         }
+        let users = user_records(&id, &records);
         let skip = users.len().saturating_sub(LATEST);
         out.extend(users.into_iter().skip(skip));
     }
-    Ok(out)
+    Ok((out, skipped))
+}
+
+/// How far back the first read of [`latest`] starts, and the widest it goes, in seconds.
+const RECENT_S: i64 = 5;
+const WINDOW_S: i64 = 300;
+
+/// One GetRecords of shard `id` from `since` (epoch seconds).
+async fn read_since(
+    k: &dyn Kinesis,
+    stream: &str,
+    id: &str,
+    since: i64,
+) -> Result<Vec<Record>, Error> {
+    let it = k
+        .get_shard_iterator(GetShardIteratorInput {
+            stream_name: Some(stream.into()),
+            shard_id: id.into(),
+            shard_iterator_type: Some(ShardIteratorType::AtTimestamp),
+            timestamp: Some(Timestamp(since * 1000)),
+            ..Default::default()
+        })
+        .await?
+        .shard_iterator;
+    let Some(it) = it else {
+        return Ok(Vec::new());
+    };
+    Ok(k.get_records(GetRecordsInput {
+        shard_iterator: it,
+        ..Default::default()
+    })
+    .await?
+    .records)
+}
+
+/// How many user records `records` hold (KPL aggregates counted by their parts).
+fn user_count(records: &[Record]) -> usize {
+    records
+        .iter()
+        .map(|r| agg::decode(&r.data).map_or(1, |parts| parts.len().max(1)))
+        .sum()
+}
+
+/// The user records of `records` (aggregates split) as the page's JSON.
+fn user_records(shard_id: &str, records: &[Record]) -> Vec<Json> {
+    use base64::Engine as _;
+    let mut users = Vec::new();
+    for r in records {
+        let parts = agg::deaggregate(&r.partition_key, None, r.data.clone());
+        let aggregated = parts.len() > 1 || agg::decode(&r.data).is_ok();
+        for (i, u) in parts.into_iter().enumerate() {
+            users.push(json!({
+                "shardId": shard_id,
+                "sequenceNumber": r.sequence_number,
+                "subSequence": if aggregated { Json::from(i) } else { Json::Null },
+                "partitionKey": u.partition_key,
+                "arrival": r.approximate_arrival_timestamp.map(|t| t.0),
+                "data": base64::engine::general_purpose::STANDARD.encode(&u.data),
+            }));
+        }
+    }
+    users
 }
 
 /// Every stream (up to [`MAX_STREAMS`]) as the API describes it.
