@@ -234,6 +234,28 @@ async function main() {
     await page.waitForSelector(`[data-records="${name}"] tr[data-record]`, { timeout: 20000 });
     const firstData = await page.textContent(`[data-records="${name}"] tr[data-record] td.data`);
     check("latest records are shown as text", firstData.startsWith("record "), firstData);
+    // The first row is the API's record: same data, key and arrival (GetRecords at its number).
+    const row = await page.$eval(`[data-records="${name}"] tr[data-record]`, (tr) => ({
+      shard: tr.children[0].textContent,
+      seq: tr.dataset.record,
+      arrival: Number(tr.dataset.arrival),
+      arrived: tr.children[1].textContent,
+      key: tr.children[4].textContent,
+    }));
+    const { ShardIterator } = await kinesis.send(new sdk.GetShardIteratorCommand({
+      StreamName: name,
+      ShardId: row.shard,
+      ShardIteratorType: "AT_SEQUENCE_NUMBER",
+      StartingSequenceNumber: row.seq,
+    }));
+    const [rec] = (await kinesis.send(new sdk.GetRecordsCommand({ ShardIterator, Limit: 1 }))).Records;
+    check(
+      "the first record shown is the API's (data, partition key, arrival)",
+      rec && Buffer.from(rec.Data).toString() === firstData && rec.PartitionKey === row.key
+        && rec.ApproximateArrivalTimestamp.getTime() === row.arrival
+        && row.arrived === await page.evaluate((ms) => new Date(ms).toLocaleTimeString(), row.arrival),
+      { row, rec: rec && { key: rec.PartitionKey, arrival: rec.ApproximateArrivalTimestamp, data: Buffer.from(rec.Data).toString() } },
+    );
     await page.selectOption(`[data-records="${name}"] select`, "hex");
     await page.waitForFunction(
       (n) => document.querySelector(`[data-records="${n}"] tr[data-record] td.data`)?.textContent.startsWith("72 65 63"),

@@ -300,9 +300,9 @@ function recordsPanel(name) {
     table.append(
       el(
         "tr",
-        { "data-record": r.sequenceNumber },
+        { "data-record": r.sequenceNumber, "data-arrival": String(r.arrival ?? "") },
         el("td", { class: "nowrap" }, r.shardId),
-        el("td", { class: "nowrap" }, r.arrival ? new Date(r.arrival * 1000).toLocaleTimeString() : "–"),
+        el("td", { class: "nowrap" }, r.arrival ? new Date(r.arrival).toLocaleTimeString() : "–"),
         el("td", {}, r.sequenceNumber),
         el("td", {}, r.subSequence === null ? "" : String(r.subSequence)),
         el("td", {}, r.partitionKey),

@@ -17,7 +17,7 @@
 //!   shard-level metrics (what `ALL` turns on).
 //! * `/ui/records.json?stream=NAME` — the stream's latest records, at most [`LATEST`] per
 //!   open shard, KPL aggregates split into their user records: `{"records": [{"shardId",
-//!   "sequenceNumber", "subSequence", "partitionKey", "arrival", "data" (base64)}],
+//!   "sequenceNumber", "subSequence", "partitionKey", "arrival" (epoch ms), "data" (base64)}],
 //!   "skipped": [{"shardId", "error"}]}`. Read only when the page asks (a button), per open
 //!   shard: one GetShardIterator AT_TIMESTAMP of 5 seconds ago and one GetRecords, and when
 //!   those hold too few records a second pair from 5 minutes ago (the two merged). These
