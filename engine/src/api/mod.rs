@@ -13,7 +13,7 @@ pub mod channels;
 pub mod dates;
 pub mod error;
 pub mod hash;
-#[cfg(feature = "server")]
+#[cfg(feature = "embedded")]
 pub mod model;
 pub mod ops;
 pub mod paging;

@@ -13,6 +13,7 @@
 
 mod blocking;
 mod clock;
+mod conform;
 mod crypto;
 mod dispatch;
 mod distribution;

@@ -29,7 +29,11 @@
 //!
 //! The server runs [`check_value`] on the decoded JSON or CBOR tree of every request, before
 //! the operation looks anything up ([`input`] finds an operation's input shape). The
-//! embedded engine's own checks run after it, on the typed input.
+//! embedded engine runs it too, on its typed input serialized to the wire's JSON, before
+//! its handler (the write path excepted: PutRecord and PutRecords check every model
+//! constraint in their handlers and ask the model only for the words of a refusal), so a
+//! Rust caller of `Engine` gets the same answer as a client of `rill serve`. The handlers'
+//! own checks (limits the model does not state, and the stream's record size) run after.
 
 pub mod shapes;
 mod value;

@@ -4,7 +4,7 @@
 
 use crate::api::*;
 use crate::embedded::quotas::*;
-use crate::embedded::{Engine, ShardSet, Stream, shard_id, telemetry, validate};
+use crate::embedded::{Engine, ShardSet, Stream, conform, shard_id, telemetry, validate};
 use crate::store::{AppendRecord, NO_SPACE_MESSAGE, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -148,7 +148,10 @@ pub(crate) async fn put_record(engine: &Engine, input: PutRecordInput) -> Result
         input.stream_name.as_deref(),
         input.stream_arn.as_deref(),
     );
-    v.finish()?;
+    if let Err(e) = v.finish() {
+        // The model's words for the refusal (its checks first, as on the server).
+        return Err(conform::violations(Operation::PutRecord, &input).unwrap_or(e));
+    }
     let stream = engine.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     engine.require_writable(&stream, &stream.meta.read())?;
     engine.check_ordering(&stream, input.sequence_number_for_ordering.as_deref())?;
@@ -269,7 +272,9 @@ pub(crate) async fn put_records(
         input.stream_name.as_deref(),
         input.stream_arn.as_deref(),
     );
-    v.finish()?;
+    if let Err(e) = v.finish() {
+        return Err(conform::violations(Operation::PutRecords, &input).unwrap_or(e));
+    }
     let stream = engine.stream(input.stream_name.as_deref(), input.stream_arn.as_deref())?;
     if total > MAX_PUT_RECORDS_BYTES {
         return Err(Error::InvalidArgument(
