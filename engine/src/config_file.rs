@@ -30,7 +30,9 @@ pub enum LoadError<E: std::error::Error + 'static> {
     },
 }
 
-/// Reads `path` and parses its text with `parse`.
+/// Reads `path` and parses its text with `parse`. (Its callers, the credentials and key
+/// files, are in the `embedded` and `server` features.)
+#[cfg_attr(not(feature = "embedded"), allow(dead_code))]
 pub(crate) fn load<T, E: std::error::Error + 'static>(
     path: &std::path::Path,
     parse: impl FnOnce(&str) -> Result<T, E>,
