@@ -7,7 +7,7 @@ use rill_agent::config::Config;
 use rill_agent::generate::{GenerateSpec, generate};
 use rill_agent::template::Template;
 use rill_engine::api::{CreateStreamInput, Error as KinesisError, Kinesis};
-use rill_engine::{Engine, EngineConfig, Remote};
+use rill_engine::{Engine, EngineConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,9 +59,9 @@ pub struct GenerateArgs {
 
 async fn connect(endpoint: Option<&str>, data_dir: Option<&Path>) -> Result<Connection, BoxError> {
     match (endpoint, data_dir) {
-        (Some(url), None) => Ok(Connection::from_kinesis(Arc::new(Remote::from_endpoint(
-            url,
-        )))),
+        (Some(url), None) => Ok(Connection::from_kinesis(Arc::new(crate::target::remote(
+            url, None,
+        )?))),
         (None, Some(dir)) => Ok(Connection::from_engine(
             Engine::open(dir, EngineConfig::default()).await?,
         )),

@@ -1,8 +1,9 @@
 //! `rill multilang --properties FILE`: the KCL MultiLangDaemon on rill-kcl.
 //!
 //! Reads the MultiLangDaemon's properties file ([`rill_kcl::multilang::properties`] lists
-//! every key), connects to Kinesis (`kinesisEndpoint`, else AWS in `regionName` through
-//! the SDK's default chain) and to the lease table (`rillLeaseTable = sqlite:PATH`, or
+//! every key), connects to Kinesis (`kinesisEndpoint`, signing with `AWS_ACCESS_KEY_ID` and
+//! `AWS_SECRET_ACCESS_KEY` when both are set and trusting `AWS_CA_BUNDLE` when it is set,
+//! else AWS in `regionName` through the SDK's default chain) and to the lease table (`rillLeaseTable = sqlite:PATH`, or
 //! DynamoDB: a table named `applicationName`, created when missing, at `dynamoDBEndpoint`
 //! with fixed local credentials, else AWS's), and runs a [`Scheduler`] whose processors
 //! are child processes ([`rill_kcl::multilang`]). SIGINT or SIGTERM sends
@@ -62,7 +63,7 @@ pub async fn multilang(args: MultiLangArgs) -> Result<(), BoxError> {
         None
     };
     let kinesis: Arc<dyn Kinesis> = match (&config.kinesis_endpoint, &aws) {
-        (Some(url), _) => Arc::new(Remote::from_endpoint(url)),
+        (Some(url), _) => Arc::new(crate::target::remote(url, None)?),
         (None, Some(conf)) => Arc::new(Remote::from_conf(conf)),
         (None, None) => return Err("no Kinesis configuration".into()),
     };

@@ -1,10 +1,15 @@
 //! Where a client command's records go: a Kinesis endpoint (`--endpoint URL`, `rill serve`
 //! or Amazon Kinesis) or an embedded engine on a data directory (`--data-dir DIR`).
+//!
+//! An endpoint is called with the credentials of `AWS_ACCESS_KEY_ID` and
+//! `AWS_SECRET_ACCESS_KEY` when both are set (a `rill serve --auth FILE` needs a pair of its
+//! file), else as `rill`/`rill`; an `https://` endpoint is trusted through the system's
+//! roots, or only through the PEM file of `--ca-bundle` / `AWS_CA_BUNDLE`.
 
 use clap::Args;
 use rill_engine::api::Kinesis;
-use rill_engine::{Engine, EngineConfig, Remote};
-use std::path::PathBuf;
+use rill_engine::{Engine, EngineConfig, LocalOptions, Remote};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::BoxError;
@@ -23,6 +28,20 @@ pub struct Target {
     /// Use an embedded engine on this data directory instead of an endpoint.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Trust only the certificates of this PEM file for an https:// endpoint (for example the
+    /// file `rill serve --tls-self-signed` writes). Ignored with `--data-dir`.
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// A client for `url` with the environment's credentials (see the module docs) and the
+/// certificates of `ca_bundle` (else those `AWS_CA_BUNDLE` names, else the system's).
+pub fn remote(url: &str, ca_bundle: Option<&Path>) -> Result<Remote, BoxError> {
+    let mut options = LocalOptions::from_env();
+    if let Some(path) = ca_bundle {
+        options.ca_bundle = Some(path.to_path_buf());
+    }
+    Ok(Remote::local(url, &options)?)
 }
 
 /// A connected target: the `Kinesis` to call, and the embedded engine to close at the end.
@@ -56,7 +75,7 @@ impl Target {
                 }
             }
             None => Connection {
-                kinesis: Arc::new(Remote::from_endpoint(&self.endpoint)),
+                kinesis: Arc::new(remote(&self.endpoint, self.ca_bundle.as_deref())?),
                 engine: None,
             },
         })

@@ -254,3 +254,99 @@ fn serve_refuses_incomplete_tls_flags() {
     ]);
     assert!(!ok && out.contains("missing.pem"), "{out}");
 }
+
+/// Runs `rill` with exactly the given `AWS_*` variables (the others removed).
+fn rill_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rill"));
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_CA_BUNDLE",
+    ] {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run rill");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The client commands reach `rill serve --auth` over HTTPS: they sign with the
+/// environment's credentials and trust the certificate of `--ca-bundle` or `AWS_CA_BUNDLE`.
+#[test]
+fn client_commands_sign_with_the_environment_and_trust_the_ca_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = dir.path().join("rill-cert.pem");
+    let creds = dir.path().join("credentials");
+    std::fs::write(&creds, "AKIDCLI SECRETCLI\n").expect("credentials file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--tls-self-signed"])
+        .arg(&cert)
+        .arg("--auth")
+        .arg(&creds)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rill serve");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    let port = first
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let _served = Served {
+        child,
+        endpoint: String::new(),
+    };
+    let endpoint = format!("https://localhost:{port}");
+    let cert = cert.to_str().expect("utf-8 path");
+    let e = ["--endpoint", endpoint.as_str()];
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIDCLI"),
+        ("AWS_SECRET_ACCESS_KEY", "SECRETCLI"),
+    ];
+    let list = [&["stream", "list"][..], &e].concat();
+
+    // Not trusted: the system's roots do not hold the generated certificate.
+    let (ok, out) = rill_env(&list, &keys);
+    assert!(!ok && out.contains("UnknownIssuer"), "{out}");
+    // Trusted, but signed with the default `rill` key, which the file does not hold.
+    let (ok, out) = rill_env(&[&list[..], &["--ca-bundle", cert]].concat(), &[]);
+    assert!(!ok && out.contains("UnrecognizedClient"), "{out}");
+    // A CA bundle that is not one is a clear error.
+    let (ok, out) = rill_env(&[&list[..], &["--ca-bundle", "/dev/null"]].concat(), &keys);
+    assert!(!ok && out.contains("CA bundle"), "{out}");
+
+    // Trusted and signed: every client command works.
+    let ca = ["--ca-bundle", cert];
+    let (ok, out) = rill_env(
+        &[&["stream", "create", "tls-s", "--shards", "1"][..], &e, &ca].concat(),
+        &keys,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = rill_env(
+        &[
+            &["put", "tls-s", "--partition-key", "k", "over-https"][..],
+            &e,
+            &ca,
+        ]
+        .concat(),
+        &keys,
+    );
+    assert!(ok && out.starts_with("shardId-"), "{out}");
+    // AWS_CA_BUNDLE instead of the flag.
+    let with_bundle = [keys[0], keys[1], ("AWS_CA_BUNDLE", cert)];
+    let (ok, out) = rill_env(&[&["tail", "tls-s"][..], &e].concat(), &with_bundle);
+    assert!(ok && out.contains("k: over-https"), "{out}");
+}

@@ -66,7 +66,7 @@ pub mod remote;
 #[cfg(feature = "embedded")]
 pub mod store;
 #[cfg(feature = "remote")]
-pub use remote::Remote;
+pub use remote::{LocalError, LocalOptions, Remote};
 
 #[cfg(feature = "embedded")]
 pub use embedded::{Engine, EngineConfig};

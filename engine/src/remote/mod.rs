@@ -17,7 +17,10 @@
 //!
 //! * For `rill serve`, kinesalite or any local server: [`Remote::from_endpoint`] with the
 //!   server's URL. It uses region `us-east-1` and static dummy credentials, reads nothing
-//!   from the environment and needs no `async`.
+//!   from the environment and needs no `async`. [`Remote::local`] does the same with the
+//!   credentials to sign with (for `rill serve --auth`) and the certificates to trust (for
+//!   `https://`, e.g. the file `rill serve --tls-self-signed` writes); [`LocalOptions::from_env`]
+//!   reads both from the variables the AWS CLI uses.
 //! * For Amazon Kinesis Data Streams: load an [`aws_config::SdkConfig`] (region and
 //!   credentials from the environment, profile or instance role) and call
 //!   [`Remote::from_conf`].
@@ -69,6 +72,9 @@ mod account;
 mod calls;
 mod channels;
 mod convert;
+mod local;
+
+pub use local::{LocalError, LocalOptions};
 
 use crate::api::{Kinesis, Result};
 use async_trait::async_trait;
