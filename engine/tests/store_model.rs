@@ -679,3 +679,31 @@ proptest! {
         run(ops, FsyncPolicy::Interval(std::time::Duration::from_millis(1)))?;
     }
 }
+
+/// A roll whose directory sync fails after the rename has put the next segment in place:
+/// the old segment must not be written again (here a failed commit whose cut fails, then
+/// a crash, would leave a torn tail in what recovery takes for a sealed segment).
+#[test]
+fn failed_roll_leaves_the_old_segment_sealed() {
+    let ops = vec![
+        Op::Append(vec![vec![(0, 900), (1, 900), (2, 900)]]),
+        // The first directory sync is the sealed segment's index's; the second follows the
+        // rename of the next segment.
+        Op::Fault(Fault::DirSyncEio, 1),
+        Op::Append(vec![vec![(0, 1500)]]),
+        Op::FailAndCutFails(Fault::WriteNoSpace),
+        Op::Crash {
+            after: 2,
+            power_loss: false,
+            keep: 0,
+            zeros: 0,
+            batches: vec![vec![(0, 10)]],
+        },
+        Op::Append(vec![vec![(1, 10)]]),
+    ];
+    for fsync in [FsyncPolicy::Always, FsyncPolicy::Never] {
+        if let Err(e) = run(ops.clone(), fsync) {
+            panic!("{fsync:?}: {e}");
+        }
+    }
+}

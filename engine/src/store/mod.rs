@@ -71,24 +71,28 @@
 //!
 //! A new segment file is written under a temporary name, synced, renamed into place and the
 //! directory synced before any record is written to it; if that fails, the half-made file
-//! is removed and the commit fails. A failed `write` or sync fails every append of the
-//! commit (none is acknowledged): the segment is truncated back to its length before the
-//! commit, the end of its last good frame, and the truncation synced, *before* the appends
-//! are answered, so an error always means "not stored". If that truncation fails too, the
-//! commit's answers wait while it is retried (with backoff, and before anything else is
-//! written; new appends fail at once meanwhile, nothing of theirs written). Should the
-//! process stop first, those appends were never answered and recovery may keep their
-//! frames if they are complete; if the log is closed first, they get
-//! [`StoreError::Indeterminate`]. The writer's states are drawn in `writer`. Sync errors are
-//! never ignored.
+//! is removed (where it still has its temporary name) and the commit fails. The old segment
+//! was synced before, and stays sealed: nothing is written to it again, and every later
+//! commit first tries to make the new segment again (a failed creation may still have put
+//! the file in place, and recovery takes every segment but the newest as sealed). A failed
+//! `write` or sync fails every append of the commit (none is acknowledged): the segment is
+//! truncated back to its length before the commit, the end of its last good frame, and the
+//! truncation synced, *before* the appends are answered, so an error always means "not
+//! stored". If that truncation fails too, the commit's answers wait while it is retried
+//! (with backoff, and before anything else is written; new appends fail at once meanwhile,
+//! nothing of theirs written). Should the process stop first, those appends were never
+//! answered and recovery may keep their frames if they are complete; if the log is closed
+//! first, they get [`StoreError::Indeterminate`]. The writer's states are drawn in
+//! `writer`. Sync errors are never ignored.
 //!
 //! # Disk full
 //!
 //! `ENOSPC` (and `EDQUOT`) surface as [`StoreError::NoSpace`]. As any failed commit, it
 //! fails exactly the appends of that commit and leaves the segment ending at its last good
 //! frame; the writer is not stopped, so appends succeed again as soon as space is freed, with
-//! no reopen. Only a failed sync of records that were already acknowledged (under
-//! [`FsyncPolicy::Interval`] or [`FsyncPolicy::Never`]) stops writes for good
+//! no reopen (if it was the next segment that could not be made, every commit fails until
+//! it can: the old segment is sealed). Only a failed sync of records that were already
+//! acknowledged (under [`FsyncPolicy::Interval`] or [`FsyncPolicy::Never`]) stops writes for good
 //! ([`StoreError::Poisoned`], until the log is reopened): the kernel may have dropped those
 //! pages and report the next sync as successful, so only recovery from disk tells what is
 //! stored. Failed commits count in the `StoreWriteErrors` counter (label `kind`: `no_space`,

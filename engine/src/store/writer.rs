@@ -27,9 +27,29 @@
 //! were cut off the segment, and the cut was synced, before the reply was sent. Only
 //! `Indeterminate` (the log closed while a cut was still failing) leaves it open.
 //!
-//! Sealing (when a commit would take the active segment past its size): the active segment
-//! is synced, its persisted index written, and the next segment created (see
-//! [`super::recovery::create_segment`]) before any record goes into it.
+//! Sealing (when a commit would take the active segment past its size): a pending cut is
+//! finished, the active segment synced, its persisted index written, and the next segment
+//! created (see [`super::recovery::create_segment`]) before any record goes into it.
+//!
+//! ```text
+//!   a commit would take the active segment past its size (or retention seals it)
+//!     │
+//!     ▼
+//!   finish a pending cut, sync, ──► create the next segment ──── ok ────► Idle (appending
+//!   write the index                  │              ▲                     to the new one)
+//!     │ fails: the commit fails,     │ fails        │ every later commit (or retention
+//!     ▼ the segment stays writable   ▼              │ seal) first retries the creation
+//!   Idle                           Sealed: the commit fails; nothing is written to the
+//!                                  old segment again
+//! ```
+//!
+//! Once creating the next segment has begun, the active segment is sealed for good: the
+//! creation may have put the file in place although it failed (say, in the directory sync
+//! after the rename), or the rename may surface after a power loss, and recovery takes
+//! every segment but the newest for sealed: complete, with no torn tail. Were the writer to
+//! go on appending to the old segment, a failed commit in it (or a crash during one) could
+//! leave a torn tail in what recovery then reads as a sealed segment, and the log would not
+//! reopen.
 
 use super::fs::{self, FileIo};
 use super::heads;
@@ -93,6 +113,10 @@ pub(crate) struct Writer {
     poisoned: bool,
     /// Set when a failed commit could not be cut back yet.
     pending_cut: Option<PendingCut>,
+    /// Set once a roll has sealed the active segment (cut, synced, index written) and begun
+    /// making the next one, until that succeeded (holding the sealed segment's index head):
+    /// nothing is written to a sealed segment again, so every commit first retries the roll.
+    sealed: Option<Option<Vec<u8>>>,
     dirty_since: Option<Instant>,
     buf: Vec<u8>,
 }
@@ -107,6 +131,7 @@ impl Writer {
             last_arrival,
             poisoned: false,
             pending_cut: None,
+            sealed: None,
             dirty_since: None,
             buf: Vec::new(),
         }
@@ -205,7 +230,7 @@ impl Writer {
         }
         // A clean close leaves the newest segment's index too, so the next open reads no
         // frames (the index stops matching, and is not used, once the segment grows).
-        if !self.poisoned && self.pending_cut.is_none() {
+        if !self.poisoned && self.pending_cut.is_none() && self.sealed.is_none() {
             let _ = self.persist_active();
         }
     }
@@ -328,19 +353,32 @@ impl Writer {
         }
     }
 
-    /// Seals the active segment (synced, its index written) and starts a new one.
+    /// Seals the active segment (no failed commit left in it, synced, its index written)
+    /// and starts a new one. Once the next segment is being made, the active one stays
+    /// sealed even if making it fails: the rename into place may have happened (or may
+    /// surface after a power loss), and recovery takes every segment but the newest for
+    /// sealed and complete. So `sealed` is set, and the next commit retries from there.
     fn roll(&mut self) -> Result<(), StoreError> {
-        self.finish_cut()?;
-        if self.dirty_since.is_some()
-            && let Err(e) = self.sync_active()
-        {
-            self.poison(&e);
-            return Err(e);
+        if self.sealed.is_none() {
+            self.finish_cut()?;
+            if self.dirty_since.is_some()
+                && let Err(e) = self.sync_active()
+            {
+                self.poison(&e);
+                return Err(e);
+            }
+            self.sealed = Some(self.persist_active());
         }
-        let head = self.persist_active();
         let fs = Arc::clone(&self.shared.fs);
         let id = self.active + 1;
-        let seg = recovery::create_segment(fs.as_ref(), &self.shared.dir, id, &self.next)?;
+        let seg = recovery::create_segment(fs.as_ref(), &self.shared.dir, id, &self.next)
+            .inspect_err(|e| {
+                tracing::warn!(
+                    error = %e, segment = id,
+                    "making the next segment failed; the active one stays sealed, retrying at the next commit"
+                );
+            })?;
+        let head = self.sealed.take().flatten();
         // The old segment is sealed now: its head joins the heads file.
         let heads = {
             let mut idx = self.shared.index.write();
@@ -426,8 +464,9 @@ impl Writer {
             .active_file()
             .ok_or_else(|| Failed::undone(StoreError::Closed))?;
         let header_len = segment::header_len(self.next.len()) as u64;
-        if active_len > header_len
-            && active_len + estimate as u64 > self.shared.config.segment_bytes
+        if self.sealed.is_some()
+            || (active_len > header_len
+                && active_len + estimate as u64 > self.shared.config.segment_bytes)
         {
             self.roll().map_err(Failed::undone)?;
         }
