@@ -1,5 +1,6 @@
 //! Embedded engine benchmark: PutRecords throughput (100 B and 1 KiB records; 1, 16 and 128
-//! shards; fsync on and off), GetRecords throughput, and put-to-get latency.
+//! shards; fsync on and off), GetRecords throughput, put-to-get latency, and what the
+//! service model's check costs a call (GetRecords, DescribeStreamSummary).
 //!
 //! Run: `cargo bench -p rill-engine --bench engine` (add `-- --quick` for a short run, or
 //! `-- --seconds N` to change how long each put run lasts). Each case runs three times on a
@@ -335,5 +336,78 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             lat.last().copied().unwrap_or(f64::NAN)
         );
     }
+    println!();
+    call_costs(if o.quick { 2_000 } else { 20_000 }).await?;
+    Ok(())
+}
+
+/// The median time of one call and of the service model's check of its input (serialized
+/// to the wire's JSON and walked, as the embedded dispatch does before the handler): the
+/// share of each call the model check costs.
+async fn call_costs(n: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use rill_engine::api::model;
+    let (engine, _dir) = fresh(FsyncPolicy::Never, 1).await?;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let check = |op: &str, input: &serde_json::Value| {
+        let shape = model::input(op).ok_or("no shape")?;
+        model::check_value(shape, input).map_err(|e| e.to_string())
+    };
+    println!("call cost: {n} calls each on an idle 1-shard stream, median microseconds");
+    println!("| call | call µs | model check µs | check share |");
+    println!("|---|---|---|---|");
+    // GetRecords at the tip (empty answers), following NextShardIterator.
+    let mut it = engine
+        .get_shard_iterator(GetShardIteratorInput {
+            stream_name: Some("bench".into()),
+            shard_id: "shardId-000000000000".into(),
+            shard_iterator_type: Some(ShardIteratorType::Latest),
+            ..Default::default()
+        })
+        .await?
+        .shard_iterator
+        .ok_or("no iterator")?;
+    let (mut calls, mut checks) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let input = GetRecordsInput {
+            shard_iterator: it.clone(),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let value = serde_json::to_value(&input)?;
+        check("GetRecords", &value)?;
+        checks.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        let out = engine.get_records(input).await?;
+        calls.push(t.elapsed().as_secs_f64() * 1e6);
+        it = out.next_shard_iterator.ok_or("no next iterator")?;
+    }
+    let (c, m) = (median(calls), median(checks));
+    println!(
+        "| GetRecords (empty, at the tip) | {c:.2} | {m:.2} | {:.1} % |",
+        100.0 * m / c
+    );
+    let (mut calls, mut checks) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let input = DescribeStreamSummaryInput {
+            stream_name: Some("bench".into()),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let value = serde_json::to_value(&input)?;
+        check("DescribeStreamSummary", &value)?;
+        checks.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        engine.describe_stream_summary(input).await?;
+        calls.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let (c, m) = (median(calls), median(checks));
+    println!(
+        "| DescribeStreamSummary | {c:.2} | {m:.2} | {:.1} % |",
+        100.0 * m / c
+    );
+    engine.close().await?;
     Ok(())
 }
