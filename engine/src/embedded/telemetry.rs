@@ -17,7 +17,8 @@
 //! | `GetRecords.IteratorAgeMilliseconds` | gauge | age of the last record read (0 at the tip) |
 //! | `WriteProvisionedThroughputExceeded`, `ReadProvisionedThroughputExceeded` | counter | throttled records / calls |
 //! | `SubscribeToShard.Success`, `SubscribeToShard.RateExceeded` | counter | subscriptions started / refused as in use (`stream`, `consumer`) |
-//! | `SubscribeToShardEvent.Success`, `.Records`, `.Bytes` | counter | pushed events with records (`stream`, `consumer`) |
+//! | `SubscribeToShardEvent.Success` | counter | events pushed, empty ones included (`stream`, `consumer`) |
+//! | `SubscribeToShardEvent.Records`, `.Bytes` | counter | records pushed, their bytes (`stream`, `consumer`) |
 //! | `SubscribeToShardEvent.MillisBehindLatest` | gauge | of the last event pushed (`stream`, `consumer`) |
 //! | `SubscribeToShard.Live` | gauge | rill's own: open subscriptions (`stream`, `consumer`, `shard`) |
 //! | `Shard.IncomingBytes`, `Shard.IncomingRecords` | counter | per shard |
@@ -120,11 +121,11 @@ pub(crate) fn pushed(
     let (s, c) = (stream.to_string(), consumer.to_string());
     metrics::gauge!("SubscribeToShardEvent.MillisBehindLatest", "stream" => s.clone(), "consumer" => c.clone())
         .set(millis_behind as f64);
+    metrics::counter!("SubscribeToShardEvent.Success", "stream" => s.clone(), "consumer" => c.clone())
+        .increment(1);
     if records == 0 {
         return;
     }
-    metrics::counter!("SubscribeToShardEvent.Success", "stream" => s.clone(), "consumer" => c.clone())
-        .increment(1);
     metrics::counter!("SubscribeToShardEvent.Records", "stream" => s.clone(), "consumer" => c.clone())
         .increment(records as u64);
     metrics::counter!("SubscribeToShardEvent.Bytes", "stream" => s.clone(), "consumer" => c)

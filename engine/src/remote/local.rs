@@ -6,8 +6,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_kinesis::config::{BehaviorVersion, Region};
 use std::path::{Path, PathBuf};
 
-/// How [`Remote::local`] reaches its server.
-#[derive(Debug, Clone, Default)]
+/// How [`Remote::local`] reaches its server. (Its `Debug` shows the key id, not the secret.)
+#[derive(Clone, Default)]
 pub struct LocalOptions {
     /// The access key id and secret to sign with. `None` signs as `rill`/`rill`, which a
     /// server without `--auth` (or kinesalite) accepts; a `rill serve --auth FILE` needs a
@@ -18,10 +18,20 @@ pub struct LocalOptions {
     pub ca_bundle: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for LocalOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalOptions")
+            .field("access_key_id", &self.credentials.as_ref().map(|c| &c.0))
+            .field("ca_bundle", &self.ca_bundle)
+            .finish()
+    }
+}
+
 impl LocalOptions {
     /// The options of the environment: the credentials of `AWS_ACCESS_KEY_ID` and
     /// `AWS_SECRET_ACCESS_KEY` when both are set, the certificates of the file
     /// `AWS_CA_BUNDLE` names when it is set (as the AWS CLI and boto3 read them).
+    /// `AWS_SESSION_TOKEN` is not read: local servers take long-term keys.
     pub fn from_env() -> LocalOptions {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         LocalOptions {
@@ -56,8 +66,9 @@ pub enum LocalError {
 impl Remote {
     /// A client for the Kinesis-compatible server at `url` (`http://` or `https://`), as
     /// [`Remote::from_endpoint`] builds one (region `us-east-1`, the SDK's retry policy,
-    /// nothing else read from the environment), signing with `options.credentials` and
-    /// trusting only the certificates of `options.ca_bundle` when one is given.
+    /// nothing else read from the environment), signing with `options.credentials` and,
+    /// for an `https://` URL, trusting only the certificates of `options.ca_bundle` when one
+    /// is given (an `http://` URL never reads the bundle).
     ///
     /// # Errors
     /// [`LocalError`] when the CA bundle cannot be read or holds no usable certificate.
@@ -71,7 +82,11 @@ impl Remote {
             .region(Region::from_static("us-east-1"))
             .credentials_provider(Credentials::new(key, secret, None, None, "rill-local"))
             .endpoint_url(url);
-        if let Some(path) = &options.ca_bundle {
+        if let Some(path) = &options.ca_bundle
+            && url
+                .get(..8)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        {
             conf = conf.http_client(trusting(path)?);
         }
         Ok(Remote::new(aws_sdk_kinesis::Client::from_conf(

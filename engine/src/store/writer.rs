@@ -576,12 +576,17 @@ impl Writer {
     }
 
     /// Deletes the segments past `cutoff` (see [`retention`]), sealing the active segment
-    /// first when it has expired as a whole.
+    /// first when it has expired as a whole. The older segments are deleted even when that
+    /// roll fails (on a full disk, deleting them is what frees the space to make the next
+    /// segment); the roll's error is returned after.
     fn retention(&mut self, cutoff: i64) -> Result<usize, StoreError> {
-        if retention::active_expired(&self.shared, self.active, cutoff) {
-            self.roll()?;
-        }
-        retention::delete_expired(&self.shared, self.active, cutoff)
+        let rolled = if retention::active_expired(&self.shared, self.active, cutoff) {
+            self.roll()
+        } else {
+            Ok(())
+        };
+        let deleted = retention::delete_expired(&self.shared, self.active, cutoff)?;
+        rolled.map(|()| deleted)
     }
 }
 

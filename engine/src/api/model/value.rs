@@ -57,7 +57,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -588,21 +588,29 @@ impl Violations {
 /// The model's patterns, compiled once each and kept for the process (there are a few dozen):
 /// shared, not cloned, since a cloned `Regex` starts without the match caches of the
 /// original and builds them again on its first match (microseconds per call).
-static PATTERNS: LazyLock<Mutex<HashMap<&'static str, Option<&'static Regex>>>> =
+static PATTERNS: LazyLock<RwLock<HashMap<&'static str, Option<&'static Regex>>>> =
     LazyLock::new(Default::default);
 
 /// Whether the whole of `s` matches the model's pattern; a pattern that cannot be compiled
-/// matches everything.
+/// matches everything. (A read lock once a pattern is known; the write lock only the first
+/// time it is seen.)
 fn pattern_matches(pattern: &'static str, s: &str) -> bool {
-    let compiled = *PATTERNS
-        .lock()
+    let known = PATTERNS
+        .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .entry(pattern)
-        .or_insert_with(|| {
-            Regex::new(&whole_match(pattern))
-                .ok()
-                .map(|re| &*Box::leak(Box::new(re)))
-        });
+        .get(pattern)
+        .copied();
+    let compiled = known.unwrap_or_else(|| {
+        *PATTERNS
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(pattern)
+            .or_insert_with(|| {
+                Regex::new(&whole_match(pattern))
+                    .ok()
+                    .map(|re| &*Box::leak(Box::new(re)))
+            })
+    });
     compiled.is_none_or(|re| re.is_match(s))
 }
 

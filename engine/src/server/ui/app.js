@@ -193,7 +193,7 @@ function shardTable(st, samples, now, live) {
         " ",
         el("span", { class: "rate" }, fmt(last)),
         " ",
-        el("small", { title: "of the shard's limit" }, share),
+        el("small", { title: col === "bytes-out" ? "of the shard's GetRecords limit (2 MiB/s shared by polling readers; fan-out pushes are counted in the rate but each consumer has its own 2 MiB/s)" : "of the shard's limit" }, share),
       );
     };
     const span = (BigInt(s.HashKeyRange.EndingHashKey) - BigInt(s.HashKeyRange.StartingHashKey) + 1n) * 1000n / (1n << 128n);
@@ -206,6 +206,8 @@ function shardTable(st, samples, now, live) {
         cell("records-in", rate("IncomingRecords"), limits.writeRecordsPerSecond),
         cell("records-out", rate("OutgoingRecords"), null),
         cell("bytes-in", rate("IncomingBytes"), limits.writeBytesPerSecond),
+        // Fan-out pushes count here too, though each consumer has its own 2 MiB/s: the
+        // share is of the polling readers' limit.
         cell("bytes-out", rate("OutgoingBytes"), limits.readBytesPerSecond),
         el("td", { "data-col": "throttled", ...(off ? { title: offTitle } : {}) }, `${throttledW ?? "–"} / ${throttledR ?? "–"}`),
         el("td", { "data-col": "age" }, age === null ? "–" : `${fmt(age)} ms`),
@@ -225,7 +227,8 @@ function consumersTable(name, consumers, samples, live, now) {
     const c_name = c.ConsumerName;
     const shards = live.filter((m) => m.labels.consumer === c_name).map((m) => m.labels.shard).sort();
     const pushed = rates(`${name}|${c_name}|pushed`, now, ofConsumer(samples, name, c_name, "SubscribeToShardEvent_Records"));
-    const behind = ofConsumer(samples, name, c_name, "SubscribeToShardEvent_MillisBehindLatest");
+    // The last event's lag means something only while a subscription is live.
+    const behind = shards.length ? ofConsumer(samples, name, c_name, "SubscribeToShardEvent_MillisBehindLatest") : null;
     const registered = c.ConsumerCreationTimestamp ? new Date(c.ConsumerCreationTimestamp * 1000).toLocaleString() : "–";
     table.append(
       el(

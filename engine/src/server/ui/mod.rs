@@ -20,7 +20,9 @@
 //!   "sequenceNumber", "subSequence", "partitionKey", "arrival" (epoch ms), "data" (base64)}],
 //!   "skipped": [{"shardId", "error"}]}`. Read only when the page asks (a button), per open
 //!   shard: one GetShardIterator AT_TIMESTAMP of 5 seconds ago and one GetRecords, and when
-//!   those hold too few records a second pair from 5 minutes ago (the two merged). These
+//!   those hold too few records a second pair from 5 minutes ago, merged with the first when
+//!   it joins them (reaches the tip or their first record; one GetRecords of a busy shard
+//!   may stop minutes short, and a gap is never shown as the latest records). These
 //!   reads count against the shard's read budget as any reader's would: a shard that
 //!   refuses them (`ProvisionedThroughputExceededException`) is listed in `skipped` with
 //!   AWS's message, the others are still read.
@@ -205,7 +207,7 @@ async fn latest(k: &dyn Kinesis, stream: &str) -> Result<(Vec<Json>, Vec<Json>),
         let id = shard.shard_id;
         // The last seconds first; the last minutes only if they hold too few records.
         let mut records = match read_since(k, stream, &id, now - RECENT_S).await {
-            Ok(r) => r,
+            Ok((r, _)) => r,
             Err(Error::ProvisionedThroughputExceeded(m)) => {
                 skipped.push(json!({"shardId": id, "error": m}));
                 continue;
@@ -214,14 +216,23 @@ async fn latest(k: &dyn Kinesis, stream: &str) -> Result<(Vec<Json>, Vec<Json>),
         };
         if user_count(&records) < LATEST {
             match read_since(k, stream, &id, now - WINDOW_S).await {
-                Ok(older) => {
+                Ok((older, at_tip)) => {
+                    // One GetRecords from minutes ago may end long before the recent
+                    // records start (a busy shard): only records that join them are shown,
+                    // never a gap presented as "latest".
                     let first = records.first().map(|r| r.sequence_number.clone());
-                    let mut merged: Vec<Record> = older
-                        .into_iter()
-                        .take_while(|r| Some(&r.sequence_number) != first.as_ref())
-                        .collect();
-                    merged.append(&mut records);
-                    records = merged;
+                    let joins = at_tip
+                        || first
+                            .as_ref()
+                            .is_some_and(|f| older.iter().any(|r| &r.sequence_number == f));
+                    if joins {
+                        let mut merged: Vec<Record> = older
+                            .into_iter()
+                            .take_while(|r| Some(&r.sequence_number) != first.as_ref())
+                            .collect();
+                        merged.append(&mut records);
+                        records = merged;
+                    }
                 }
                 Err(Error::ProvisionedThroughputExceeded(m)) => {
                     skipped.push(json!({"shardId": id, "error": m}));
@@ -240,13 +251,14 @@ async fn latest(k: &dyn Kinesis, stream: &str) -> Result<(Vec<Json>, Vec<Json>),
 const RECENT_S: i64 = 5;
 const WINDOW_S: i64 = 300;
 
-/// One GetRecords of shard `id` from `since` (epoch seconds).
+/// One GetRecords of shard `id` from `since` (epoch seconds): its records, and whether they
+/// reach the shard's tip (`MillisBehindLatest` 0, or nothing to read).
 async fn read_since(
     k: &dyn Kinesis,
     stream: &str,
     id: &str,
     since: i64,
-) -> Result<Vec<Record>, Error> {
+) -> Result<(Vec<Record>, bool), Error> {
     let it = k
         .get_shard_iterator(GetShardIteratorInput {
             stream_name: Some(stream.into()),
@@ -258,14 +270,15 @@ async fn read_since(
         .await?
         .shard_iterator;
     let Some(it) = it else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), true));
     };
-    Ok(k.get_records(GetRecordsInput {
-        shard_iterator: it,
-        ..Default::default()
-    })
-    .await?
-    .records)
+    let got = k
+        .get_records(GetRecordsInput {
+            shard_iterator: it,
+            ..Default::default()
+        })
+        .await?;
+    Ok((got.records, got.millis_behind_latest.unwrap_or(0) == 0))
 }
 
 /// How many user records `records` hold (KPL aggregates counted by their parts).
