@@ -264,8 +264,10 @@ async fn fleet(s: Scenario) -> TestResult {
             .into_iter()
             .map(|l| (l.lease_key.clone(), l.lease_owner.clone(), l.checkpoint()))
             .collect();
+        let seen = log.distinct_data();
+        let missing: Vec<_> = (0..5000).filter(|i| !seen.contains(i)).collect();
         return Err(format!(
-            "{e}; processed {} distinct, leases {leases:?}, last delivered {:?}",
+            "{e}; processed {} distinct, MISSING {missing:?}, leases {leases:?}, last delivered {:?}",
             log.distinct_data().len(),
             last_delivered(&log)
         )
