@@ -184,7 +184,7 @@ pub(crate) async fn run(ctx: Arc<ShardContext>, held: Arc<HeldLease>) {
         tracing::warn!(%shard_id, error = %e, "shard processing stopped; releasing the lease");
         release(&ctx, &held, false).await;
     }
-    ctx.coordinator.remove(&shard_id);
+    ctx.coordinator.forget(&held);
 }
 
 /// Releases the lease: ends a handoff (`handoff`) or evicts.

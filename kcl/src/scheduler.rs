@@ -514,16 +514,18 @@ impl Scheduler {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = take.tick() => {
-                    let new = match member.as_mut() {
-                        Some(m) => m.tick().await,
-                        None => coordinator.take_leases().await,
+                    let scanned = match member.as_mut() {
+                        Some(m) => m.tick().await.map(drop),
+                        None => coordinator.take_leases().await.map(drop),
                     };
-                    match new {
-                        Ok(new) => for held in new {
-                            let span = tracing::info_span!("shard", shard_id = %held.key);
-                            shards.spawn(consumer::run(Arc::clone(ctx), held).instrument(span));
-                        },
-                        Err(e) => tracing::warn!(error = %e, "lease scan failed"),
+                    if let Err(e) = scanned {
+                        tracing::warn!(error = %e, "lease scan failed");
+                    }
+                    // Every lease taken, also by a scan that failed after taking some (it
+                    // holds and renews them): each gets its processing loop.
+                    for held in coordinator.take_unstarted() {
+                        let span = tracing::info_span!("shard", shard_id = %held.key);
+                        shards.spawn(consumer::run(Arc::clone(ctx), held).instrument(span));
                     }
                 },
                 _ = sync.tick(), if member.as_ref().is_none_or(FleetMember::is_leader) => {

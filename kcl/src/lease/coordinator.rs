@@ -163,6 +163,9 @@ pub struct LeaseCoordinator {
     table: Arc<dyn LeaseTable>,
     config: LeaseConfig,
     held: Mutex<HashMap<String, Arc<HeldLease>>>,
+    /// Leases taken whose processing the scheduler has not started yet (see
+    /// [`take_unstarted`](Self::take_unstarted)).
+    unstarted: Mutex<Vec<Arc<HeldLease>>>,
     observed: Mutex<HashMap<String, Observation>>,
     /// Set when this worker created or released leases, for the next fleet heartbeat.
     changed: std::sync::atomic::AtomicBool,
@@ -182,6 +185,7 @@ impl LeaseCoordinator {
             table,
             config,
             held: Mutex::new(HashMap::new()),
+            unstarted: Mutex::new(Vec::new()),
             observed: Mutex::new(HashMap::new()),
             changed: std::sync::atomic::AtomicBool::new(false),
         }
@@ -228,13 +232,34 @@ impl LeaseCoordinator {
         tracing::info!(shard_id = %new.lease_key, worker_id = me, previous_owner = ?lease.lease_owner, "lease taken");
         metrics::counter!(m::TAKEN_LEASES, m::WORKER => self.worker_id.clone()).increment(1);
         let h = HeldLease::new(new);
-        let n = {
-            let mut held = self.held_map();
-            held.insert(h.key.clone(), Arc::clone(&h));
-            held.len()
-        };
+        let n = self.hold(&h);
         metrics::gauge!(m::CURRENT_LEASES, m::WORKER => self.worker_id.clone()).set(n as f64);
         Ok(Some(h))
+    }
+
+    /// Holds a lease just taken: renewed from now on, and queued for
+    /// [`take_unstarted`](Self::take_unstarted). Returns how many leases are held.
+    fn hold(&self, h: &Arc<HeldLease>) -> usize {
+        let n = {
+            let mut held = self.held_map();
+            held.insert(h.key.clone(), Arc::clone(h));
+            held.len()
+        };
+        self.unstarted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(h));
+        n
+    }
+
+    /// The leases taken since the last call (by [`take_leases`](Self::take_leases),
+    /// [`adopt`](Self::adopt) or a fleet tick), whose processing is to be started. The
+    /// scheduler calls it after every scan, whether the scan succeeded or not: a scan that
+    /// fails after taking some leases (a later call to the table failed) still holds them
+    /// and renews them, so without a processing loop their shards would stall with nobody
+    /// else allowed to take them.
+    pub fn take_unstarted(&self) -> Vec<Arc<HeldLease>> {
+        std::mem::take(&mut *self.unstarted.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// This worker's id.
@@ -266,11 +291,27 @@ impl LeaseCoordinator {
         metrics::gauge!(m::CURRENT_LEASES, m::WORKER => self.worker_id.clone()).set(n as f64);
     }
 
+    /// Forgets `lease` if it is still the one held for its shard: a processing loop that
+    /// ends late (after its lease was lost and taken again) must not forget the new one.
+    pub fn forget(&self, lease: &HeldLease) {
+        let n = {
+            let mut held = self.held_map();
+            if held
+                .get(&lease.key)
+                .is_some_and(|h| std::ptr::eq(Arc::as_ptr(h), lease))
+            {
+                held.remove(&lease.key);
+            }
+            held.len()
+        };
+        metrics::gauge!(m::CURRENT_LEASES, m::WORKER => self.worker_id.clone()).set(n as f64);
+    }
+
     fn lose(&self, held: &HeldLease, why: &str) {
         tracing::info!(shard_id = %held.key, worker_id = %self.worker_id, why, "lease lost");
         held.raise(LeaseSignal::Lost);
         metrics::counter!(m::LOST_LEASES, m::WORKER => self.worker_id.clone()).increment(1);
-        self.remove(&held.key);
+        self.forget(held);
     }
 
     /// Asks every held lease to shut down (checkpoint and release).
@@ -431,7 +472,7 @@ impl LeaseCoordinator {
                     metrics::counter!(m::TAKEN_LEASES, m::WORKER => self.worker_id.clone())
                         .increment(1);
                     let h = HeldLease::new(new);
-                    self.held_map().insert(h.key.clone(), Arc::clone(&h));
+                    self.hold(&h);
                     taken.push(h);
                     if !own {
                         budget -= 1;
