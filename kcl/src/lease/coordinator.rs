@@ -394,7 +394,9 @@ impl LeaseCoordinator {
 
     /// One scan of the table: takes unowned, expired and handed-over leases up to this
     /// worker's share, and steals (by handoff) when none are free. Returns the leases
-    /// newly held, for the caller to start processing.
+    /// newly held, for the caller to start processing; they are also queued for
+    /// [`take_unstarted`](Self::take_unstarted), which also has those of a scan that failed
+    /// after taking some (the scheduler starts its loops from there).
     ///
     /// Cancel safety: cancel safe in effect — a take whose future is dropped may or may not
     /// be applied; if applied, this worker owns a lease it does not hold, which it takes
