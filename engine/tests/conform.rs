@@ -5,58 +5,29 @@
 //! and name patterns, nested members, list sizes, the order of several violations), and
 //! the write path's, whose JSON requests skip the server's model walk.
 
+mod common;
+
+use common::{Served, serve_engine};
+use rill_engine::EngineConfig;
 use rill_engine::api::*;
-use rill_engine::server::{self, ServerConfig};
-use rill_engine::{Engine, EngineConfig};
+use rill_engine::server::ServerConfig;
 use serde_json::{Value as Json, json};
-use std::sync::Arc;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
 
-struct Served {
-    endpoint: String,
-    engine: Engine,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
+/// A served engine holding the stream `s`.
 async fn serve() -> Result<Served, Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let engine = Engine::open(dir.path(), EngineConfig::default()).await?;
-    engine
+    let s = serve_engine(ServerConfig::default(), EngineConfig::default()).await?;
+    s.engine
         .create_stream(CreateStreamInput {
             stream_name: "s".into(),
             shard_count: Some(1),
             ..Default::default()
         })
         .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        Arc::new(engine.clone()),
-        ServerConfig::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Served {
-        endpoint,
-        engine,
-        stop: Some(stop),
-        _dir: dir,
-    })
+    Ok(s)
 }
 
 /// The JSON tree as CBOR, with base64 `Data` members as byte strings (as SDKs send them).

@@ -3,6 +3,9 @@
 //! with its lineage, tags, consumers) plus the per-stream metrics, `GET /` stays AWS's
 //! AccessDenied, and with `--auth` the page needs HTTP Basic credentials of the file.
 
+mod common;
+
+use common::{Served, serve_engine};
 use rill_engine::api::*;
 use rill_engine::server::auth::Credentials;
 use rill_engine::server::{self, ServerConfig};
@@ -12,48 +15,17 @@ use std::sync::Arc;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-struct Served {
-    endpoint: String,
-    engine: Engine,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
 async fn serve(config: ServerConfig) -> Result<Served, Box<dyn std::error::Error>> {
     serve_engine(config, EngineConfig::default()).await
 }
 
-async fn serve_engine(
-    config: ServerConfig,
-    engine_config: EngineConfig,
-) -> Result<Served, Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let engine = Engine::open(dir.path(), engine_config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::serve(
-        listener,
-        Arc::new(engine.clone()),
-        config,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Ok(Served {
-        endpoint,
-        engine,
-        stop: Some(stop),
-        _dir: dir,
-    })
+/// The `data` of a `/ui/records.json` record, as text.
+fn data_text(r: &Json) -> String {
+    use base64::Engine as _;
+    let d = base64::engine::general_purpose::STANDARD
+        .decode(r["data"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&d).into_owned()
 }
 
 async fn get(url: &str, basic: Option<(&str, &str)>) -> Result<reqwest::Response, reqwest::Error> {
@@ -204,14 +176,10 @@ async fn latest_records_are_read_on_demand_with_aggregates_split() -> TestResult
     let summary: Vec<(String, Json, String)> = records
         .iter()
         .map(|r| {
-            use base64::Engine as _;
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(r["data"].as_str().unwrap_or_default())
-                .unwrap_or_default();
             (
                 r["partitionKey"].as_str().unwrap_or_default().to_string(),
                 r["subSequence"].clone(),
-                String::from_utf8_lossy(&data).into_owned(),
+                data_text(r),
             )
         })
         .collect();
@@ -461,13 +429,7 @@ async fn latest_records_are_the_newest_even_behind_a_busy_minute() -> TestResult
         .as_array()
         .ok_or("no records")?
         .iter()
-        .map(|r| {
-            use base64::Engine as _;
-            let d = base64::engine::general_purpose::STANDARD
-                .decode(r["data"].as_str().unwrap_or_default())
-                .unwrap_or_default();
-            String::from_utf8_lossy(&d).into_owned()
-        })
+        .map(data_text)
         .collect();
     // One GetRecords from 5 minutes ago holds r0..r9999 only: it does not join the newest
     // five, so they are shown alone rather than after a gap.
@@ -491,13 +453,7 @@ async fn latest_records_are_the_newest_even_behind_a_busy_minute() -> TestResult
         .as_array()
         .ok_or("no records")?
         .iter()
-        .map(|r| {
-            use base64::Engine as _;
-            let d = base64::engine::general_purpose::STANDARD
-                .decode(r["data"].as_str().unwrap_or_default())
-                .unwrap_or_default();
-            String::from_utf8_lossy(&d).into_owned()
-        })
+        .map(data_text)
         .collect();
     let want: Vec<String> = (15..35).map(|i| format!("r{i}")).collect();
     assert_eq!(got, want, "the last 20, old and new joined in order");
